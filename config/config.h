@@ -1,0 +1,161 @@
+// shardgate's configuration: YAML (SPEC.md "Config") -> validated, immutable structs.
+// Loading never starts from a half-valid file: every error names file, line and key.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace shardgate::config {
+
+using Duration = std::chrono::milliseconds;
+
+struct Endpoint {
+  std::string host = "0.0.0.0";
+  uint16_t port = 6432;
+};
+
+enum class AuthMethod { kScramSha256, kMd5, kPlain, kTrust };
+enum class TenantSource { kOptions, kUserSuffix, kDatabase, kSession, kSearchPath };
+enum class PoolKind { kShared, kDedicated };
+enum class PoolMode { kSession, kTransaction };
+enum class Isolation { kSchema, kShared, kDatabase };
+enum class Login { kProxy, kTenant };  // kTenant: servers log in as the tenant's own role
+enum class RateAction { kThrottle, kReject };
+enum class LogFormat { kJson, kText };
+
+struct UserConfig {
+  std::string name;
+  // Plain password, "md5<32 hex>" or "SCRAM-SHA-256$...". env:NAME is resolved at load.
+  std::string password;
+  AuthMethod method = AuthMethod::kScramSha256;  // key `auth`: scram-sha-256 | md5 | plain | trust
+  bool all_tenants = false;                      // tenants: "*"
+  std::vector<std::string> tenants;              // otherwise the allow-list
+};
+
+struct ShardConfig {
+  std::string name;
+  std::string host = "127.0.0.1";
+  uint16_t port = 5432;
+  std::string dbname = "postgres";
+  std::string user = "postgres";
+  std::string password;  // may be empty (trust); env:NAME resolved
+};
+
+struct RateConfig {
+  double queries_per_second = 0;  // 0 = unlimited
+  double burst = 0;               // 0 = same as queries_per_second
+  RateAction action = RateAction::kReject;
+  Duration max_delay{0};
+};
+
+struct TierConfig {
+  std::string name;
+  PoolKind pool = PoolKind::kShared;
+  int pool_size = 20;
+  int min_pool_size = 0;
+  PoolMode pool_mode = PoolMode::kSession;
+  Isolation isolation = Isolation::kSchema;
+  int weight = 1;
+  std::optional<int> max_server_connections_per_tenant;
+  std::optional<int> max_client_connections;
+  std::string role;  // template, e.g. "tenant_{tenant}"; empty = no SET ROLE
+  Login login = Login::kProxy;
+  // login: tenant — password template for the tenant's role, e.g. "env:TENANT_{tenant}_PW"
+  std::string login_password;
+  Duration pool_timeout{30000};
+  Duration slow_query_threshold{0};  // 0 = off
+  bool allow_dynamic_sql = false;    // guard.allow_dynamic_sql
+  RateConfig rate;
+};
+
+struct AdminConfig {
+  std::string socket_dir = "/tmp";
+  uint16_t port = 6432;
+  std::optional<Endpoint> listen;  // TCP, requires password
+  std::string user = "admin";
+  std::string password;
+  std::string audit_log;  // file path; empty = stderr log only
+};
+
+struct MetricsConfig {
+  std::optional<Endpoint> listen;
+  int per_tenant_series = 1000;
+};
+
+struct LogConfig {
+  std::string level = "info";
+  LogFormat format = LogFormat::kJson;
+};
+
+struct TenantConfig {
+  std::vector<TenantSource> sources{TenantSource::kOptions, TenantSource::kUserSuffix,
+                                    TenantSource::kSession};
+  std::string user_separator = ".";
+  std::string schema_template = "tenant_{tenant}";
+  bool database_is_tenant = false;
+};
+
+struct DefaultPlacement {
+  bool reject = true;
+  std::vector<std::string> hash_shards;  // when !reject
+  std::string tier;
+};
+
+struct DirectoryConfig {
+  std::string file;  // relative paths are resolved against the config file's folder
+  DefaultPlacement default_placement;
+};
+
+struct GuardConfig {
+  std::vector<std::string> shared_schemas;
+};
+
+struct ProvisioningConfig {
+  std::string schema_sql = "CREATE SCHEMA {schema};";
+};
+
+struct Config {
+  std::string source_file;  // absolute path of the YAML it came from
+  Endpoint listen;
+  int workers = 0;  // 0 = one per core
+  Duration connect_timeout{5000};
+  Duration shutdown_timeout{30000};
+  AdminConfig admin;
+  MetricsConfig metrics;
+  LogConfig log;
+  std::vector<UserConfig> users;
+  TenantConfig tenant;
+  std::map<std::string, ShardConfig> shards;
+  std::map<std::string, TierConfig> tiers;  // never empty: "default" when none are given
+  GuardConfig guard;
+  DirectoryConfig directory;
+  ProvisioningConfig provisioning;
+
+  const UserConfig* find_user(std::string_view name) const;
+  const ShardConfig* find_shard(std::string_view name) const;
+  const TierConfig* find_tier(std::string_view name) const;
+};
+
+using ConfigPtr = std::shared_ptr<const Config>;
+
+// Parses YAML text; `source_name` is used in error messages ("file:line: key: problem").
+absl::StatusOr<Config> parse_config(const std::string& yaml_text, const std::string& source_name);
+absl::StatusOr<Config> load_config_file(const std::string& path);
+
+// Resolves "env:NAME" to the environment variable's value; other strings are returned as is.
+absl::StatusOr<std::string> resolve_secret(const std::string& value, const std::string& where);
+
+// Parses "5s", "200ms", "1m", "250" (ms).
+std::optional<Duration> parse_duration(std::string_view text);
+
+// True for a valid tenant ID: 1-63 characters of [A-Za-z0-9_-].
+bool valid_tenant_id(std::string_view id);
+
+}  // namespace shardgate::config

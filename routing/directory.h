@@ -1,0 +1,55 @@
+// The shard directory: tenant -> placement. An immutable snapshot with O(1) lookups;
+// a change builds a new snapshot and swaps it in.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "config/config.h"
+
+namespace shardgate::routing {
+
+struct Placement {
+  std::string shard;
+  std::string schema;    // resolved: entry's schema or schema_template
+  std::string tier;
+  config::Isolation isolation = config::Isolation::kSchema;
+  std::string database;  // isolation database: the tenant's own database on the shard
+  // Per-tenant overrides of the tier (directory entry keys `rate`, `max_client_connections`).
+  std::optional<config::RateConfig> rate;
+  std::optional<int> max_client_connections;
+};
+
+class Directory {
+ public:
+  const Placement* find(std::string_view tenant) const;
+  size_t size() const { return tenants_.size(); }
+  const absl::flat_hash_map<std::string, Placement>& tenants() const { return tenants_; }
+  void put(std::string tenant, Placement p) { tenants_.insert_or_assign(std::move(tenant), std::move(p)); }
+  bool erase(std::string_view tenant) { return tenants_.erase(tenant) > 0; }
+
+ private:
+  absl::flat_hash_map<std::string, Placement> tenants_;
+};
+
+using DirectoryPtr = std::shared_ptr<const Directory>;
+
+// "tenant_{tenant}" with {tenant} replaced.
+std::string expand_template(std::string_view tmpl, std::string_view tenant);
+
+// Parses the directory YAML (SPEC.md "Directory file"), validating every entry against the
+// config: tenant IDs, known shards and tiers. Errors name file, line and key.
+absl::StatusOr<Directory> parse_directory(const std::string& yaml_text,
+                                          const std::string& source_name,
+                                          const config::Config& config);
+// A missing file is an empty directory; a present but bad file is an error.
+absl::StatusOr<Directory> load_directory_file(const std::string& path,
+                                              const config::Config& config);
+// Serializes in the same format parse_directory reads (entries sorted by tenant).
+std::string format_directory(const Directory& d, const config::Config& config);
+
+}  // namespace shardgate::routing
