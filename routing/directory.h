@@ -30,7 +30,10 @@ class Directory {
   size_t size() const { return tenants_.size(); }
   const absl::flat_hash_map<std::string, Placement>& tenants() const { return tenants_; }
   void put(std::string tenant, Placement p) { tenants_.insert_or_assign(std::move(tenant), std::move(p)); }
-  bool erase(std::string_view tenant) { return tenants_.erase(tenant) > 0; }
+  bool erase(std::string_view tenant) {
+    // Debian's abseil has its own absl::string_view (not std::string_view): convert.
+    return tenants_.erase(absl::string_view(tenant.data(), tenant.size())) > 0;
+  }
 
  private:
   absl::flat_hash_map<std::string, Placement> tenants_;
@@ -51,5 +54,9 @@ absl::StatusOr<Directory> load_directory_file(const std::string& path,
                                               const config::Config& config);
 // Serializes in the same format parse_directory reads (entries sorted by tenant).
 std::string format_directory(const Directory& d, const config::Config& config);
+
+// `shardgate --check-config FILE`: loads the config and then its directory file (when
+// directory.file is set); returns the first error, OK when both are valid.
+absl::Status check_config_and_directory(const std::string& config_path);
 
 }  // namespace shardgate::routing

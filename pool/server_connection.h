@@ -1,0 +1,81 @@
+// One connection from shardgate to a shard's PostgreSQL server: connect, start up,
+// authenticate (SCRAM-SHA-256, md5, cleartext, trust) and run control statements.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pool/asio.h"
+#include "pool/read_buffer.h"
+
+namespace shardgate::pool {
+
+struct ConnectTarget {
+  std::string shard;  // name, for messages
+  std::string host;
+  uint16_t port = 5432;
+  std::string user;
+  std::string password;
+  std::string database;
+  // Extra startup parameters (application_name, client_encoding, options, ...).
+  std::vector<std::pair<std::string, std::string>> params;
+};
+
+// Where to send a CancelRequest for this server connection.
+struct CancelTarget {
+  std::string host;
+  uint16_t port = 0;
+  int32_t pid = 0;
+  int32_t secret = 0;
+};
+
+// The outcome of a server-side operation; `ok()` when nothing went wrong.
+struct ServerResult {
+  enum class Kind { kOk, kUnreachable, kRefused, kStatementFailed } kind = Kind::kOk;
+  std::string sqlstate;  // the server's SQLSTATE where it sent one
+  std::string message;
+  bool ok() const { return kind == Kind::kOk; }
+};
+
+class ServerConnection {
+ public:
+  explicit ServerConnection(asio::any_io_executor executor) : socket_(executor) {}
+
+  // Connects and authenticates; completes when the server is ReadyForQuery, or fails after
+  // `timeout`.
+  awaitable<ServerResult> connect(const ConnectTarget& target, std::chrono::milliseconds timeout);
+
+  // Runs a simple query and reads up to ReadyForQuery. The first ErrorResponse is returned.
+  awaitable<ServerResult> run(std::string_view sql, std::chrono::milliseconds timeout);
+
+  tcp::socket& socket() { return socket_; }
+  ReadBuffer& buffer() { return buffer_; }
+  const std::vector<std::pair<std::string, std::string>>& parameters() const { return params_; }
+  CancelTarget cancel_target() const { return cancel_; }
+  char transaction_status() const { return status_; }
+  void set_transaction_status(char s) { status_ = s; }
+  bool is_open() const { return socket_.is_open(); }
+
+  // Sends Terminate (best effort) and closes the socket.
+  awaitable<void> terminate();
+  void close();
+
+ private:
+  awaitable<ServerResult> startup(const ConnectTarget& target);
+  awaitable<ServerResult> authenticate(const ConnectTarget& target);
+  awaitable<ServerResult> read_until_ready();
+
+  tcp::socket socket_;
+  ReadBuffer buffer_;
+  std::vector<std::pair<std::string, std::string>> params_;
+  CancelTarget cancel_;
+  char status_ = 'I';
+};
+
+// Opens a fresh connection to the target and sends a CancelRequest (fire and forget).
+awaitable<void> send_cancel(const CancelTarget& target);
+
+}  // namespace shardgate::pool

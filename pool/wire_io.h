@@ -1,0 +1,27 @@
+// Coroutine helpers that move whole PostgreSQL messages between sockets and ReadBuffers.
+#pragma once
+
+#include <utility>
+
+#include "pool/asio.h"
+#include "pool/read_buffer.h"
+#include "protocol/frame.h"
+
+namespace shardgate {
+
+using FrameRead = std::pair<error_code, protocol::Frame>;
+
+// Reads until `buf` holds at least n bytes.
+awaitable<error_code> read_at_least(tcp::socket& socket, ReadBuffer& buf, size_t n);
+
+// Reads one whole typed message. On success frame.body points into `buf` until the caller
+// consumes frame.size bytes. A frame with status kError means the peer broke the protocol.
+awaitable<FrameRead> read_message(tcp::socket& socket, ReadBuffer& buf,
+                                  size_t max_len = protocol::kDefaultMaxMessage);
+
+// Reads one untyped startup-phase packet.
+awaitable<FrameRead> read_startup_packet(tcp::socket& socket, ReadBuffer& buf);
+
+awaitable<error_code> write_bytes(tcp::socket& socket, protocol::ByteSpan bytes);
+
+}  // namespace shardgate

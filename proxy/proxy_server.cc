@@ -1,0 +1,182 @@
+#include "proxy/proxy_server.h"
+
+#include <boost/asio/signal_set.hpp>
+#include <chrono>
+
+#include "proxy/log.h"
+
+namespace shardgate::proxy {
+
+Proxy::Proxy(RuntimePtr runtime, std::string config_path)
+    : config_path_(std::move(config_path)), runtime_(std::move(runtime)) {}
+
+Proxy::~Proxy() {
+  for (auto& w : workers_) {
+    w->io.stop();
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+bool Proxy::bind() {
+  auto rt = runtime_.get();
+  const auto& listen = rt->config->listen;
+  int count = rt->config->workers > 0 ? rt->config->workers
+                                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  error_code ec;
+  auto address = asio::ip::make_address(listen.host == "*" ? "0.0.0.0" : listen.host, ec);
+  if (ec) {
+    tcp::resolver resolver(main_io_);
+    auto results = resolver.resolve(listen.host, std::to_string(listen.port), ec);
+    if (ec || results.empty()) {
+      log_event(spdlog::level::err, "cannot resolve listen address",
+                nullptr, {{"host", listen.host}, {"error", ec.message()}});
+      return false;
+    }
+    address = results.begin()->endpoint().address();
+  }
+  uint16_t port = listen.port;
+  for (int i = 0; i < count; ++i) {
+    auto worker = std::make_unique<Worker>();
+    auto acceptor = std::make_unique<tcp::acceptor>(worker->io);
+    tcp::endpoint ep(address, port);
+    acceptor->open(ep.protocol(), ec);
+    if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) {
+      int one = 1;
+      if (::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+        ec = error_code(errno, boost::system::system_category());
+    }
+    if (!ec) acceptor->bind(ep, ec);
+    if (!ec) acceptor->listen(1024, ec);
+    if (ec) {
+      log_event(spdlog::level::err, "cannot listen",
+                nullptr, {{"address", address.to_string() + ":" + std::to_string(port)}, {"error", ec.message()}});
+      return false;
+    }
+    port = acceptor->local_endpoint().port();  // port 0 -> the kernel's pick, shared by all
+    worker->acceptor = std::move(acceptor);
+    workers_.push_back(std::move(worker));
+  }
+  bound_port_ = port;
+  log_event(spdlog::level::info, "listening", nullptr,
+            {{"address", address.to_string() + ":" + std::to_string(port)},
+             {"workers", std::to_string(count)}});
+  return true;
+}
+
+awaitable<void> Proxy::accept_loop(Worker& worker) {
+  for (;;) {
+    auto [ec, socket] = co_await worker.acceptor->async_accept(use_nothrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !worker.acceptor->is_open()) co_return;
+      log_event(spdlog::level::warn, "accept failed", nullptr, {{"error", ec.message()}});
+      asio::steady_timer backoff(worker.io, std::chrono::milliseconds(50));
+      co_await backoff.async_wait(use_nothrow);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    ++active_sessions_;
+    auto session = std::make_shared<ClientSession>(std::move(socket), services_,
+                                                   next_session_id_.fetch_add(1));
+    worker.sessions.insert(session.get());
+    if (stopping_) session->request_shutdown();
+    asio::co_spawn(worker.io, session->run(),
+                   [this, &worker, session](std::exception_ptr e) {
+                     if (e) {
+                       try {
+                         std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                         log_event(spdlog::level::err, "session ended by an exception", nullptr,
+                                   {{"error", ex.what()}});
+                       } catch (...) {
+                         log_event(spdlog::level::err, "session ended by an unknown exception");
+                       }
+                     }
+                     worker.sessions.erase(session.get());
+                     --active_sessions_;
+                   });
+  }
+}
+
+void Proxy::begin_shutdown() {
+  if (stopping_.exchange(true)) return;
+  log_event(spdlog::level::info, "shutting down: no new connections, waiting for transactions",
+            nullptr, {{"sessions", std::to_string(active_sessions_.load())}});
+  for (auto& w : workers_) {
+    asio::post(w->io, [&worker = *w] {
+      error_code ignored;
+      worker.acceptor->close(ignored);
+      for (auto* s : worker.sessions) s->request_shutdown();
+    });
+  }
+}
+
+void Proxy::reload() {
+  auto next = load_runtime(config_path_);
+  if (!next.ok()) {
+    log_event(spdlog::level::err, "reload refused: configuration unchanged", nullptr,
+              {{"error", std::string(next.status().message())}});
+    return;
+  }
+  runtime_.set(*next);
+  log_event(spdlog::level::info, "configuration reloaded", nullptr,
+            {{"tenants", std::to_string((*next)->directory->size())}});
+}
+
+int Proxy::run() {
+  for (auto& w : workers_) {
+    asio::co_spawn(w->io, accept_loop(*w), asio::detached);
+    w->thread = std::thread([&io = w->io] {
+      auto guard = asio::make_work_guard(io);
+      io.run();
+    });
+  }
+  asio::signal_set stop_signals(main_io_, SIGTERM, SIGINT);
+  asio::signal_set hup(main_io_, SIGHUP);
+  asio::steady_timer drain(main_io_);
+  std::function<void()> wait_hup = [&] {
+    hup.async_wait([&](error_code ec, int) {
+      if (ec) return;
+      reload();
+      wait_hup();
+    });
+  };
+  wait_hup();
+  auto deadline = std::chrono::steady_clock::time_point::max();
+  bool forced = false;
+  std::function<void()> poll = [&] {
+    if (active_sessions_.load() == 0) {
+      hup.cancel();
+      stop_signals.cancel();
+      return;
+    }
+    if (!forced && std::chrono::steady_clock::now() >= deadline) {
+      forced = true;
+      log_event(spdlog::level::warn, "shutdown timeout passed: closing remaining connections",
+                nullptr, {{"sessions", std::to_string(active_sessions_.load())}});
+      for (auto& w : workers_)
+        asio::post(w->io, [&worker = *w] {
+          for (auto* s : worker.sessions) s->force_close();
+        });
+    }
+    drain.expires_after(std::chrono::milliseconds(20));
+    drain.async_wait([&](error_code ec) {
+      if (!ec) poll();
+    });
+  };
+  stop_signals.async_wait([&](error_code ec, int) {
+    if (ec) return;
+    deadline = std::chrono::steady_clock::now() + runtime_.get()->config->shutdown_timeout;
+    begin_shutdown();
+    poll();
+  });
+  main_io_.run();
+  for (auto& w : workers_) {
+    w->io.stop();
+    if (w->thread.joinable()) w->thread.join();
+  }
+  log_event(spdlog::level::info, "stopped");
+  return 0;
+}
+
+}  // namespace shardgate::proxy

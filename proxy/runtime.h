@@ -1,0 +1,42 @@
+// The running configuration: config + directory + derived secrets, as one immutable
+// snapshot swapped atomically on reload. Sessions keep the snapshot they started with.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "config/config.h"
+#include "protocol/auth.h"
+#include "routing/directory.h"
+
+namespace shardgate::proxy {
+
+struct Runtime {
+  config::ConfigPtr config;
+  routing::DirectoryPtr directory;
+  // SCRAM verifiers for users with plain-text passwords, derived once per load.
+  absl::flat_hash_map<std::string, protocol::ScramVerifier> scram_verifiers;
+};
+
+using RuntimePtr = std::shared_ptr<const Runtime>;
+
+// Loads and validates config and directory; nothing is half-applied on error.
+absl::StatusOr<RuntimePtr> load_runtime(const std::string& config_path);
+RuntimePtr make_runtime(config::Config config, routing::Directory directory);
+
+class RuntimeHolder {
+ public:
+  explicit RuntimeHolder(RuntimePtr initial) : current_(std::move(initial)) {}
+  RuntimePtr get() const { return std::atomic_load_explicit(&current_, std::memory_order_acquire); }
+  void set(RuntimePtr next) {
+    std::atomic_store_explicit(&current_, std::move(next), std::memory_order_release);
+  }
+
+ private:
+  RuntimePtr current_;
+};
+
+}  // namespace shardgate::proxy

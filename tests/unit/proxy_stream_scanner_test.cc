@@ -1,0 +1,109 @@
+#include "proxy/stream_scanner.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace shardgate::proxy {
+namespace {
+
+std::vector<uint8_t> msg(char type, const std::string& body) {
+  std::vector<uint8_t> out{static_cast<uint8_t>(type)};
+  uint32_t len = static_cast<uint32_t>(body.size() + 4);
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(len >> shift));
+  out.insert(out.end(), body.begin(), body.end());
+  return out;
+}
+
+std::vector<uint8_t> concat(std::initializer_list<std::vector<uint8_t>> parts) {
+  std::vector<uint8_t> out;
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+TEST(StreamScanner, ForwardsWholeMessagesAndWaitsForPartialOnes) {
+  auto bytes = concat({msg('Q', std::string("select 1\0", 9)), msg('Z', "I")});
+  StreamScanner scanner;
+  std::string seen;
+  // Every split point: only whole messages are forwarded, in order, each seen once.
+  for (size_t cut = 0; cut <= bytes.size(); ++cut) {
+    seen.clear();
+    StreamScanner s;
+    auto on = [&](char t, protocol::ByteSpan, bool whole) {
+      EXPECT_TRUE(whole);
+      seen += t;
+      return ScanAction::kContinue;
+    };
+    auto r1 = s.scan(protocol::ByteSpan(bytes.data(), cut), on);
+    size_t first_len = 1 + 4 + 9;
+    EXPECT_EQ(r1.forward, cut >= bytes.size() ? bytes.size() : (cut >= first_len ? first_len : 0));
+    auto r2 = s.scan(protocol::ByteSpan(bytes.data() + r1.forward, bytes.size() - r1.forward), on);
+    EXPECT_EQ(r1.forward + r2.forward, bytes.size());
+    EXPECT_EQ(seen, "QZ");
+  }
+}
+
+TEST(StreamScanner, StopBeforeKeepsTheMessage) {
+  auto bytes = concat({msg('Q', std::string("x\0", 2)), msg('X', ""), msg('Q', std::string("y\0", 2))});
+  StreamScanner s;
+  auto r = s.scan(bytes, [](char t, protocol::ByteSpan, bool) {
+    return t == 'X' ? ScanAction::kStopBefore : ScanAction::kContinue;
+  });
+  EXPECT_TRUE(r.stopped);
+  EXPECT_EQ(r.forward, 7u);
+}
+
+TEST(StreamScanner, StopAfterIncludesTheMessage) {
+  auto bytes = concat({msg('Z', "I"), msg('D', "row")});
+  StreamScanner s;
+  auto r = s.scan(bytes, [](char t, protocol::ByteSpan body, bool) {
+    EXPECT_TRUE(t != 'Z' || (body.size() == 1 && body[0] == 'I'));
+    return t == 'Z' ? ScanAction::kStopAfter : ScanAction::kContinue;
+  });
+  EXPECT_TRUE(r.stopped);
+  EXPECT_EQ(r.forward, 6u);
+}
+
+TEST(StreamScanner, StreamsMessagesLargerThanTheThreshold) {
+  std::string big(StreamScanner::kStreamThreshold * 3, 'x');
+  auto bytes = concat({msg('d', big), msg('c', "")});
+  StreamScanner s;
+  int big_seen = 0, done_seen = 0;
+  auto on = [&](char t, protocol::ByteSpan, bool whole) {
+    if (t == 'd') {
+      EXPECT_FALSE(whole);
+      ++big_seen;
+    }
+    if (t == 'c') ++done_seen;
+    return ScanAction::kContinue;
+  };
+  size_t pos = 0;
+  const size_t chunk = 16 * 1024;
+  while (pos < bytes.size()) {
+    size_t avail = std::min(chunk, bytes.size() - pos);
+    auto r = s.scan(protocol::ByteSpan(bytes.data() + pos, avail), on);
+    ASSERT_FALSE(r.error);
+    // Never holds more than the threshold back: memory stays bounded.
+    if (r.forward == 0) ASSERT_LT(avail, StreamScanner::kStreamThreshold);
+    pos += r.forward;
+    if (r.forward == 0) {
+      // Feed a bigger window containing the rest of the partial message.
+      auto r2 = s.scan(protocol::ByteSpan(bytes.data() + pos, bytes.size() - pos), on);
+      pos += r2.forward;
+    }
+  }
+  EXPECT_EQ(big_seen, 1);
+  EXPECT_EQ(done_seen, 1);
+}
+
+TEST(StreamScanner, RejectsLengthBelowFour) {
+  std::vector<uint8_t> bytes{'Q', 0, 0, 0, 3};
+  StreamScanner s;
+  auto r = s.scan(bytes, [](char, protocol::ByteSpan, bool) { return ScanAction::kContinue; });
+  EXPECT_TRUE(r.error);
+  EXPECT_EQ(r.forward, 0u);
+}
+
+}  // namespace
+}  // namespace shardgate::proxy
