@@ -43,6 +43,10 @@ awaitable<void> ClientSession::relay() {
   shutdown_signal_.emplace(client_.get_executor(), asio::steady_timer::time_point::max());
   RelayEnd end = RelayEnd::kNone;
   tcp::socket& server = server_->socket();
+  // The first branch to end decides why the relay ended; the others only see cancellation.
+  auto finish = [&end](RelayEnd why) {
+    if (end == RelayEnd::kNone) end = why;
+  };
   ReadBuffer& server_buf = server_->buffer();
 
   auto client_to_server = [&]() -> awaitable<void> {
@@ -56,23 +60,23 @@ awaitable<void> ClientSession::relay() {
         return ScanAction::kContinue;
       });
       if (r.error) {
-        end = RelayEnd::kClientProtocolError;
+        finish(RelayEnd::kClientProtocolError);
         co_return;
       }
       if (r.forward > 0) {
         if (co_await write_bytes(server, client_buf_.data().first(r.forward))) {
-          end = RelayEnd::kServerGone;
+          finish(RelayEnd::kServerGone);
           co_return;
         }
         client_buf_.consume(r.forward);
         client_buf_.shrink_if_idle(64 * 1024);
       }
       if (r.stopped) {
-        end = RelayEnd::kClientTerminated;
+        finish(RelayEnd::kClientTerminated);
         co_return;
       }
       if (!co_await fill(client_, client_buf_)) {
-        end = RelayEnd::kClientGone;
+        finish(RelayEnd::kClientGone);
         co_return;
       }
     }
@@ -89,23 +93,23 @@ awaitable<void> ClientSession::relay() {
         return ScanAction::kContinue;
       });
       if (r.error) {
-        end = RelayEnd::kServerProtocolError;
+        finish(RelayEnd::kServerProtocolError);
         co_return;
       }
       if (r.forward > 0) {
         if (co_await write_bytes(client_, server_buf.data().first(r.forward))) {
-          end = RelayEnd::kClientGone;
+          finish(RelayEnd::kClientGone);
           co_return;
         }
         server_buf.consume(r.forward);
         server_buf.shrink_if_idle(64 * 1024);
       }
       if (shutdown_requested_ && pending_ == 0 && status_ == 'I') {
-        end = RelayEnd::kShutdown;
+        finish(RelayEnd::kShutdown);
         co_return;
       }
       if (!co_await fill(server, server_buf)) {
-        end = RelayEnd::kServerGone;
+        finish(RelayEnd::kServerGone);
         co_return;
       }
     }
@@ -113,11 +117,12 @@ awaitable<void> ClientSession::relay() {
 
   auto wait_shutdown = [&]() -> awaitable<void> {
     co_await shutdown_signal_->async_wait(use_nothrow);
-    if (end == RelayEnd::kNone) end = RelayEnd::kShutdown;
+    finish(RelayEnd::kShutdown);
   };
 
   if (!shutdown_requested_) co_await (client_to_server() || server_to_client() || wait_shutdown());
-  else end = RelayEnd::kShutdown;
+  else
+    finish(RelayEnd::kShutdown);
   shutdown_signal_.reset();
 
   protocol::Bytes out;
