@@ -1,5 +1,8 @@
 #include "pool/server_connection.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <optional>
 
 #include "pool/wire_io.h"
@@ -143,15 +146,7 @@ awaitable<ServerResult> ServerConnection::read_until_ready() {
       co_return ServerResult{ServerResult::Kind::kRefused, "08P01", "malformed message from shard"};
     switch (frame.type) {
       case protocol::be::kParameterStatus:
-        if (auto p = protocol::decode_parameter_status(frame.body)) {
-          bool replaced = false;
-          for (auto& kv : params_)
-            if (kv.first == p->first) {
-              kv.second = p->second;
-              replaced = true;
-            }
-          if (!replaced) params_.push_back(std::move(*p));
-        }
+        if (auto p = protocol::decode_parameter_status(frame.body)) set_parameter(p->first, p->second);
         break;
       case protocol::be::kBackendKeyData:
         if (auto k = protocol::decode_backend_key_data(frame.body)) {
@@ -194,10 +189,7 @@ awaitable<ServerResult> ServerConnection::run(std::string_view sql,
       if (frame.type == protocol::be::kErrorResponse && !first_error)
         first_error = from_error(ServerResult::Kind::kStatementFailed, frame.body);
       if (frame.type == protocol::be::kParameterStatus) {
-        if (auto p = protocol::decode_parameter_status(frame.body)) {
-          for (auto& kv : params_)
-            if (kv.first == p->first) kv.second = p->second;
-        }
+        if (auto p = protocol::decode_parameter_status(frame.body)) set_parameter(p->first, p->second);
       }
       bool ready = frame.type == protocol::be::kReadyForQuery;
       if (ready)
@@ -220,6 +212,29 @@ awaitable<void> ServerConnection::terminate() {
   protocol::encode_terminate(out);
   co_await write_bytes(socket_, out);
   close();
+}
+
+bool ServerConnection::looks_alive() {
+  if (!socket_.is_open() || !buffer_.empty()) return false;
+  char byte;
+  ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+void ServerConnection::set_parameter(std::string_view name, std::string_view value) {
+  for (auto& kv : params_) {
+    if (kv.first == name) {
+      kv.second = value;
+      return;
+    }
+  }
+  params_.emplace_back(name, value);
+}
+
+const std::string* ServerConnection::parameter(std::string_view name) const {
+  for (const auto& kv : params_)
+    if (kv.first == name) return &kv.second;
+  return nullptr;
 }
 
 void ServerConnection::close() {

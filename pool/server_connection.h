@@ -59,6 +59,20 @@ class ServerConnection {
   void set_transaction_status(char s) { status_ = s; }
   bool is_open() const { return socket_.is_open(); }
 
+  // False when the server closed the connection or sent something while idle (e.g. a FATAL
+  // after an administrator terminated it): such a connection must not be reused.
+  bool looks_alive();
+  // Records a ParameterStatus the server reported.
+  void set_parameter(std::string_view name, std::string_view value);
+  const std::string* parameter(std::string_view name) const;
+
+  // Pool bookkeeping: the tenant whose context this connection carries ("" = none or
+  // unknown), and when it was created and last returned to its pool.
+  std::string context_tenant;
+  std::chrono::steady_clock::time_point created_at = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_used = created_at;
+  uint64_t pool_generation = 0;
+
   // Sends Terminate (best effort) and closes the socket.
   awaitable<void> terminate();
   void close();

@@ -44,6 +44,7 @@ class ScramServer {
   std::string server_nonce_;
   std::string client_first_bare_, server_first_, nonce_;
   bool got_first_ = false;
+  char cbind_flag_ = 'n';  // gs2 channel-binding flag the client sent: 'n' or 'y'
 };
 
 // Client side: shardgate authenticating to a PostgreSQL server with a password.
@@ -59,6 +60,7 @@ class ScramClient {
  private:
   std::string password_, client_nonce_;
   std::array<uint8_t, 32> server_signature_{};
+  bool have_signature_ = false;  // server_first() succeeded; server_final() may check
 };
 
 // "md5" + hex(md5(hex(md5(password + user)) + salt)), as PostgreSQL's md5 method expects.

@@ -1,0 +1,236 @@
+#include "pool/server_pool.h"
+
+#include <algorithm>
+
+namespace shardgate::pool {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+constexpr Millis kMaxBackoff{5000};
+constexpr Millis kFirstBackoff{250};
+}  // namespace
+
+ServerPool::ServerPool(asio::any_io_executor executor, PoolSettings settings, ConnectTarget target)
+    : executor_(std::move(executor)), settings_(std::move(settings)), target_(std::move(target)) {
+  maintenance_ = std::make_unique<asio::steady_timer>(executor_);
+  asio::co_spawn(executor_, maintain(), asio::detached);
+}
+
+ServerPool::~ServerPool() {
+  *alive_ = false;
+  maintenance_->cancel();
+  for (auto& c : idle_) c->close();
+}
+
+bool ServerPool::under_cap(std::string_view tenant) const {
+  if (!settings_.per_tenant_cap) return true;
+  auto it = tenant_active_.find(std::string(tenant));
+  return it == tenant_active_.end() || it->second < *settings_.per_tenant_cap;
+}
+
+std::unique_ptr<ServerConnection> ServerPool::take_idle(std::string_view tenant) {
+  while (!idle_.empty()) {
+    // Prefer the most recently used connection that already carries this tenant.
+    auto pick = idle_.end() - 1;
+    for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
+      if ((*it)->context_tenant == tenant) {
+        pick = std::next(it).base();
+        break;
+      }
+    }
+    std::unique_ptr<ServerConnection> conn = std::move(*pick);
+    idle_.erase(pick);
+    if (conn->pool_generation == generation_ && conn->looks_alive()) return conn;
+    conn->close();  // stale: closed by the server, or from before a reload
+    --total_;
+  }
+  return nullptr;
+}
+
+void ServerPool::forget(const std::string& tenant) {
+  auto it = tenant_active_.find(tenant);
+  if (it != tenant_active_.end() && --it->second <= 0) tenant_active_.erase(it);
+}
+
+void ServerPool::dispatch() {
+  while (!waiters_.empty()) {
+    if (idle_.empty() && total_ >= settings_.size) return;
+    Waiter* w = waiters_.pop([this](std::string_view t) { return under_cap(t); });
+    if (!w) return;
+    ++tenant_active_[w->tenant];
+    w->granted = take_idle(w->tenant);
+    if (!w->granted) {
+      if (total_ >= settings_.size) {  // every idle connection was stale and the pool is full
+        forget(w->tenant);
+        waiters_.push(w);
+        return;
+      }
+      ++total_;
+      w->slot = true;
+    }
+    w->timer->cancel();
+  }
+}
+
+awaitable<Lease> ServerPool::open(const std::string& tenant) {
+  // The caller holds a slot: total_ and tenant_active_ already count this connection.
+  if (Clock::now() < down_until_) {
+    --total_;
+    forget(tenant);
+    dispatch();
+    co_return Lease{nullptr,
+                    {ServerResult::Kind::kUnreachable, "08006",
+                     "shard \"" + settings_.shard + "\" is down; shardgate retries its connection with backoff"},
+                    {}};
+  }
+  auto alive = alive_;
+  ++connecting_;
+  auto conn = std::make_unique<ServerConnection>(executor_);
+  ServerResult r = co_await conn->connect(target_, settings_.connect_timeout);
+  if (!*alive) co_return Lease{nullptr, {ServerResult::Kind::kUnreachable, "08006", "pool closed"}, {}};
+  --connecting_;
+  if (!r.ok()) {
+    --total_;
+    forget(tenant);
+    ++counters_.connect_failures;
+    if (r.kind == ServerResult::Kind::kUnreachable) {
+      backoff_ = backoff_.count() == 0 ? kFirstBackoff : std::min(backoff_ * 2, kMaxBackoff);
+      down_until_ = Clock::now() + backoff_;
+    }
+    dispatch();
+    co_return Lease{nullptr, r, {}};
+  }
+  backoff_ = Millis{0};
+  conn->pool_generation = generation_;
+  if (welcome_.empty()) welcome_ = conn->parameters();
+  co_return Lease{std::move(conn), {}, {}};
+}
+
+awaitable<Lease> ServerPool::acquire(const std::string& tenant, int weight, Millis timeout) {
+  auto alive = alive_;
+  if (waiters_.empty() && under_cap(tenant)) {
+    if (auto conn = take_idle(tenant)) {
+      ++tenant_active_[tenant];
+      ++counters_.acquired;
+      co_return Lease{std::move(conn), {}, {}};
+    }
+    if (total_ < settings_.size) {
+      ++total_;
+      ++tenant_active_[tenant];
+      Lease lease = co_await open(tenant);
+      if (lease.conn) ++counters_.acquired;
+      co_return lease;
+    }
+  }
+  auto start = Clock::now();
+  asio::steady_timer timer(executor_);
+  timer.expires_after(timeout);
+  Waiter w{tenant, weight, &timer, nullptr, false};
+  waiters_.push(&w);
+  dispatch();
+  if (!w.granted && !w.slot) co_await timer.async_wait(use_nothrow);
+  if (!*alive) co_return Lease{nullptr, {ServerResult::Kind::kUnreachable, "08006", "pool closed"}, {}};
+  auto waited = std::chrono::duration_cast<Millis>(Clock::now() - start);
+  if (w.granted) {
+    ++counters_.acquired;
+    co_return Lease{std::move(w.granted), {}, waited};
+  }
+  if (w.slot) {
+    Lease lease = co_await open(tenant);
+    lease.waited = waited;
+    if (lease.conn) ++counters_.acquired;
+    co_return lease;
+  }
+  waiters_.remove(&w);
+  ++counters_.timeouts;
+  co_return Lease{nullptr,
+                  {ServerResult::Kind::kRefused, "53300",
+                   "pool for tenant \"" + tenant + "\" on shard \"" + settings_.shard +
+                       "\" is exhausted: no server connection became free within " +
+                       std::to_string(timeout.count()) + " ms"},
+                  waited};
+}
+
+void ServerPool::release(std::unique_ptr<ServerConnection> conn, const std::string& tenant) {
+  forget(tenant);
+  if (conn->pool_generation != generation_ || !conn->is_open() ||
+      Clock::now() - conn->created_at > settings_.lifetime) {
+    conn->close();
+    --total_;
+  } else {
+    conn->last_used = Clock::now();
+    idle_.push_back(std::move(conn));
+  }
+  dispatch();
+}
+
+void ServerPool::discard(std::unique_ptr<ServerConnection> conn, const std::string& tenant) {
+  forget(tenant);
+  if (conn) conn->close();
+  --total_;
+  dispatch();
+}
+
+void ServerPool::update(PoolSettings settings, ConnectTarget target) {
+  bool moved = target.host != target_.host || target.port != target_.port ||
+               target.user != target_.user || target.password != target_.password ||
+               target.database != target_.database;
+  settings_ = std::move(settings);
+  target_ = std::move(target);
+  if (moved) {
+    ++generation_;
+    welcome_.clear();
+    down_until_ = {};
+  }
+  dispatch();
+}
+
+void ServerPool::close_idle() {
+  for (auto& c : idle_) c->close();
+  total_ -= static_cast<int>(idle_.size());
+  idle_.clear();
+  maintenance_->cancel();
+}
+
+PoolStats ServerPool::stats() const {
+  PoolStats s = counters_;
+  s.idle = static_cast<int>(idle_.size());
+  s.connecting = connecting_;
+  s.active = total_ - s.idle - connecting_;
+  s.waiting = static_cast<int>(waiters_.size());
+  return s;
+}
+
+awaitable<void> ServerPool::maintain() {
+  auto alive = alive_;
+  for (;;) {
+    maintenance_->expires_after(std::chrono::seconds(1));
+    auto [ec] = co_await maintenance_->async_wait(use_nothrow);
+    if (!*alive || ec) co_return;
+    auto now = Clock::now();
+    // Retire idle connections past server_idle_timeout (down to min_pool_size) or
+    // server_lifetime, oldest first.
+    for (auto it = idle_.begin(); it != idle_.end();) {
+      bool expired_idle = now - (*it)->last_used > settings_.idle_timeout && total_ > settings_.min_size;
+      bool expired_life = now - (*it)->created_at > settings_.lifetime;
+      if (expired_idle || expired_life || !(*it)->looks_alive()) {
+        (*it)->close();
+        it = idle_.erase(it);
+        --total_;
+      } else {
+        ++it;
+      }
+    }
+    // Keep min_pool_size connections open, one new connection per tick.
+    if (total_ < settings_.min_size && total_ < settings_.size && now >= down_until_) {
+      ++total_;
+      ++tenant_active_[""];
+      Lease lease = co_await open("");
+      if (!*alive) co_return;
+      if (lease.conn) release(std::move(lease.conn), "");
+    }
+    dispatch();
+  }
+}
+
+}  // namespace shardgate::pool

@@ -1,0 +1,107 @@
+// A pool of server connections to one shard for one tier (shared) or one tenant
+// (dedicated). A pool lives on one worker thread and is only touched from it: no locks.
+// Waiting clients are served by FairQueue; an idle connection that already carries the
+// asking tenant's context is preferred (affinity), so busy tenants cause no context switches.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "pool/asio.h"
+#include "pool/fair_queue.h"
+#include "pool/server_connection.h"
+
+namespace shardgate::pool {
+
+using Millis = std::chrono::milliseconds;
+
+struct PoolSettings {
+  std::string name;        // "s1/pro" or "s1/enterprise/acme"
+  std::string shard;
+  int size = 20;
+  int min_size = 0;
+  std::optional<int> per_tenant_cap;  // max_server_connections_per_tenant
+  Millis connect_timeout{5000};
+  Millis idle_timeout{600000};  // server_idle_timeout
+  Millis lifetime{3600000};     // server_lifetime
+};
+
+struct PoolStats {
+  int active = 0;
+  int idle = 0;
+  int connecting = 0;
+  int waiting = 0;
+  uint64_t acquired = 0;
+  uint64_t timeouts = 0;
+  uint64_t connect_failures = 0;
+};
+
+struct Lease {
+  std::unique_ptr<ServerConnection> conn;  // null on error
+  ServerResult error;
+  Millis waited{0};
+};
+
+class ServerPool {
+ public:
+  ServerPool(asio::any_io_executor executor, PoolSettings settings, ConnectTarget target);
+  ~ServerPool();
+
+  // A connection for `tenant`, or an error: 53300 after `timeout`, 08006 when the shard
+  // cannot be reached (connect attempts back off while it stays down).
+  awaitable<Lease> acquire(const std::string& tenant, int weight, Millis timeout);
+  // Returns a clean, idle connection (ReadyForQuery 'I') for reuse.
+  void release(std::unique_ptr<ServerConnection> conn, const std::string& tenant);
+  // Closes a connection that must not be reused.
+  void discard(std::unique_ptr<ServerConnection> conn, const std::string& tenant);
+
+  // New settings or target after a reload; connections to an old target are retired.
+  void update(PoolSettings settings, ConnectTarget target);
+  // Closes idle connections (shutdown) and stops maintenance.
+  void close_idle();
+
+  PoolStats stats() const;
+  const PoolSettings& settings() const { return settings_; }
+  // ParameterStatus values of the first connection: what a new client is told at startup.
+  const std::vector<std::pair<std::string, std::string>>& welcome_parameters() const {
+    return welcome_;
+  }
+
+ private:
+  struct Waiter {
+    std::string tenant;
+    int weight = 1;
+    asio::steady_timer* timer = nullptr;
+    std::unique_ptr<ServerConnection> granted;
+    bool slot = false;  // allowed to open a new connection
+  };
+
+  bool under_cap(std::string_view tenant) const;
+  std::unique_ptr<ServerConnection> take_idle(std::string_view tenant);
+  void dispatch();
+  awaitable<Lease> open(const std::string& tenant);
+  awaitable<void> maintain();
+  void forget(const std::string& tenant);
+
+  asio::any_io_executor executor_;
+  PoolSettings settings_;
+  ConnectTarget target_;
+  uint64_t generation_ = 0;  // bumped when the target changes
+  std::vector<std::unique_ptr<ServerConnection>> idle_;  // back = most recently used
+  FairQueue<Waiter> waiters_;
+  absl::flat_hash_map<std::string, int> tenant_active_;
+  int total_ = 0;       // idle + leased + connecting
+  int connecting_ = 0;
+  PoolStats counters_;
+  std::vector<std::pair<std::string, std::string>> welcome_;
+  std::chrono::steady_clock::time_point down_until_{};
+  Millis backoff_{0};
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::unique_ptr<asio::steady_timer> maintenance_;
+};
+
+}  // namespace shardgate::pool
