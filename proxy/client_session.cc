@@ -3,6 +3,7 @@
 #include "pool/wire_io.h"
 #include "protocol/messages.h"
 #include "proxy/client_auth.h"
+#include "proxy/pool_spec.h"
 #include "routing/tenant_context.h"
 
 namespace shardgate::proxy {
@@ -10,12 +11,6 @@ namespace shardgate::proxy {
 namespace {
 
 using protocol::Bytes;
-
-// Startup parameters that shardgate consumes itself instead of passing to the server.
-bool is_proxy_param(std::string_view name) {
-  return name == "user" || name == "database" || name == "options" || name == "replication" ||
-         name.starts_with("_pq_.");
-}
 
 std::string endpoint_text(const tcp::socket& s) {
   error_code ec;
@@ -32,14 +27,34 @@ bool session_source_enabled(const config::Config& c) {
 
 }  // namespace
 
-ClientSession::ClientSession(tcp::socket socket, SessionServices& services, uint64_t id)
-    : client_(std::move(socket)), services_(services), runtime_(services.runtime.get()) {
+ClientSession::ClientSession(tcp::socket socket, SessionServices& services, Worker& worker,
+                             uint64_t id)
+    : client_(std::move(socket)),
+      services_(services),
+      worker_(&worker),
+      runtime_(services.runtime.get()) {
   log_.session = id;
   log_.client = endpoint_text(client_);
 }
 
 ClientSession::~ClientSession() {
   if (key_) services_.cancels.remove(*key_);
+  // serve() always returns its server connection to the pool before it ends (on the pool's
+  // own worker); one still attached here was never pooled.
+  if (server_) server_->close();
+}
+
+void ClientSession::detach_socket(int target) {
+  error_code ec;
+  handoff_v6_ = client_.local_endpoint(ec).address().is_v6();
+  handoff_fd_ = client_.release(ec);
+  handoff_target_ = ec ? -1 : target;
+}
+
+void ClientSession::attach_socket(Worker& worker) {
+  worker_ = &worker;
+  client_ = tcp::socket(worker.io, handoff_v6_ ? tcp::v6() : tcp::v4(), handoff_fd_);
+  handoff_fd_ = -1;
 }
 
 awaitable<void> ClientSession::send_error(std::string_view severity, std::string_view sqlstate,
@@ -93,174 +108,80 @@ awaitable<std::optional<protocol::StartupMessage>> ClientSession::read_startup()
   }
 }
 
+std::optional<routing::RouteError> ClientSession::route_to(const std::string& tenant) {
+  if (auto denied = routing::check_tenant_allowed(*user_, tenant)) return denied;
+  auto routed = routing::route_tenant(tenant, *runtime_->config, *runtime_->directory);
+  if (auto* err = std::get_if<routing::RouteError>(&routed)) return *err;
+  route_ = std::get<routing::Route>(std::move(routed));
+  pool_key_ = pool_spec(*route_, *runtime_->config).key;
+  log_.tenant = tenant;
+  log_.shard = route_->placement.shard;
+  return std::nullopt;
+}
+
 awaitable<void> ClientSession::run() {
   auto startup = co_await read_startup();
   if (!startup) co_return;
+  startup_ = std::move(*startup);
   const config::Config& config = *runtime_->config;
 
-  if (startup->get("replication")) {
+  if (startup_.get("replication")) {
     co_await send_error("FATAL", "0A000", "shardgate does not proxy replication connections",
                         "Connect replication clients to the shard directly.");
     co_return;
   }
   routing::StartupIdentity sid;
-  if (auto* u = startup->get("user")) sid.user = *u;
-  if (auto* d = startup->get("database")) sid.database = *d;
-  if (auto* o = startup->get("options")) sid.options = *o;
+  if (auto* u = startup_.get("user")) sid.user = *u;
+  if (auto* d = startup_.get("database")) sid.database = *d;
+  if (auto* o = startup_.get("options")) sid.options = *o;
   auto resolved = routing::resolve_identity(sid, config);
   if (auto* err = std::get_if<routing::RouteError>(&resolved)) {
     co_await send_fatal(*err);
     co_return;
   }
-  auto identity = std::get<routing::Identity>(std::move(resolved));
-  log_.user = identity.login_user;
+  identity_ = std::get<routing::Identity>(std::move(resolved));
+  log_.user = identity_.login_user;
 
-  const config::UserConfig* user = config.find_user(identity.login_user);
-  auto auth = co_await authenticate_client(client_, client_buf_, user, identity.login_user, *runtime_);
+  user_ = config.find_user(identity_.login_user);
+  auto auth = co_await authenticate_client(client_, client_buf_, user_, identity_.login_user, *runtime_);
   if (!auth.ok()) {
     if (auth.kind != AuthOutcome::Kind::kDisconnected)
       co_await send_error("FATAL", auth.sqlstate, auth.message);
     co_return;
   }
 
-  if (!identity.tenant) {
+  if (!identity_.tenant) {
     if (!session_source_enabled(config)) {
       co_await send_fatal(routing::no_tenant_error(config, true));
       co_return;
     }
-    key_ = services_.cancels.issue();
-    co_await send_welcome(*startup);
-    co_await serve_without_tenant();
-    co_return;
-  }
-  log_.tenant = *identity.tenant;
-  if (auto denied = routing::check_tenant_allowed(*user, *identity.tenant)) {
-    co_await send_fatal(*denied);
-    co_return;
-  }
-  auto routed = routing::route_tenant(*identity.tenant, config, *runtime_->directory);
-  if (auto* err = std::get_if<routing::RouteError>(&routed)) {
+  } else if (auto err = route_to(*identity_.tenant)) {
     co_await send_fatal(*err);
     co_return;
   }
-  const auto& route = std::get<routing::Route>(routed);
-  log_.shard = route.placement.shard;
-  if (!co_await connect_server(route, *startup, identity)) co_return;
-  key_ = services_.cancels.issue();
-  services_.cancels.set_target(*key_, server_->cancel_target());
-  log_event(spdlog::level::info, "client connected", &log_);
-  co_await send_welcome(*startup);
-  co_await relay();
-  log_event(spdlog::level::info, "client disconnected", &log_);
+  co_await move_to_owner();
 }
 
-awaitable<bool> ClientSession::connect_server(const routing::Route& route,
-                                              const protocol::StartupMessage& startup,
-                                              const routing::Identity& identity) {
-  const config::Config& config = *runtime_->config;
-  pool::ConnectTarget target;
-  target.shard = route.shard->name;
-  target.host = route.shard->host;
-  target.port = route.shard->port;
-  target.user = route.shard->user;
-  target.password = route.shard->password;
-  target.database = route.placement.isolation == config::Isolation::kDatabase &&
-                            !route.placement.database.empty()
-                        ? route.placement.database
-                        : route.shard->dbname;
-  for (const auto& [name, value] : startup.params)
-    if (!is_proxy_param(name)) target.params.emplace_back(name, value);
-  if (!identity.passthrough_options.empty())
-    target.params.emplace_back("options", routing::format_options(identity.passthrough_options));
-
-  server_ = std::make_unique<pool::ServerConnection>(client_.get_executor());
-  auto result = co_await server_->connect(target, config.connect_timeout);
-  if (!result.ok()) {
-    log_event(spdlog::level::warn, "shard connection failed", &log_, {{"reason", result.message}});
-    std::string sqlstate = result.kind == pool::ServerResult::Kind::kUnreachable ? "08006" : "08006";
-    co_await send_error("FATAL", sqlstate,
-                        "shard \"" + route.shard->name + "\" is unavailable for tenant \"" +
-                            route.tenant + "\": " + result.message,
-                        "Retry later; other tenants' shards are not affected. Operators: check "
-                        "that the shard is up and shardgate's shard credentials are right.");
-    co_return false;
+awaitable<void> ClientSession::move_to_owner() {
+  int owner = route_ ? pool_owner(pool_key_, services_.workers) : worker_->index;
+  if (owner == worker_->index) {
+    co_await serve();
+    co_return;
   }
-  auto context = routing::tenant_context_sql(route.tenant, route.placement, *route.tier);
-  result = co_await server_->run(context, config.connect_timeout);
-  if (!result.ok()) {
-    log_event(spdlog::level::err, "could not set tenant context", &log_,
-              {{"reason", result.message}});
-    co_await send_error("FATAL", result.sqlstate.empty() ? "08006" : result.sqlstate,
-                        "could not set the context of tenant \"" + route.tenant + "\" on shard \"" +
-                            route.shard->name + "\": " + result.message,
-                        "Check the tier's role and the tenant's schema on the shard.");
-    co_return false;
-  }
-  co_return true;
+  detach_socket(owner);
 }
 
-awaitable<void> ClientSession::send_welcome(const protocol::StartupMessage& startup) {
-  Bytes out;
-  if (server_) {
-    for (const auto& [name, value] : server_->parameters())
-      protocol::encode_parameter_status(out, name, value);
+awaitable<void> ClientSession::serve() {
+  if (!welcomed_) {
+    if (!co_await welcome()) co_return;
+    welcomed_ = true;
+  }
+  if (route_ && route_->tier->pool_mode == config::PoolMode::kSession) {
+    co_await serve_session_mode();
   } else {
-    // No server yet: report the values PostgreSQL would, honouring what the client asked for.
-    auto param = [&](std::string_view name, std::string_view fallback) {
-      const std::string* v = startup.get(name);
-      protocol::encode_parameter_status(out, name, v ? std::string_view(*v) : fallback);
-    };
-    protocol::encode_parameter_status(out, "server_version", "15.0 (shardgate)");
-    protocol::encode_parameter_status(out, "server_encoding", "UTF8");
-    param("client_encoding", "UTF8");
-    param("DateStyle", "ISO, MDY");
-    param("TimeZone", "UTC");
-    param("IntervalStyle", "postgres");
-    param("application_name", "");
-    protocol::encode_parameter_status(out, "integer_datetimes", "on");
-    protocol::encode_parameter_status(out, "standard_conforming_strings", "on");
-    protocol::encode_parameter_status(out, "is_superuser", "off");
-    protocol::encode_parameter_status(out, "session_authorization", log_.user);
+    co_await serve_transaction_mode();
   }
-  protocol::encode_backend_key_data(out, key_->pid, key_->secret);
-  protocol::encode_ready_for_query(out, 'I');
-  co_await write_bytes(client_, out);
-}
-
-awaitable<void> ClientSession::serve_without_tenant() {
-  // Session switching (SET shardgate.tenant) is answered here once the transaction-pooling
-  // work lands; until a tenant is set every statement gets 28000 and the connection stays up.
-  const auto error = routing::no_tenant_error(*runtime_->config, false);
-  bool skipping = false;  // extended protocol: after an error, skip to Sync
-  for (;;) {
-    auto [ec, frame] = co_await read_message(client_, client_buf_);
-    if (ec) co_return;
-    if (frame.status == protocol::FrameStatus::kError) {
-      co_await send_error("FATAL", "08P01", std::string("invalid message: ") + std::string(frame.error));
-      co_return;
-    }
-    char type = frame.type;
-    client_buf_.consume(frame.size);
-    Bytes out;
-    switch (type) {
-      case protocol::fe::kTerminate:
-        co_return;
-      case protocol::fe::kQuery:
-        protocol::encode_error(out, "ERROR", error.sqlstate, error.message, error.hint);
-        protocol::encode_ready_for_query(out, 'I');
-        break;
-      case protocol::fe::kSync:
-        skipping = false;
-        protocol::encode_ready_for_query(out, 'I');
-        break;
-      case protocol::fe::kFlush:
-        break;
-      default:
-        if (!skipping) protocol::encode_error(out, "ERROR", error.sqlstate, error.message, error.hint);
-        skipping = true;
-    }
-    if (!out.empty() && co_await write_bytes(client_, out)) co_return;
-  }
+  if (server_) return_server(false);
 }
 
 }  // namespace shardgate::proxy

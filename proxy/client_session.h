@@ -1,70 +1,138 @@
 // One client connection, from its startup packet to its last byte: negotiation, tenant
-// resolution, authentication, routing, the server connection and the relay between them.
+// resolution, authentication, routing, server connections and the relay between them.
+//
+// A session starts on the worker that accepted it. Once it knows its tenant's pool it moves
+// to the worker that owns that pool (handoff), so a pool and all its clients share one thread.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "pool/asio.h"
 #include "pool/read_buffer.h"
 #include "pool/server_connection.h"
+#include "pool/server_pool.h"
+#include "protocol/bytes.h"
 #include "protocol/startup.h"
 #include "proxy/cancel_registry.h"
 #include "proxy/log.h"
 #include "proxy/runtime.h"
+#include "proxy/worker.h"
 #include "routing/route.h"
 
 namespace shardgate::proxy {
+
+class ClientSession;
+struct ContextPrefix;
 
 // What every session needs from the process; owned by the Proxy.
 struct SessionServices {
   RuntimeHolder& runtime;
   CancelRegistry& cancels;
+  int workers = 1;
+  std::atomic<uint64_t> context_switches{0};
 };
 
-class ClientSession {
+class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
-  ClientSession(tcp::socket socket, SessionServices& services, uint64_t id);
+  ClientSession(tcp::socket socket, SessionServices& services, Worker& worker, uint64_t id);
   ~ClientSession();
 
+  // Startup, authentication and routing; then serving, here or after a handoff.
   awaitable<void> run();
+  // Continues a session handed off to this worker.
+  awaitable<void> serve();
+
+  // Handoff support: a session that must move ends its coroutine with the socket detached and
+  // a target worker set; the Proxy then resumes it there with attach_socket() + serve().
+  void attach_socket(Worker& worker);
+  // The worker to move to (and clears it), or -1.
+  int take_handoff() {
+    int t = handoff_target_;
+    handoff_target_ = -1;
+    return t;
+  }
 
   // Asks the session to end once its current transaction is over (SIGTERM). Must be called on
-  // the session's executor.
+  // the session's worker.
   void request_shutdown();
   // Closes both sockets now (shutdown timeout passed).
   void force_close();
 
  private:
-  // Reads the startup packet, answering SSL/GSSENC requests and serving cancel requests.
+  enum class CheckoutEnd { kReleased, kClientGone, kClientTerminated, kProtocolError, kServerGone, kContextFailed, kShutdown };
+
+  // --- startup (client_session.cc) ---
   awaitable<std::optional<protocol::StartupMessage>> read_startup();
-  awaitable<bool> connect_server(const routing::Route& route,
-                                 const protocol::StartupMessage& startup,
-                                 const routing::Identity& identity);
-  awaitable<void> send_welcome(const protocol::StartupMessage& startup);
-  awaitable<void> relay();
-  awaitable<void> serve_without_tenant();
+  awaitable<void> move_to_owner();
+  void detach_socket(int target);
+  awaitable<bool> welcome();
+  void send_parameters(protocol::Bytes& out,
+                       const std::vector<std::pair<std::string, std::string>>& server_params);
   awaitable<void> send_error(std::string_view severity, std::string_view sqlstate,
                              std::string_view message, std::string_view hint = {});
   awaitable<void> send_fatal(const routing::RouteError& e) {
     return send_error("FATAL", e.sqlstate, e.message, e.hint);
   }
+  // Sets route_ for a tenant (allow-list, directory); the error when it cannot.
+  std::optional<routing::RouteError> route_to(const std::string& tenant);
+
+  // --- pools (session_pool.cc) ---
+  pool::ServerPool& current_pool();
+  awaitable<pool::Lease> acquire_server();
+  ContextPrefix prepare_context(pool::ServerConnection& server);
+  void return_server(bool reusable);
+
+  // --- serving (session_serve.cc) ---
+  awaitable<void> serve_session_mode();
+  awaitable<void> serve_transaction_mode();
+  enum class Local { kNeedsServer, kAnswered, kEnd, kMoved };
+  // Answers what can be answered without a server (Sync, Flush, Terminate, session commands).
+  awaitable<Local> answer_locally(char type, protocol::ByteSpan body, size_t size);
+  awaitable<void> refuse_request(char type, std::string_view sqlstate, std::string_view message,
+                                 std::string_view hint = {});
+  awaitable<bool> head_message(char& type, protocol::ByteSpan& body, size_t& size);
+
+  // --- relays (relay.cc: session mode; checkout_relay.cc: one transaction) ---
+  awaitable<void> relay();
+  awaitable<CheckoutEnd> run_checkout(const ContextPrefix& prefix);
 
   tcp::socket client_;
   ReadBuffer client_buf_;
   SessionServices& services_;
+  Worker* worker_;
   RuntimePtr runtime_;
   LogContext log_;
   std::optional<ClientKey> key_;
+  protocol::StartupMessage startup_;
+  const config::UserConfig* user_ = nullptr;
+  routing::Identity identity_;
+  std::optional<routing::Route> route_;
+  std::string pool_key_;
+  // Tracked parameters as this client sees them (transaction mode re-applies them).
+  std::vector<std::pair<std::string, std::string>> client_params_;
+  bool welcomed_ = false;
   std::unique_ptr<pool::ServerConnection> server_;
+  pool::ServerPool* server_pool_ = nullptr;
+  std::string server_tenant_;  // tenant the attached server was acquired for
   std::optional<asio::steady_timer> shutdown_signal_;
   bool shutdown_requested_ = false;
+  int handoff_target_ = -1;
+  int handoff_fd_ = -1;
+  bool handoff_v6_ = false;
   // Requests sent to the server whose ReadyForQuery has not come back yet.
   int pending_ = 0;
+  // Extended-protocol messages sent since the last Sync.
+  bool unsynced_ = false;
   char status_ = 'I';
+  // After a refused extended-protocol message: drop messages up to the next Sync.
+  bool skip_to_sync_ = false;
 };
 
 }  // namespace shardgate::proxy

@@ -37,6 +37,7 @@ bool Proxy::bind() {
   uint16_t port = listen.port;
   for (int i = 0; i < count; ++i) {
     auto worker = std::make_unique<Worker>();
+    worker->index = i;
     auto acceptor = std::make_unique<tcp::acceptor>(worker->io);
     tcp::endpoint ep(address, port);
     acceptor->open(ep.protocol(), ec);
@@ -58,6 +59,8 @@ bool Proxy::bind() {
     workers_.push_back(std::move(worker));
   }
   bound_port_ = port;
+  services_.workers = count;
+
   log_event(spdlog::level::info, "listening", nullptr,
             {{"address", address.to_string() + ":" + std::to_string(port)},
              {"workers", std::to_string(count)}});
@@ -76,26 +79,39 @@ awaitable<void> Proxy::accept_loop(Worker& worker) {
     }
     socket.set_option(tcp::no_delay(true), ec);
     ++active_sessions_;
-    auto session = std::make_shared<ClientSession>(std::move(socket), services_,
+    auto session = std::make_shared<ClientSession>(std::move(socket), services_, worker,
                                                    next_session_id_.fetch_add(1));
-    worker.sessions.insert(session.get());
-    if (stopping_) session->request_shutdown();
-    asio::co_spawn(worker.io, session->run(),
-                   [this, &worker, session](std::exception_ptr e) {
-                     if (e) {
-                       try {
-                         std::rethrow_exception(e);
-                       } catch (const std::exception& ex) {
-                         log_event(spdlog::level::err, "session ended by an exception", nullptr,
-                                   {{"error", ex.what()}});
-                       } catch (...) {
-                         log_event(spdlog::level::err, "session ended by an unknown exception");
-                       }
-                     }
-                     worker.sessions.erase(session.get());
-                     --active_sessions_;
-                   });
+    spawn(worker, std::move(session), false);
   }
+}
+
+void Proxy::spawn(Worker& worker, std::shared_ptr<ClientSession> session, bool resume) {
+  worker.sessions.insert(session.get());
+  if (stopping_) session->request_shutdown();
+  auto body = resume ? session->serve() : session->run();
+  asio::co_spawn(worker.io, std::move(body), [this, &worker, session](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log_event(spdlog::level::err, "session ended by an exception", nullptr, {{"error", ex.what()}});
+      } catch (...) {
+        log_event(spdlog::level::err, "session ended by an unknown exception");
+      }
+    }
+    worker.sessions.erase(session.get());
+    int target = e ? -1 : session->take_handoff();
+    if (target < 0) {
+      --active_sessions_;
+      return;
+    }
+    // The session moves to the worker that owns its pool and continues there.
+    Worker& to = *workers_[target];
+    asio::post(to.io, [this, &to, session]() {
+      session->attach_socket(to);
+      spawn(to, session, true);
+    });
+  });
 }
 
 void Proxy::begin_shutdown() {

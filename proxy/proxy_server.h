@@ -15,6 +15,7 @@
 #include "proxy/cancel_registry.h"
 #include "proxy/client_session.h"
 #include "proxy/runtime.h"
+#include "proxy/worker.h"
 
 namespace shardgate::proxy {
 
@@ -31,21 +32,15 @@ class Proxy {
   uint16_t bound_port() const { return bound_port_; }
 
  private:
-  struct Worker {
-    asio::io_context io{1};
-    std::unique_ptr<tcp::acceptor> acceptor;
-    std::unordered_set<ClientSession*> sessions;
-    std::thread thread;
-  };
-
   awaitable<void> accept_loop(Worker& worker);
+  void spawn(Worker& worker, std::shared_ptr<ClientSession> session, bool resume);
   void begin_shutdown();
   void reload();
 
   std::string config_path_;
   RuntimeHolder runtime_;
   CancelRegistry cancels_;
-  SessionServices services_{runtime_, cancels_};
+  SessionServices services_{runtime_, cancels_, 1};
   std::vector<std::unique_ptr<Worker>> workers_;
   asio::io_context main_io_{1};
   std::atomic<int> active_sessions_{0};

@@ -28,8 +28,12 @@ awaitable<bool> fill(tcp::socket& socket, ReadBuffer& buf) {
 
 void ClientSession::request_shutdown() {
   shutdown_requested_ = true;
-  if (pending_ == 0 && status_ == 'I' && shutdown_signal_) shutdown_signal_->cancel();
-  if (!server_) force_close();  // no transaction can be open without a server
+  error_code ignored;
+  if (!server_) {
+    client_.cancel(ignored);  // idle between transactions: wake the read, say goodbye
+  } else if (pending_ == 0 && status_ == 'I' && shutdown_signal_) {
+    shutdown_signal_->cancel();
+  }
 }
 
 void ClientSession::force_close() {
@@ -89,6 +93,8 @@ awaitable<void> ClientSession::relay() {
         if (type == protocol::be::kReadyForQuery && whole && body.size() == 1) {
           if (pending_ > 0) --pending_;
           status_ = static_cast<char>(body[0]);
+        } else if (type == protocol::be::kParameterStatus && whole) {
+          if (auto p = protocol::decode_parameter_status(body)) server_->set_parameter(p->first, p->second);
         }
         return ScanAction::kContinue;
       });
@@ -153,7 +159,9 @@ awaitable<void> ClientSession::relay() {
       break;
   }
   if (!out.empty() && client_.is_open()) co_await write_bytes(client_, out);
-  co_await server_->terminate();
+  if (end == RelayEnd::kServerGone || end == RelayEnd::kServerProtocolError ||
+      end == RelayEnd::kClientProtocolError || pending_ > 0)
+    server_->close();
 }
 
 }  // namespace shardgate::proxy

@@ -85,7 +85,9 @@ TEST(StreamScanner, StreamsMessagesLargerThanTheThreshold) {
     auto r = s.scan(protocol::ByteSpan(bytes.data() + pos, avail), on);
     ASSERT_FALSE(r.error);
     // Never holds more than the threshold back: memory stays bounded.
-    if (r.forward == 0) ASSERT_LT(avail, StreamScanner::kStreamThreshold);
+    if (r.forward == 0) {
+      ASSERT_LT(avail, StreamScanner::kStreamThreshold);
+    }
     pos += r.forward;
     if (r.forward == 0) {
       // Feed a bigger window containing the rest of the partial message.

@@ -1,0 +1,152 @@
+// A session's use of its pool: finding it, checking connections out and in, and working out
+// what context and parameters a checked-out connection still needs.
+#include "pool/wire_io.h"
+#include "protocol/messages.h"
+#include "proxy/client_session.h"
+#include "proxy/context_prefix.h"
+#include "proxy/pool_spec.h"
+#include "routing/tenant_context.h"
+
+namespace shardgate::proxy {
+
+pool::ServerPool& ClientSession::current_pool() {
+  auto spec = pool_spec(*route_, *runtime_->config);
+  auto it = worker_->pools.find(spec.key);
+  if (it == worker_->pools.end()) {
+    it = worker_->pools
+             .emplace(spec.key, std::make_unique<pool::ServerPool>(worker_->io.get_executor(),
+                                                                   spec.settings, spec.target))
+             .first;
+  } else if (it->second->settings().size != spec.settings.size ||
+             it->second->settings().per_tenant_cap != spec.settings.per_tenant_cap) {
+    it->second->update(spec.settings, spec.target);
+  }
+  return *it->second;
+}
+
+awaitable<pool::Lease> ClientSession::acquire_server() {
+  pool::ServerPool& pool = current_pool();
+  auto lease = co_await pool.acquire(route_->tenant, route_->tier->weight, route_->tier->pool_timeout);
+  if (lease.conn) {
+    server_pool_ = &pool;
+    server_tenant_ = route_->tenant;
+    if (key_) services_.cancels.set_target(*key_, lease.conn->cancel_target());
+  }
+  co_return lease;
+}
+
+void ClientSession::return_server(bool reusable) {
+  if (!server_) return;
+  if (key_) services_.cancels.set_target(*key_, std::nullopt);
+  if (reusable && server_->transaction_status() == 'I')
+    server_pool_->release(std::move(server_), server_tenant_);
+  else
+    server_pool_->discard(std::move(server_), server_tenant_);
+  server_pool_ = nullptr;
+}
+
+ContextPrefix ClientSession::prepare_context(pool::ServerConnection& server) {
+  ContextRequest request;
+  request.tenant = route_->tenant;
+  request.placement = &route_->placement;
+  request.tier = route_->tier;
+  request.set_tenant = server.context_tenant != route_->tenant;
+  for (const auto& [name, value] : client_params_) {
+    const std::string* current = server.parameter(name);
+    if (!current || *current != value) request.parameters.emplace_back(name, value);
+  }
+  for (const auto& option : identity_.passthrough_options) request.parameters.push_back(option);
+  if (request.set_tenant) services_.context_switches.fetch_add(1, std::memory_order_relaxed);
+  return build_context_prefix(request);
+}
+
+void ClientSession::send_parameters(
+    protocol::Bytes& out, const std::vector<std::pair<std::string, std::string>>& server_params) {
+  // The server's values, except tracked parameters the client asked for at startup.
+  client_params_.clear();
+  auto add = [&](const std::string& name, const std::string& value) {
+    protocol::encode_parameter_status(out, name, value);
+    if (is_tracked_parameter(name)) client_params_.emplace_back(name, value);
+  };
+  for (const auto& [name, value] : server_params) {
+    const std::string* asked = is_tracked_parameter(name) ? startup_.get(name) : nullptr;
+    add(name, asked ? *asked : value);
+  }
+  for (auto name : kTrackedParameters) {
+    const std::string* asked = startup_.get(name);
+    bool sent = false;
+    for (const auto& kv : client_params_) sent |= kv.first == name;
+    if (asked && !sent) add(std::string(name), *asked);
+  }
+}
+
+awaitable<bool> ClientSession::welcome() {
+  protocol::Bytes out;
+  if (!route_) {
+    std::vector<std::pair<std::string, std::string>> defaults = {
+        {"server_version", "15.0 (shardgate)"}, {"server_encoding", "UTF8"},
+        {"client_encoding", "UTF8"},          {"DateStyle", "ISO, MDY"},
+        {"TimeZone", "UTC"},                  {"IntervalStyle", "postgres"},
+        {"integer_datetimes", "on"},          {"standard_conforming_strings", "on"},
+        {"is_superuser", "off"},              {"session_authorization", log_.user},
+        {"application_name", ""}};
+    send_parameters(out, defaults);
+  } else {
+    bool session_mode = route_->tier->pool_mode == config::PoolMode::kSession;
+    pool::ServerPool& pool = current_pool();
+    if (session_mode || pool.welcome_parameters().empty()) {
+      auto lease = co_await acquire_server();
+      if (!lease.conn) {
+        log_event(spdlog::level::warn, "no server connection", &log_, {{"reason", lease.error.message}});
+        co_await send_error("FATAL", lease.error.sqlstate,
+                            "shard \"" + route_->placement.shard + "\" is unavailable for tenant \"" +
+                                route_->tenant + "\": " + lease.error.message,
+                            lease.error.sqlstate == "53300"
+                                ? "Retry later, or raise the tier's pool_size."
+                                : "Retry later; other shards are not affected. Operators: check "
+                                  "that the shard is up and shardgate's shard credentials are right.");
+        co_return false;
+      }
+      server_ = std::move(lease.conn);
+      if (session_mode) {
+        // Session mode: the connection is this client's until it leaves; give it the context
+        // now (one round trip at connect time).
+        for (const auto& [name, value] : startup_.params)
+          if (is_tracked_parameter(name)) client_params_.emplace_back(name, value);
+        std::string sql = context_sql([&] {
+          ContextRequest r;
+          r.set_tenant = true;
+          r.tenant = route_->tenant;
+          r.placement = &route_->placement;
+          r.tier = route_->tier;
+          for (const auto& [name, value] : client_params_) r.parameters.emplace_back(name, value);
+          for (const auto& o : identity_.passthrough_options) r.parameters.push_back(o);
+          return r;
+        }());
+        auto result = co_await server_->run(sql, runtime_->config->connect_timeout);
+        if (!result.ok()) {
+          log_event(spdlog::level::err, "could not set tenant context", &log_, {{"reason", result.message}});
+          co_await send_error("FATAL", result.sqlstate.empty() ? "08006" : result.sqlstate,
+                              "could not set the context of tenant \"" + route_->tenant +
+                                  "\" on shard \"" + route_->placement.shard + "\": " + result.message,
+                              "Check the tier's role and the tenant's schema on the shard.");
+          return_server(false);
+          co_return false;
+        }
+        server_->context_tenant = route_->tenant;
+        services_.context_switches.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        return_server(true);
+      }
+    }
+    send_parameters(out, session_mode ? server_->parameters() : pool.welcome_parameters());
+  }
+  key_ = services_.cancels.issue();
+  if (server_) services_.cancels.set_target(*key_, server_->cancel_target());
+  protocol::encode_backend_key_data(out, key_->pid, key_->secret);
+  protocol::encode_ready_for_query(out, 'I');
+  log_event(spdlog::level::info, "client connected", &log_);
+  co_return !co_await write_bytes(client_, out);
+}
+
+}  // namespace shardgate::proxy

@@ -1,0 +1,164 @@
+// Serving a routed (or not yet routed) client: session mode holds one server connection for
+// the whole session; transaction mode checks one out per transaction.
+#include "pool/wire_io.h"
+#include "protocol/messages.h"
+#include "proxy/client_session.h"
+#include "proxy/context_prefix.h"
+
+namespace shardgate::proxy {
+
+namespace {
+bool ends_with_ready(char type) {
+  return type == protocol::fe::kQuery || type == protocol::fe::kFunctionCall;
+}
+}  // namespace
+
+awaitable<void> ClientSession::serve_session_mode() {
+  co_await relay();
+  if (!server_) co_return;
+  server_->set_transaction_status(status_);
+  bool clean = server_->is_open() && pending_ == 0 && status_ == 'I';
+  if (clean) {
+    // Nothing of this client's session may reach the next one.
+    auto result = co_await server_->run("DISCARD ALL", runtime_->config->connect_timeout);
+    clean = result.ok();
+    server_->context_tenant.clear();
+  }
+  return_server(clean);
+}
+
+awaitable<bool> ClientSession::head_message(char& type, protocol::ByteSpan& body, size_t& size) {
+  for (;;) {
+    auto frame = protocol::parse_message(client_buf_.data());
+    if (frame.status == protocol::FrameStatus::kFrame) {
+      type = frame.type;
+      body = frame.body;
+      size = frame.size;
+      co_return true;
+    }
+    if (frame.status == protocol::FrameStatus::kError) {
+      co_await send_error("FATAL", "08P01", std::string("invalid message from client: ") +
+                                                std::string(frame.error));
+      co_return false;
+    }
+    size_t want = frame.needed > client_buf_.size() ? frame.needed : client_buf_.size() + 1;
+    if (shutdown_requested_ && client_buf_.empty()) {
+      co_await send_error("FATAL", "57P01", "terminating connection because shardgate is shutting down",
+                          "Reconnect to another shardgate instance or retry shortly.");
+      co_return false;
+    }
+    auto ec = co_await read_at_least(client_, client_buf_, want);
+    if (ec) {
+      if (shutdown_requested_ && ec == asio::error::operation_aborted) continue;
+      co_return false;
+    }
+  }
+}
+
+awaitable<void> ClientSession::refuse_request(char type, std::string_view sqlstate,
+                                              std::string_view message, std::string_view hint) {
+  protocol::Bytes out;
+  protocol::encode_error(out, "ERROR", sqlstate, message, hint);
+  if (ends_with_ready(type)) {
+    protocol::encode_ready_for_query(out, 'I');
+  } else if (type == protocol::fe::kSync) {
+    protocol::encode_ready_for_query(out, 'I');
+  } else {
+    skip_to_sync_ = true;  // as PostgreSQL does after an error in an extended-protocol batch
+  }
+  co_await write_bytes(client_, out);
+}
+
+awaitable<ClientSession::Local> ClientSession::answer_locally(char type, protocol::ByteSpan body,
+                                                              size_t size) {
+  (void)body;
+  protocol::Bytes out;
+  if (type == protocol::fe::kTerminate) co_return Local::kEnd;
+  if (skip_to_sync_ || type == protocol::fe::kSync || type == protocol::fe::kFlush) {
+    client_buf_.consume(size);
+    if (type == protocol::fe::kSync) {
+      skip_to_sync_ = false;
+      protocol::encode_ready_for_query(out, 'I');
+      if (co_await write_bytes(client_, out)) co_return Local::kEnd;
+    }
+    co_return Local::kAnswered;
+  }
+  co_return Local::kNeedsServer;
+}
+
+awaitable<void> ClientSession::serve_transaction_mode() {
+  for (;;) {
+    char type = 0;
+    protocol::ByteSpan body;
+    size_t size = 0;
+    if (!co_await head_message(type, body, size)) co_return;
+    switch (co_await answer_locally(type, body, size)) {
+      case Local::kAnswered:
+        continue;
+      case Local::kEnd:
+      case Local::kMoved:
+        co_return;
+      case Local::kNeedsServer:
+        break;
+    }
+    if (!route_) {
+      auto e = routing::no_tenant_error(*runtime_->config, false);
+      client_buf_.consume(size);
+      co_await refuse_request(type, e.sqlstate, e.message, e.hint);
+      continue;
+    }
+    auto lease = co_await acquire_server();
+    if (!lease.conn) {
+      client_buf_.consume(size);
+      log_event(spdlog::level::warn, "no server connection", &log_, {{"reason", lease.error.message}});
+      co_await refuse_request(type, lease.error.sqlstate, lease.error.message,
+                              lease.error.sqlstate == "53300"
+                                  ? "Retry the statement later, or raise the tier's pool_size."
+                                  : "Retry later; other shards are not affected.");
+      continue;
+    }
+    server_ = std::move(lease.conn);
+    auto prefix = prepare_context(*server_);
+    CheckoutEnd end = co_await run_checkout(prefix);
+    server_->set_transaction_status(status_);
+    protocol::Bytes out;
+    switch (end) {
+      case CheckoutEnd::kReleased:
+        return_server(true);
+        continue;
+      case CheckoutEnd::kShutdown:
+        return_server(true);
+        protocol::encode_error(out, "FATAL", "57P01",
+                               "terminating connection because shardgate is shutting down",
+                               "Reconnect to another shardgate instance or retry shortly.");
+        co_await write_bytes(client_, out);
+        co_return;
+      case CheckoutEnd::kClientGone:
+      case CheckoutEnd::kClientTerminated:
+        if (pending_ > 0) {
+          // A client that leaves mid-query must not leave the query running on the shard.
+          co_await pool::send_cancel(server_->cancel_target());
+          return_server(false);
+        } else if (status_ != 'I') {
+          // Left inside a transaction: roll it back before anyone else gets the connection.
+          auto r = co_await server_->run("ROLLBACK", runtime_->config->connect_timeout);
+          return_server(r.ok());
+        } else {
+          return_server(true);
+        }
+        co_return;
+      case CheckoutEnd::kProtocolError:
+        co_await pool::send_cancel(server_->cancel_target());
+        return_server(false);
+        protocol::encode_error(out, "FATAL", "08P01", "invalid message framing from client");
+        co_await write_bytes(client_, out);
+        co_return;
+      case CheckoutEnd::kServerGone:
+      case CheckoutEnd::kContextFailed:
+        return_server(false);
+        continue;  // run_checkout already told the client
+    }
+  }
+}
+
+}  // namespace shardgate::proxy

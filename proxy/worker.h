@@ -1,0 +1,27 @@
+// One worker thread: its io_context, its acceptor, the sessions running on it and the server
+// pools it owns. Everything here is touched only from the worker's own thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_set>
+
+#include "absl/container/flat_hash_map.h"
+#include "pool/asio.h"
+#include "pool/server_pool.h"
+
+namespace shardgate::proxy {
+
+class ClientSession;
+
+struct Worker {
+  int index = 0;
+  asio::io_context io{1};
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::unordered_set<ClientSession*> sessions;
+  absl::flat_hash_map<std::string, std::unique_ptr<pool::ServerPool>> pools;
+  std::thread thread;
+};
+
+}  // namespace shardgate::proxy

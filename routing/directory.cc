@@ -1,0 +1,249 @@
+#include "routing/directory.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "config/yaml_reader.h"
+
+namespace shardgate::routing {
+
+using config::yaml::Reader;
+
+const Placement* Directory::find(std::string_view tenant) const {
+  auto it = tenants_.find(absl::string_view(tenant.data(), tenant.size()));
+  return it == tenants_.end() ? nullptr : &it->second;
+}
+
+std::string expand_template(std::string_view tmpl, std::string_view tenant) {
+  constexpr std::string_view kVar = "{tenant}";
+  std::string out;
+  out.reserve(tmpl.size() + tenant.size());
+  size_t pos = 0;
+  while (true) {
+    size_t hit = tmpl.find(kVar, pos);
+    if (hit == std::string_view::npos) break;
+    out.append(tmpl.substr(pos, hit - pos));
+    out.append(tenant);
+    pos = hit + kVar.size();
+  }
+  out.append(tmpl.substr(pos));
+  return out;
+}
+
+namespace {
+
+constexpr size_t kMaxIdentifier = 63;  // PostgreSQL's NAMEDATALEN - 1: longer names get cut
+
+std::string tier_names(const config::Config& config) {
+  std::string out;
+  for (const auto& [name, tier] : config.tiers) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
+}
+
+void parse_entry(const Reader& r, const std::string& tenant, const YAML::Node& v,
+                 const std::string& key, const config::Config& config, Directory& dir) {
+  if (!config::valid_tenant_id(tenant)) {
+    r.fail(v, key,
+           "\"" + Reader::printable(tenant) +
+               "\" is not a valid tenant ID (1-63 characters of A-Z, a-z, 0-9, _ and -)");
+  }
+  if (!v.IsMap()) r.fail(v, key, "expected a mapping { shard: ..., tier: ... }");
+  std::optional<YAML::Node> shard_n, tier_n, schema_n, isolation_n, database_n, rate_n, mcc_n;
+  r.for_each(v, key,
+             {"shard", "tier", "schema", "isolation", "database", "rate", "max_client_connections"},
+             [&](const std::string& k, const YAML::Node& f, const std::string&) {
+               if (k == "shard") {
+                 shard_n = f;
+               } else if (k == "tier") {
+                 tier_n = f;
+               } else if (k == "schema") {
+                 schema_n = f;
+               } else if (k == "isolation") {
+                 isolation_n = f;
+               } else if (k == "database") {
+                 database_n = f;
+               } else if (k == "rate") {
+                 rate_n = f;
+               } else {
+                 mcc_n = f;
+               }
+             });
+  auto sub = [&](const char* k) { return config::yaml::join(key, k); };
+  Placement p;
+  if (!shard_n) r.fail(v, sub("shard"), "missing: which shard does the tenant live on?");
+  p.shard = r.non_empty_str(*shard_n, sub("shard"));
+  if (!config.find_shard(p.shard)) {
+    r.fail(*shard_n, sub("shard"),
+           "shard \"" + Reader::printable(p.shard) + "\" is not defined in the config (" +
+               config.source_file + ")");
+  }
+  const config::TierConfig* tier = nullptr;
+  if (tier_n) {
+    p.tier = r.non_empty_str(*tier_n, sub("tier"));
+    tier = config.find_tier(p.tier);
+    if (!tier) {
+      r.fail(*tier_n, sub("tier"),
+             "tier \"" + Reader::printable(p.tier) +
+                 "\" is not defined in the config (tiers: " + tier_names(config) + ")");
+    }
+  } else if (config.tiers.size() == 1) {
+    tier = &config.tiers.begin()->second;
+    p.tier = tier->name;
+  } else {
+    r.fail(v, sub("tier"), "missing; the config has several tiers (" + tier_names(config) + ")");
+  }
+  p.schema = schema_n ? r.non_empty_str(*schema_n, sub("schema"))
+                      : expand_template(config.tenant.schema_template, tenant);
+  if (p.schema.size() > kMaxIdentifier) {
+    r.fail(schema_n ? *schema_n : v, sub("schema"),
+           "schema \"" + Reader::printable(p.schema) +
+               "\" is longer than 63 bytes and PostgreSQL would truncate it; give a shorter "
+               "schema");
+  }
+  p.isolation = tier->isolation;
+  if (isolation_n) {
+    p.isolation = r.choice<config::Isolation>(*isolation_n, sub("isolation"),
+                                              {{"schema", config::Isolation::kSchema},
+                                               {"shared", config::Isolation::kShared},
+                                               {"database", config::Isolation::kDatabase}});
+  }
+  if (database_n) {
+    if (p.isolation != config::Isolation::kDatabase) {
+      r.fail(*database_n, sub("database"), "only applies to isolation: database");
+    }
+    p.database = r.non_empty_str(*database_n, sub("database"));
+    if (p.database.size() > kMaxIdentifier) {
+      r.fail(*database_n, sub("database"), "longer than 63 bytes");
+    }
+  } else if (p.isolation == config::Isolation::kDatabase) {
+    p.database = tenant;  // default: the database is named after the tenant
+  }
+  if (rate_n) p.rate = r.rate(*rate_n, sub("rate"), tier->rate);
+  if (mcc_n) {
+    p.max_client_connections =
+        static_cast<int>(r.integer(*mcc_n, sub("max_client_connections"), 1, 1000000));
+  }
+  dir.put(tenant, std::move(p));
+}
+
+// Shortest decimal text that reads back as the same double.
+std::string format_number(double v) {
+  char buf[64];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+std::string format_duration(config::Duration d) {
+  if (d.count() != 0 && d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
+  return std::to_string(d.count()) + "ms";
+}
+
+const char* isolation_name(config::Isolation i) {
+  switch (i) {
+    case config::Isolation::kShared:
+      return "shared";
+    case config::Isolation::kDatabase:
+      return "database";
+    case config::Isolation::kSchema:
+      break;
+  }
+  return "schema";
+}
+
+}  // namespace
+
+absl::StatusOr<Directory> parse_directory(const std::string& yaml_text,
+                                          const std::string& source_name,
+                                          const config::Config& config) {
+  Reader r(source_name);
+  Directory dir;
+  absl::Status st = config::yaml::parse_document(yaml_text, r, [&](const YAML::Node& root) {
+    if (!root.IsNull() && !root.IsMap()) {
+      r.fail(root, "", "the directory must be a mapping with a tenants key");
+    }
+    r.for_each(root, "", {"tenants"},
+               [&](const std::string&, const YAML::Node& tenants, const std::string& key) {
+                 r.for_each(
+                     tenants, key, {},
+                     [&](const std::string& tenant, const YAML::Node& v, const std::string& tkey) {
+                       parse_entry(r, tenant, v, tkey, config, dir);
+                     });
+               });
+  });
+  if (!st.ok()) return st;
+  return dir;
+}
+
+absl::StatusOr<Directory> load_directory_file(const std::string& path,
+                                              const config::Config& config) {
+  auto text = config::yaml::read_file(path);
+  if (!text.ok()) {
+    if (absl::IsNotFound(text.status())) return Directory{};
+    return text.status();
+  }
+  return parse_directory(*text, path, config);
+}
+
+std::string format_directory(const Directory& d, const config::Config& config) {
+  std::vector<const std::pair<const std::string, Placement>*> entries;
+  entries.reserve(d.size());
+  for (const auto& e : d.tenants()) entries.push_back(&e);
+  std::sort(entries.begin(), entries.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+
+  YAML::Emitter out;
+  out << YAML::BeginMap << YAML::Key << "tenants" << YAML::Value;
+  if (entries.empty()) out << YAML::Flow;
+  out << YAML::BeginMap;
+  for (const auto* e : entries) {
+    const std::string& tenant = e->first;
+    const Placement& p = e->second;
+    const config::TierConfig* tier = config.find_tier(p.tier);
+    out << YAML::Key << tenant << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "shard" << YAML::Value << p.shard;
+    out << YAML::Key << "tier" << YAML::Value << p.tier;
+    if (p.schema != expand_template(config.tenant.schema_template, tenant)) {
+      out << YAML::Key << "schema" << YAML::Value << p.schema;
+    }
+    if (!tier || p.isolation != tier->isolation) {
+      out << YAML::Key << "isolation" << YAML::Value << isolation_name(p.isolation);
+    }
+    if (p.isolation == config::Isolation::kDatabase && p.database != tenant) {
+      out << YAML::Key << "database" << YAML::Value << p.database;
+    }
+    if (p.rate) {
+      out << YAML::Key << "rate" << YAML::Value << YAML::Flow << YAML::BeginMap;
+      out << YAML::Key << "queries_per_second" << YAML::Value
+          << format_number(p.rate->queries_per_second);
+      out << YAML::Key << "burst" << YAML::Value << format_number(p.rate->burst);
+      out << YAML::Key << "action" << YAML::Value
+          << (p.rate->action == config::RateAction::kThrottle ? "throttle" : "reject");
+      out << YAML::Key << "max_delay" << YAML::Value << format_duration(p.rate->max_delay);
+      out << YAML::EndMap;
+    }
+    if (p.max_client_connections) {
+      out << YAML::Key << "max_client_connections" << YAML::Value << *p.max_client_connections;
+    }
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap << YAML::EndMap;
+  return "# shardgate shard directory: tenant -> placement (written by shardgate)\n" +
+         std::string(out.c_str()) + "\n";
+}
+
+absl::Status check_config_and_directory(const std::string& config_path) {
+  auto config = config::load_config_file(config_path);
+  if (!config.ok()) return config.status();
+  if (config->directory.file.empty()) return absl::OkStatus();
+  auto dir = load_directory_file(config->directory.file, *config);
+  return dir.status();
+}
+
+}  // namespace shardgate::routing

@@ -1,0 +1,214 @@
+// inspect_statement(): parse with libpg_query (protobuf output, unpacked with the protobuf-c
+// runtime that libpg_query itself exports), walk the tree (statement_walk.cc), and recognise
+// the session commands shardgate answers itself.
+#include "routing/statement.h"
+
+#include <pg_query.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "routing/statement_walk.h"
+
+namespace shardgate::routing {
+namespace {
+
+// libpg_query turns its tree into protobuf, and protobuf-c unpacks and frees it, by
+// recursion: a left-deep chain such as 1+1+...+1 with tens of thousands of operators
+// overflows an 8 MB stack there. Texts longer than kFastPathBytes are therefore first read
+// with libpg_query's scanner (flat, no recursion) to bound the tree's depth; a text whose
+// bound exceeds kMaxDepth is refused as too complex instead of parsed. A text of at most
+// kFastPathBytes cannot nest deeper than about kFastPathBytes / 2 levels (each level needs
+// an operator and an operand), which stays under kMaxDepth.
+constexpr size_t kFastPathBytes = 8192;
+constexpr int kMaxDepth = 5000;
+// Depth charged for one level of parentheses or brackets (a subquery in parentheses adds
+// SubLink, SelectStmt, ResTarget... levels to the tree).
+constexpr int kParenDepth = 4;
+
+// A conservative bound on the parse tree's depth from the token stream: within one
+// parenthesis level, every token other than names, constants and separators may add a level
+// (left-deep operator chains), commas/semicolons/AND/OR separate siblings (PostgreSQL
+// flattens AND and OR chains), and a parenthesised part adds its own depth.
+bool estimate_depth(const std::string& text, int& depth, std::string& error) {
+  PgQueryScanResult scan = pg_query_scan(text.c_str());
+  if (scan.error) {
+    error = scan.error->message ? scan.error->message : "syntax error";
+    pg_query_free_scan_result(scan);
+    return false;
+  }
+  PgQuery__ScanResult* tokens = pg_query__scan_result__unpack(
+      nullptr, scan.pbuf.len, reinterpret_cast<const uint8_t*>(scan.pbuf.data));
+  pg_query_free_scan_result(scan);
+  if (!tokens) {
+    error = "could not read libpg_query's token stream";
+    return false;
+  }
+  struct Level {
+    int ops = 0;    // operators in the current segment
+    int child = 0;  // deepest parenthesised part in the current segment
+    int best = 0;   // deepest finished segment
+    int close() const { return std::max(best, ops + child); }
+  };
+  std::vector<Level> levels(1);
+  int deepest = 0;
+  PgQuery__Token prev = PG_QUERY__TOKEN__NUL;
+  for (size_t i = 0; i < tokens->n_tokens; ++i) {
+    PgQuery__Token t = tokens->tokens[i]->token;
+    PgQuery__Token next =
+        i + 1 < tokens->n_tokens ? tokens->tokens[i + 1]->token : PG_QUERY__TOKEN__NUL;
+    Level& top = levels.back();
+    switch (t) {
+      case PG_QUERY__TOKEN__ASCII_40:  // (
+      case PG_QUERY__TOKEN__ASCII_91:  // [
+        levels.emplace_back();
+        break;
+      case PG_QUERY__TOKEN__ASCII_41:  // )
+      case PG_QUERY__TOKEN__ASCII_93:  // ]
+        if (levels.size() > 1) {
+          int d = levels.back().close() + kParenDepth;
+          levels.pop_back();
+          levels.back().child = std::max(levels.back().child, d);
+        }
+        break;
+      case PG_QUERY__TOKEN__ASCII_44:  // ,
+      case PG_QUERY__TOKEN__ASCII_59:  // ;
+      case PG_QUERY__TOKEN__AND:
+      case PG_QUERY__TOKEN__OR:
+        top.best = top.close();
+        top.ops = top.child = 0;
+        break;
+      case PG_QUERY__TOKEN__IDENT:
+      case PG_QUERY__TOKEN__UIDENT:
+      case PG_QUERY__TOKEN__FCONST:
+      case PG_QUERY__TOKEN__SCONST:
+      case PG_QUERY__TOKEN__USCONST:
+      case PG_QUERY__TOKEN__BCONST:
+      case PG_QUERY__TOKEN__XCONST:
+      case PG_QUERY__TOKEN__ICONST:
+      case PG_QUERY__TOKEN__PARAM:
+      case PG_QUERY__TOKEN__NULL_P:
+      case PG_QUERY__TOKEN__TRUE_P:
+      case PG_QUERY__TOKEN__FALSE_P:
+      case PG_QUERY__TOKEN__DEFAULT:
+      case PG_QUERY__TOKEN__ASCII_46:  // .
+      case PG_QUERY__TOKEN__SQL_COMMENT:
+      case PG_QUERY__TOKEN__C_COMMENT:
+        break;
+      case PG_QUERY__TOKEN__ASCII_45:  // - and + signs of a number: folded into the constant
+      case PG_QUERY__TOKEN__ASCII_43:
+        if ((prev == PG_QUERY__TOKEN__ASCII_40 || prev == PG_QUERY__TOKEN__ASCII_44) &&
+            (next == PG_QUERY__TOKEN__ICONST || next == PG_QUERY__TOKEN__FCONST)) {
+          break;
+        }
+        ++top.ops;
+        break;
+      default:
+        ++top.ops;
+        break;
+    }
+    prev = t;
+  }
+  while (!levels.empty()) {
+    deepest = std::max(deepest, levels.back().close() + kParenDepth * static_cast<int>(levels.size() - 1));
+    levels.pop_back();
+  }
+  pg_query__scan_result__free_unpacked(tokens, nullptr);
+  depth = deepest;
+  return true;
+}
+
+void classify_session(const PgQuery__Node& stmt, SessionCommand& out) {
+  if (stmt.node_case == PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT && stmt.variable_show_stmt) {
+    if (internal::ascii_lower(stmt.variable_show_stmt->name ? stmt.variable_show_stmt->name
+                                                             : "") == "shardgate.tenant") {
+      out.kind = SessionCommandKind::kShowTenant;
+    }
+    return;
+  }
+  if (stmt.node_case != PG_QUERY__NODE__NODE_VARIABLE_SET_STMT || !stmt.variable_set_stmt) {
+    return;
+  }
+  const PgQuery__VariableSetStmt& v = *stmt.variable_set_stmt;
+  std::string name = internal::ascii_lower(v.name ? v.name : "");
+  bool value = v.kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE;
+  bool reset = v.kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT ||
+               v.kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET;
+  if (name == "shardgate.tenant") {
+    if (value && v.n_args == 1 && internal::constant_text(v.args[0], out.value)) {
+      out.kind = SessionCommandKind::kSetTenant;
+    } else if (reset) {
+      out.kind = SessionCommandKind::kResetTenant;
+    }
+  } else if (name == "search_path" && value && v.n_args >= 1) {
+    std::vector<std::string> schemas;
+    for (size_t i = 0; i < v.n_args; ++i) {
+      std::string s;
+      if (!internal::constant_text(v.args[i], s)) return;
+      schemas.push_back(std::move(s));
+    }
+    out.kind = SessionCommandKind::kSetSearchPath;
+    out.value = schemas.front();
+    out.schemas = std::move(schemas);
+  }
+  if (out.kind != SessionCommandKind::kNone) out.local = v.is_local;
+}
+
+}  // namespace
+
+size_t StatementInfo::memory_bytes() const {
+  size_t n = sizeof(StatementInfo) + parse_error.capacity() + session.value.capacity() +
+             dynamic_sql_what.capacity() + persistent_what.capacity();
+  for (const auto& s : session.schemas) n += sizeof(std::string) + s.capacity();
+  for (const auto& s : protected_settings) n += sizeof(std::string) + s.capacity();
+  for (const auto& s : qualified_schemas) n += sizeof(std::string) + s.capacity();
+  return n;
+}
+
+StatementInfo inspect_statement(std::string_view sql) {
+  StatementInfo info;
+  // PostgreSQL reads a query string up to its NUL; libpg_query needs the terminator.
+  std::string text(sql.substr(0, sql.find('\0')));
+
+  if (text.size() > kFastPathBytes) {
+    int depth = 0;
+    if (!estimate_depth(text, depth, info.parse_error)) return info;
+    if (depth > kMaxDepth) {
+      info.too_complex = true;
+      info.parse_error = "statement nests deeper than the guard's limit of " +
+                         std::to_string(kMaxDepth) + " levels";
+      return info;
+    }
+  }
+
+  PgQueryProtobufParseResult result = pg_query_parse_protobuf(text.c_str());
+  if (result.error) {
+    info.parse_error = result.error->message ? result.error->message : "syntax error";
+    pg_query_free_protobuf_parse_result(result);
+    return info;
+  }
+  PgQuery__ParseResult* tree = pg_query__parse_result__unpack(
+      nullptr, result.parse_tree.len, reinterpret_cast<const uint8_t*>(result.parse_tree.data));
+  pg_query_free_protobuf_parse_result(result);
+  if (!tree) {  // cannot happen with a well-formed libpg_query; fail closed if it does
+    info.too_complex = true;
+    info.parse_error = "could not read libpg_query's parse tree";
+    return info;
+  }
+
+  info.parsed = true;
+  info.statement_count = static_cast<int>(tree->n_stmts);
+  for (size_t i = 0; i < tree->n_stmts; ++i) {
+    if (tree->stmts[i] && tree->stmts[i]->stmt) {
+      internal::walk_statement(*tree->stmts[i]->stmt, info);
+    }
+  }
+  if (tree->n_stmts == 1 && tree->stmts[0] && tree->stmts[0]->stmt) {
+    classify_session(*tree->stmts[0]->stmt, info.session);
+  }
+  pg_query__parse_result__free_unpacked(tree, nullptr);
+  return info;
+}
+
+}  // namespace shardgate::routing

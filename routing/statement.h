@@ -1,0 +1,103 @@
+// What a SQL text is, read with PostgreSQL's own parser (libpg_query, PostgreSQL 15 grammar).
+// Pure: no I/O, no Asio. Never regular expressions: every decision comes from the parse tree.
+//
+// inspect_statement() parses once; StatementCache (statement_cache.h) keeps the result per text
+// so repeated and prepared statements cost a hash lookup; judge() (guard.h) turns a
+// StatementInfo and a tenant's GuardPolicy into a verdict without parsing again.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shardgate::routing {
+
+// Session commands shardgate answers itself instead of forwarding (SPEC.md "Identifying the
+// tenant" items 4 and 5). Recognised only when they are the whole text (one statement).
+enum class SessionCommandKind {
+  kNone,
+  kSetTenant,      // SET [SESSION|LOCAL] shardgate.tenant = 'acme' | TO acme | TO 123
+  kResetTenant,    // RESET shardgate.tenant | SET shardgate.tenant TO DEFAULT
+  kShowTenant,     // SHOW shardgate.tenant
+  kSetSearchPath,  // SET [SESSION|LOCAL] search_path TO tenant_acme[, public] | SET SCHEMA 'x'
+};
+
+struct SessionCommand {
+  SessionCommandKind kind = SessionCommandKind::kNone;
+  // kSetTenant: the tenant id as PostgreSQL reads it (unquoted identifiers folded to lower
+  // case, quoted ones and string literals kept as written). kSetSearchPath: the first schema.
+  std::string value;
+  // kSetSearchPath: every schema of the new search_path, in order, exactly as PostgreSQL
+  // would store them ("$user" included as written).
+  std::vector<std::string> schemas;
+  bool local = false;  // SET LOCAL ...
+};
+
+struct StatementInfo {
+  // False when libpg_query could not parse the text; parse_error holds its message. The
+  // guard lets such text through by default: PostgreSQL parses a whole simple-query string
+  // before running any of it, so a syntax error anywhere means nothing runs.
+  bool parsed = false;
+  std::string parse_error;
+  // The text nests deeper than the guard can walk within its stack budget (a left-deep
+  // chain like 1+1+...+1 of thousands of operators). Refused: fail closed.
+  bool too_complex = false;
+  int statement_count = 0;
+
+  // Set only when the whole text is exactly one session command.
+  SessionCommand session;
+
+  // Settings the statement changes that shardgate manages or that would let the text the
+  // guard reads differ from what the server reads, lower-cased, deduplicated:
+  //   search_path, role, session_authorization, shardgate.* — by SET, SET LOCAL, RESET,
+  //   SET ROLE, SET SESSION AUTHORIZATION, SET SCHEMA, set_config() anywhere (nested in
+  //   SELECTs, CTEs, subqueries, function arguments, PREPARE bodies, rule actions), and
+  //   function SET clauses (CREATE/ALTER FUNCTION ... SET search_path);
+  //   standard_conforming_strings set to anything but on (the guard parses with it on);
+  //   client_encoding set to an encoding whose multibyte characters can contain '\' bytes
+  //   (SJIS, BIG5, GBK, UHC, GB18030, JOHAB) or to a non-constant value.
+  // A session command (see `session`) lists its setting here too: the proxy must answer
+  // session commands before judging; judge() refuses them if they reach it.
+  std::vector<std::string> protected_settings;
+  // set_config() whose setting name is not a string constant, or UPDATE of pg_settings
+  // (which calls set_config): the guard cannot tell which setting changes.
+  bool unknown_setting = false;
+
+  // Every schema named in a qualified name, deduplicated, as PostgreSQL folded it: tables,
+  // views, sequences, indexes (RangeVar), functions and procedures (calls, CALL, triggers,
+  // ALTER/DROP FUNCTION), types and casts, operators (OPERATOR(s.+)), collations, opclasses,
+  // CREATE/ALTER/DROP/COMMENT/GRANT/RENAME/OWNER targets, SET SCHEMA / RENAME targets,
+  // CREATE SCHEMA, DROP SCHEMA, GRANT ... ON SCHEMA / ALL TABLES IN SCHEMA, ALTER DEFAULT
+  // PRIVILEGES IN SCHEMA, CREATE EXTENSION ... SCHEMA, IMPORT FOREIGN SCHEMA ... INTO,
+  // REINDEX SCHEMA, COPY targets, and string constants that PostgreSQL reads as names:
+  // casts to reg* types ('s.t'::regclass, regnamespace 's') and the first argument of
+  // nextval/currval/setval/pg_sequence_last_value. Not seen: names computed at run time
+  // (nextval($1), nextval(name_column)), and names inside function bodies (dynamic_sql).
+  std::vector<std::string> qualified_schemas;
+
+  // SQL the guard cannot see: DO, CREATE [OR REPLACE] FUNCTION/PROCEDURE, and functions
+  // that run query text or dump whole relations (query_to_xml & kin, table_to_xml,
+  // schema_to_xml, database_to_xml, cursor_to_xml, ts_stat, ts_rewrite, dblink*).
+  // dynamic_sql_what names the first one found ("DO block", "function dblink_exec").
+  // PREPARE's inner statement is inspected like any other; EXECUTE runs what was inspected.
+  bool dynamic_sql = false;
+  std::string dynamic_sql_what;
+
+  // Changes that reach other sessions: ALTER ROLE/USER ... SET/RESET, ALTER DATABASE ...
+  // SET/RESET, ALTER SYSTEM. persistent_what names the first one found.
+  bool persistent_settings = false;
+  std::string persistent_what;
+
+  bool reset_all = false;            // RESET ALL or DISCARD ALL: the proxy re-applies context
+  bool transaction_control = false;  // BEGIN/START/COMMIT/ROLLBACK/SAVEPOINT/RELEASE/PREPARE TRANSACTION...
+
+  // Approximate heap footprint, for the cache's byte bound.
+  size_t memory_bytes() const;
+};
+
+// Parses `sql` (text up to the first NUL byte, as PostgreSQL reads a query string) and
+// reports what it is. Never throws on any input; thread-safe (libpg_query keeps its memory
+// contexts per thread). Uses at most about 2 MB of stack for any input.
+StatementInfo inspect_statement(std::string_view sql);
+
+}  // namespace shardgate::routing

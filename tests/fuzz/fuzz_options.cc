@@ -1,0 +1,73 @@
+// libFuzzer target for startup-parameter routing: parse_options, format_options and
+// resolve_identity on arbitrary bytes. Input: "user \0 database \0 options" (missing parts empty).
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+#include "routing/route.h"
+
+namespace {
+
+const shardgate::config::Config& fixed_config() {
+  static const shardgate::config::Config config = [] {
+    auto c = shardgate::config::parse_config(R"(shards: { s1: {}, s2: {} }
+auth:
+  users:
+    - { name: app, password: x, tenants: "*" }
+    - { name: app.admin, password: x, tenants: [acme] }
+tenant: { database_is_tenant: true }
+tiers: { free: { isolation: shared }, pro: { role: "tenant_{tenant}" } }
+)",
+                                             "fuzz.yaml");
+    if (!c.ok()) std::abort();
+    return *c;
+  }();
+  return config;
+}
+
+std::string_view next_part(std::string_view& in) {
+  size_t nul = in.find('\0');
+  std::string_view part = in.substr(0, nul);
+  in = nul == std::string_view::npos ? std::string_view() : in.substr(nul + 1);
+  return part;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view in(reinterpret_cast<const char*>(data), size);
+  shardgate::routing::StartupIdentity startup;
+  startup.user = std::string(next_part(in));
+  startup.database = std::string(next_part(in));
+  startup.options = std::string(in);
+
+  // Whole input as options, then the split form.
+  for (std::string_view options : {std::string_view(reinterpret_cast<const char*>(data), size),
+                                   std::string_view(startup.options)}) {
+    auto parsed = shardgate::routing::parse_options(options);
+    if (!parsed.ok) {
+      if (!parsed.settings.empty()) std::abort();
+      continue;
+    }
+    if (parsed.settings.size() > 64) std::abort();
+    // format_options must round-trip whatever parse_options accepts.
+    auto again =
+        shardgate::routing::parse_options(shardgate::routing::format_options(parsed.settings));
+    if (!again.ok || again.settings != parsed.settings) std::abort();
+  }
+
+  auto result = shardgate::routing::resolve_identity(startup, fixed_config());
+  if (auto* id = std::get_if<shardgate::routing::Identity>(&result)) {
+    if (id->tenant && !shardgate::config::valid_tenant_id(*id->tenant)) std::abort();
+    for (const auto& [name, value] : id->passthrough_options) {
+      if (name.rfind("shardgate.", 0) == 0) std::abort();
+    }
+  } else {
+    const auto& e = std::get<shardgate::routing::RouteError>(result);
+    if (e.sqlstate.size() != 5 || e.message.empty()) std::abort();
+  }
+  return 0;
+}
