@@ -106,7 +106,8 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
         if (context_failed || end) co_return;
         continue;
       }
-      if (!co_await fill_some(client_, client_buf_)) {
+      bool got_data = co_await fill_some(client_, client_buf_);
+      if (!got_data) {
         finish(CheckoutEnd::kClientGone);
         co_return;
       }
@@ -187,7 +188,8 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
         finish(shutdown_requested_ ? CheckoutEnd::kShutdown : CheckoutEnd::kReleased);
         co_return;
       }
-      if (!co_await fill_some(server, server_buf)) {
+      bool got_data = co_await fill_some(server, server_buf);
+      if (!got_data) {
         finish(CheckoutEnd::kServerGone);
         co_return;
       }

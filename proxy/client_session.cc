@@ -173,7 +173,8 @@ awaitable<void> ClientSession::move_to_owner() {
 
 awaitable<void> ClientSession::serve() {
   if (!welcomed_) {
-    if (!co_await welcome()) co_return;
+    bool ok = co_await welcome();
+    if (!ok) co_return;
     welcomed_ = true;
   }
   if (route_ && route_->tier->pool_mode == config::PoolMode::kSession) {

@@ -79,7 +79,8 @@ awaitable<void> ClientSession::relay() {
         finish(RelayEnd::kClientTerminated);
         co_return;
       }
-      if (!co_await fill(client_, client_buf_)) {
+      bool got_data = co_await fill(client_, client_buf_);
+      if (!got_data) {
         finish(RelayEnd::kClientGone);
         co_return;
       }
@@ -114,7 +115,8 @@ awaitable<void> ClientSession::relay() {
         finish(RelayEnd::kShutdown);
         co_return;
       }
-      if (!co_await fill(server, server_buf)) {
+      bool got_data = co_await fill(server, server_buf);
+      if (!got_data) {
         finish(RelayEnd::kServerGone);
         co_return;
       }

@@ -91,8 +91,10 @@ awaitable<void> ClientSession::serve_transaction_mode() {
     char type = 0;
     protocol::ByteSpan body;
     size_t size = 0;
-    if (!co_await head_message(type, body, size)) co_return;
-    switch (co_await answer_locally(type, body, size)) {
+    bool got_message = co_await head_message(type, body, size);
+    if (!got_message) co_return;
+    auto local_answer = co_await answer_locally(type, body, size);
+    switch (local_answer) {
       case Local::kAnswered:
         continue;
       case Local::kEnd:
