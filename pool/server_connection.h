@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "pool/asio.h"
+#include "pool/prepared_lru.h"
 #include "pool/read_buffer.h"
 
 namespace shardgate::pool {
@@ -72,6 +73,8 @@ class ServerConnection {
   std::chrono::steady_clock::time_point created_at = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_used = created_at;
   uint64_t pool_generation = 0;
+  // Proxy-wide statement names prepared on this connection (transaction mode).
+  PreparedLru prepared;
 
   // Sends Terminate (best effort) and closes the socket.
   awaitable<void> terminate();

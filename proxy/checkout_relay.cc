@@ -6,6 +6,7 @@
 #include "protocol/messages.h"
 #include "proxy/client_session.h"
 #include "proxy/context_prefix.h"
+#include "proxy/prepared_statements.h"
 #include "proxy/stream_scanner.h"
 
 namespace shardgate::proxy {
@@ -47,62 +48,100 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
   asio::steady_timer confirmed(executor, asio::steady_timer::time_point::max());
   shutdown_signal_.emplace(executor, asio::steady_timer::time_point::max());
 
+  std::deque<Expectation> expect;
+  RequestRewriter rewriter(worker_->statements, statements_, server_->prepared);
+  bool discard_after = false;
+
   auto client_to_server = [&]() -> awaitable<void> {
-    StreamScanner scanner;
     bool first = true;
+    size_t streaming = 0;  // bytes of a large CopyData still passing through
     for (;;) {
-      bool terminated = false;
-      auto r = scanner.scan(client_buf_.data(), [&](char type, protocol::ByteSpan, bool) {
+      protocol::Bytes out;
+      if (first) out = prefix.bytes;
+      auto data = client_buf_.data();
+      size_t consumed = 0;
+      bool terminated = false, held = false;
+      if (streaming > 0) {
+        size_t take = std::min(streaming, data.size());
+        out.insert(out.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(take));
+        consumed = take;
+        streaming -= take;
+      }
+      while (streaming == 0 && data.size() - consumed >= 5) {
+        auto header = protocol::parse_header(data.subspan(consumed));
+        if (header.status == protocol::FrameStatus::kError) {
+          finish(CheckoutEnd::kProtocolError);
+          co_return;
+        }
+        char type = header.type;
+        if (type == protocol::fe::kTerminate) {
+          terminated = true;
+          break;
+        }
+        size_t available = data.size() - consumed;
+        if (header.total > available) {
+          bool small = header.total <= StreamScanner::kStreamThreshold;
+          bool copy_data = type == protocol::fe::kCopyData;
+          if (!copy_data && header.total > protocol::kDefaultMaxMessage) {
+            finish(CheckoutEnd::kProtocolError);
+            co_return;
+          }
+          if (small || !copy_data) break;  // wait for the whole message
+          out.insert(out.end(), data.begin() + static_cast<std::ptrdiff_t>(consumed), data.end());
+          streaming = header.total - available;
+          consumed = data.size();
+          break;
+        }
+        auto raw = data.subspan(consumed, header.total);
         switch (type) {
-          case protocol::fe::kTerminate:
-            terminated = true;
-            return ScanAction::kStopBefore;
           case protocol::fe::kQuery:
           case protocol::fe::kFunctionCall:
             ++pending_;
-            return hold ? ScanAction::kStopAfter : ScanAction::kContinue;
+            break;
           case protocol::fe::kSync:
             ++pending_;
             unsynced_ = false;
-            return hold ? ScanAction::kStopAfter : ScanAction::kContinue;
+            break;
           case protocol::fe::kParse:
           case protocol::fe::kBind:
           case protocol::fe::kDescribe:
           case protocol::fe::kExecute:
           case protocol::fe::kClose:
             unsynced_ = true;
-            return ScanAction::kContinue;
+            break;
           default:
-            return ScanAction::kContinue;
+            break;
         }
-      });
-      if (r.error) {
-        finish(CheckoutEnd::kProtocolError);
-        co_return;
-      }
-      if (first && !prefix.empty()) {
-        protocol::Bytes out(prefix.bytes);
-        auto fwd = client_buf_.data().first(r.forward);
-        out.insert(out.end(), fwd.begin(), fwd.end());
-        if (co_await write_bytes(server, out)) {
-          finish(CheckoutEnd::kServerGone);
+        std::string error;
+        if (!rewriter.add(type, raw.subspan(5), raw, out, expect, &error)) {
+          log_event(spdlog::level::warn, "client protocol error", &log_, {{"reason", error}});
+          finish(CheckoutEnd::kProtocolError);
           co_return;
         }
-      } else if (r.forward > 0) {
-        if (co_await write_bytes(server, client_buf_.data().first(r.forward))) {
+        consumed += header.total;
+        if (hold && (type == protocol::fe::kQuery || type == protocol::fe::kSync ||
+                     type == protocol::fe::kFunctionCall)) {
+          held = true;
+          break;
+        }
+      }
+      if (!out.empty()) {
+        auto ec = co_await write_bytes(server, out);
+        if (ec) {
           finish(CheckoutEnd::kServerGone);
           co_return;
         }
       }
       first = false;
-      client_buf_.consume(r.forward);
+      client_buf_.consume(consumed);
       client_buf_.shrink_if_idle(64 * 1024);
       if (terminated) {
         finish(CheckoutEnd::kClientTerminated);
         co_return;
       }
-      if (r.stopped && hold) {
-        co_await confirmed.async_wait(use_nothrow);
+      if (held) {
+        // The confirmation may already have come while this coroutine was writing.
+        if (hold && !context_failed && !end) co_await confirmed.async_wait(use_nothrow);
         if (context_failed || end) co_return;
         continue;
       }
@@ -144,11 +183,35 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
     hold = false;
     confirmed.cancel();
 
-    // Phase 2: relay until the transaction is over.
-    StreamScanner scanner;
+    // Phase 2: relay until the transaction is over. Responses to shardgate's own messages
+    // are dropped; everything else passes through in order.
+    size_t streaming = 0;
     for (;;) {
-      auto r = scanner.scan(server_buf.data(), [&](char type, protocol::ByteSpan body, bool whole) {
-        if (!whole) return ScanAction::kContinue;
+      auto data = server_buf.data();
+      size_t consumed = 0;
+      bool dropped = false;
+      protocol::Bytes out;
+      if (streaming > 0) {
+        consumed = std::min(streaming, data.size());
+        streaming -= consumed;
+      }
+      while (streaming == 0 && data.size() - consumed >= 5) {
+        auto header = protocol::parse_header(data.subspan(consumed));
+        if (header.status == protocol::FrameStatus::kError) {
+          finish(CheckoutEnd::kServerGone);
+          co_return;
+        }
+        char type = header.type;
+        size_t available = data.size() - consumed;
+        if (header.total > available) {
+          if (header.total <= StreamScanner::kStreamThreshold) break;
+          route_response(type, false, expect, server_->prepared);  // a big DataRow/CopyData
+          if (dropped) out.insert(out.end(), data.begin() + static_cast<std::ptrdiff_t>(consumed), data.end());
+          streaming = header.total - available;
+          consumed = data.size();
+          break;
+        }
+        auto body = data.subspan(consumed + 5, header.total - 5);
         switch (type) {
           case protocol::be::kReadyForQuery:
             if (body.size() == 1) {
@@ -164,27 +227,36 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
             }
             break;
           case protocol::be::kCommandComplete:
-            if (auto tag = protocol::decode_command_complete(body); tag && resets_session_state(*tag))
-              state_dirty = true;
+            if (auto tag = protocol::decode_command_complete(body)) {
+              if (resets_session_state(*tag)) state_dirty = true;
+              if (*tag == "DISCARD ALL" || *tag == "DEALLOCATE ALL") server_->prepared.clear();
+              else if (*tag == "DEALLOCATE") discard_after = true;
+            }
             break;
           default:
             break;
         }
-        return ScanAction::kContinue;
-      });
-      if (r.error) {
-        finish(CheckoutEnd::kServerGone);
-        co_return;
+        bool forward = route_response(type, true, expect, server_->prepared);
+        if (!forward && !dropped) {
+          dropped = true;
+          out.assign(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(consumed));
+        } else if (forward && dropped) {
+          out.insert(out.end(), data.begin() + static_cast<std::ptrdiff_t>(consumed),
+                     data.begin() + static_cast<std::ptrdiff_t>(consumed + header.total));
+        }
+        consumed += header.total;
       }
-      if (r.forward > 0) {
-        if (co_await write_bytes(client_, server_buf.data().first(r.forward))) {
+      protocol::ByteSpan to_client = dropped ? protocol::ByteSpan(out) : data.first(consumed);
+      if (!to_client.empty()) {
+        auto ec = co_await write_bytes(client_, to_client);
+        if (ec) {
           finish(CheckoutEnd::kClientGone);
           co_return;
         }
-        server_buf.consume(r.forward);
-        server_buf.shrink_if_idle(64 * 1024);
       }
-      if (pending_ == 0 && !unsynced_ && status_ == 'I' && server_buf.empty()) {
+      server_buf.consume(consumed);
+      server_buf.shrink_if_idle(64 * 1024);
+      if (pending_ == 0 && !unsynced_ && status_ == 'I' && server_buf.empty() && streaming == 0) {
         finish(shutdown_requested_ ? CheckoutEnd::kShutdown : CheckoutEnd::kReleased);
         co_return;
       }
@@ -199,6 +271,7 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
   co_await (client_to_server() || server_to_client());
   shutdown_signal_.reset();
   if (state_dirty) server_->context_tenant.clear();
+  if (discard_after) server_->close();  // a DEALLOCATE may have removed a shared statement
 
   protocol::Bytes out;
   if (*end == CheckoutEnd::kContextFailed) {

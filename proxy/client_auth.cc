@@ -82,8 +82,10 @@ awaitable<AuthOutcome> run_scram(tcp::socket& socket, ReadBuffer& buffer,
   co_return AuthOutcome{};
 }
 
+// libpq salts the md5 answer with the user name it sent (e.g. "app.acme"), so the hash is
+// computed from that name. A password stored as an md5 hash only matches its own user name.
 awaitable<AuthOutcome> run_md5(tcp::socket& socket, ReadBuffer& buffer,
-                               const config::UserConfig& user) {
+                               const config::UserConfig& user, const std::string& startup_user) {
   std::array<uint8_t, 4> salt;
   protocol::random_bytes(salt.data(), salt.size());
   Bytes out;
@@ -91,8 +93,16 @@ awaitable<AuthOutcome> run_md5(tcp::socket& socket, ReadBuffer& buffer,
   if (co_await write_bytes(socket, out)) co_return disconnected();
   std::string response;
   if (auto e = co_await read_password_message(socket, buffer, response, Expect::kPassword, nullptr)) co_return *e;
-  std::string stored = is_md5_hash(user.password) ? user.password
-                                                  : protocol::md5_stored_hash(user.name, user.password);
+  std::string stored = is_md5_hash(user.password)
+                           ? user.password
+                           : protocol::md5_stored_hash(startup_user, user.password);
+  if (is_md5_hash(user.password) && startup_user != user.name) {
+    co_return AuthOutcome{Kind::kFailed, "28P01",
+                          "password authentication failed for user \"" + user.name +
+                              "\": a password stored as an md5 hash cannot check the name \"" +
+                              startup_user + "\"; pass the tenant in options, or store the "
+                              "password in plain text or as a SCRAM verifier"};
+  }
   if (!protocol::secure_equal(response, protocol::md5_response_from_hash(stored, salt)))
     co_return failed(user.name);
   out.clear();
@@ -136,7 +146,8 @@ bool is_md5_hash(std::string_view s) {
 
 awaitable<AuthOutcome> authenticate_client(tcp::socket& socket, ReadBuffer& buffer,
                                            const config::UserConfig* user,
-                                           const std::string& user_name, const Runtime& runtime) {
+                                           const std::string& user_name, const std::string& startup_user,
+                                           const Runtime& runtime) {
   if (!user) {
     // Run a SCRAM exchange against a throwaway verifier so unknown names look like bad passwords.
     std::string nonce = protocol::scram_nonce();
@@ -151,7 +162,7 @@ awaitable<AuthOutcome> authenticate_client(tcp::socket& socket, ReadBuffer& buff
       co_return AuthOutcome{};
     }
     case config::AuthMethod::kMd5:
-      co_return co_await run_md5(socket, buffer, *user);
+      co_return co_await run_md5(socket, buffer, *user, startup_user);
     case config::AuthMethod::kPlain:
       co_return co_await run_plain(socket, buffer, *user);
     case config::AuthMethod::kScramSha256:

@@ -19,9 +19,11 @@ struct AuthOutcome {
 
 // `user` is null for an unknown user name: the exchange still runs (so user names cannot be
 // probed) and then fails with 28P01. Sends AuthenticationOk on success, nothing on failure.
+// `startup_user` is the name the client sent (with any tenant suffix): md5 hashes use it.
 awaitable<AuthOutcome> authenticate_client(tcp::socket& socket, ReadBuffer& buffer,
                                            const config::UserConfig* user,
-                                           const std::string& user_name, const Runtime& runtime);
+                                           const std::string& user_name,
+                                           const std::string& startup_user, const Runtime& runtime);
 
 // True for "md5" followed by 32 lowercase hex digits.
 bool is_md5_hash(std::string_view s);

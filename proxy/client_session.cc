@@ -143,7 +143,8 @@ awaitable<void> ClientSession::run() {
   log_.user = identity_.login_user;
 
   user_ = config.find_user(identity_.login_user);
-  auto auth = co_await authenticate_client(client_, client_buf_, user_, identity_.login_user, *runtime_);
+  auto auth = co_await authenticate_client(client_, client_buf_, user_, identity_.login_user,
+                                           sid.user, *runtime_);
   if (!auth.ok()) {
     if (auth.kind != AuthOutcome::Kind::kDisconnected)
       co_await send_error("FATAL", auth.sqlstate, auth.message);

@@ -22,6 +22,7 @@
 #include "protocol/startup.h"
 #include "proxy/cancel_registry.h"
 #include "proxy/log.h"
+#include "proxy/prepared_statements.h"
 #include "proxy/runtime.h"
 #include "proxy/worker.h"
 #include "routing/route.h"
@@ -133,6 +134,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   char status_ = 'I';
   // After a refused extended-protocol message: drop messages up to the next Sync.
   bool skip_to_sync_ = false;
+  // This client's named prepared statements (transaction mode).
+  ClientStatements statements_;
 };
 
 }  // namespace shardgate::proxy

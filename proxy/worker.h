@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "pool/asio.h"
 #include "pool/server_pool.h"
+#include "proxy/prepared_statements.h"
 
 namespace shardgate::proxy {
 
@@ -21,6 +22,7 @@ struct Worker {
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unordered_set<ClientSession*> sessions;
   absl::flat_hash_map<std::string, std::unique_ptr<pool::ServerPool>> pools;
+  StatementRegistry statements;
   std::thread thread;
 };
 
