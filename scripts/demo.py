@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARD_PASSWORD = "shardgate-demo"
 APP_PASSWORD = "app"
 TENANTS = {"acme": "s1", "globex": "s2", "initech": "s1"}
+TIERS = {"acme": "pro", "globex": "pro", "initech": "free"}
 
 
 def log(text: str) -> None:
@@ -90,13 +91,14 @@ tenant:
 shards:
 {shard_lines}
 tiers:
-  default: {{ pool: shared, pool_size: 20, pool_mode: session }}
+  free: {{ pool: shared, pool_size: 10, pool_mode: transaction, pool_timeout: 5s }}
+  pro:  {{ pool: shared, pool_size: 20, pool_mode: transaction, pool_timeout: 5s, weight: 2 }}
 directory:
   file: {demo_dir / "directory.yaml"}
   default_placement: reject
 """
     directory = "# Written by scripts/demo.py: tenant -> placement.\ntenants:\n" + "".join(
-        f"  {tenant}: {{ shard: {shard}, tier: default, schema: tenant_{tenant} }}\n"
+        f"  {tenant}: {{ shard: {shard}, tier: {TIERS[tenant]}, schema: tenant_{tenant} }}\n"
         for tenant, shard in TENANTS.items())
     (demo_dir / "directory.yaml").write_text(directory)
     path = demo_dir / "shardgate.yaml"
