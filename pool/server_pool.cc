@@ -40,7 +40,9 @@ std::unique_ptr<ServerConnection> ServerPool::take_idle(std::string_view tenant)
     }
     std::unique_ptr<ServerConnection> conn = std::move(*pick);
     idle_.erase(pick);
-    if (conn->pool_generation == generation_ && conn->looks_alive()) return conn;
+    // A connection idle for a while may have been closed by the server: peek before reuse.
+    bool recently_used = Clock::now() - conn->last_used < std::chrono::seconds(1);
+    if (conn->pool_generation == generation_ && (recently_used || conn->looks_alive())) return conn;
     conn->close();  // stale: closed by the server, or from before a reload
     --total_;
   }

@@ -53,6 +53,7 @@ void ClientSession::detach_socket(int target) {
 
 void ClientSession::attach_socket(Worker& worker) {
   worker_ = &worker;
+  pool_cache_ = nullptr;
   client_ = tcp::socket(worker.io, handoff_v6_ ? tcp::v6() : tcp::v4(), handoff_fd_);
   handoff_fd_ = -1;
 }
@@ -114,6 +115,7 @@ std::optional<routing::RouteError> ClientSession::route_to(const std::string& te
   if (auto* err = std::get_if<routing::RouteError>(&routed)) return *err;
   route_ = std::get<routing::Route>(std::move(routed));
   pool_key_ = pool_spec(*route_, *runtime_->config).key;
+  pool_cache_ = nullptr;
   log_.tenant = tenant;
   log_.shard = route_->placement.shard;
   return std::nullopt;

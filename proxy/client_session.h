@@ -116,6 +116,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   routing::Identity identity_;
   std::optional<routing::Route> route_;
   std::string pool_key_;
+  pool::ServerPool* pool_cache_ = nullptr;  // current_pool(), for this route on this worker
   // Tracked parameters as this client sees them (transaction mode re-applies them).
   std::vector<std::pair<std::string, std::string>> client_params_;
   bool welcomed_ = false;

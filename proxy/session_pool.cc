@@ -10,6 +10,7 @@
 namespace shardgate::proxy {
 
 pool::ServerPool& ClientSession::current_pool() {
+  if (pool_cache_) return *pool_cache_;
   auto spec = pool_spec(*route_, *runtime_->config);
   auto it = worker_->pools.find(spec.key);
   if (it == worker_->pools.end()) {
@@ -21,7 +22,8 @@ pool::ServerPool& ClientSession::current_pool() {
              it->second->settings().per_tenant_cap != spec.settings.per_tenant_cap) {
     it->second->update(spec.settings, spec.target);
   }
-  return *it->second;
+  pool_cache_ = it->second.get();
+  return *pool_cache_;
 }
 
 awaitable<pool::Lease> ClientSession::acquire_server() {

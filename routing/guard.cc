@@ -86,8 +86,7 @@ GuardVerdict judge(const StatementInfo& info, const GuardPolicy& policy) {
   }
   if (info.persistent_settings) {
     return refuse(info.persistent_what +
-                      " changes settings for other sessions and tenants, not just tenant " +
-                      tenant,
+                      " changes settings for other sessions and tenants, not just tenant " + tenant,
                   "Ask an administrator to change role, database or server settings.");
   }
   if (info.dynamic_sql && !policy.allow_dynamic_sql) {
@@ -99,8 +98,8 @@ GuardVerdict judge(const StatementInfo& info, const GuardPolicy& policy) {
   }
   for (const auto& schema : info.qualified_schemas) {
     if (!schema_allowed(schema, policy)) {
-      return refuse("it names schema " + quoted(schema) + ", outside the schemas tenant " +
-                        tenant + " may use (" + allowed_list(policy) + ")",
+      return refuse("it names schema " + quoted(schema) + ", outside the schemas tenant " + tenant +
+                        " may use (" + allowed_list(policy) + ")",
                     "Use unqualified names or the tenant's own schema; shardgate routes each "
                     "tenant to its own schema.");
     }

@@ -4,6 +4,7 @@
 #include "routing/statement.h"
 
 #include <pg_query.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -15,14 +16,19 @@ namespace shardgate::routing {
 namespace {
 
 // libpg_query turns its tree into protobuf, and protobuf-c unpacks and frees it, by
-// recursion: a left-deep chain such as 1+1+...+1 with tens of thousands of operators
-// overflows an 8 MB stack there. Texts longer than kFastPathBytes are therefore first read
-// with libpg_query's scanner (flat, no recursion) to bound the tree's depth; a text whose
-// bound exceeds kMaxDepth is refused as too complex instead of parsed. A text of at most
-// kFastPathBytes cannot nest deeper than about kFastPathBytes / 2 levels (each level needs
-// an operator and an operand), which stays under kMaxDepth.
-constexpr size_t kFastPathBytes = 8192;
+// recursion, at about 1.7 KB of stack per level of a left-deep chain such as 1+1+...+1: a
+// few thousand levels overflow an 8 MB stack. So:
+//  - a text of at most kInlineBytes (at most ~kInlineBytes/2 levels: each level needs an
+//    operator and an operand) is parsed on the caller's stack (under 2 MB of it);
+//  - a longer text is first read with libpg_query's scanner (flat, no recursion) to bound
+//    the tree's depth: up to kInlineDepth it is parsed inline as well, up to kMaxDepth on a
+//    helper thread with a kBigStackBytes stack (rare: deep texts), and beyond that refused
+//    as too complex (PostgreSQL's own max_stack_depth of 2 MB refuses such texts too).
+constexpr size_t kInlineBytes = 2048;
+constexpr int kInlineDepth = 1000;
+// Also bounds CPU: protobuf-c's packing is quadratic in depth (about 50 ms at 5000 levels).
 constexpr int kMaxDepth = 5000;
+constexpr size_t kBigStackBytes = 128u << 20;  // reserved, touched only as deep as needed
 // Depth charged for one level of parentheses or brackets (a subquery in parentheses adds
 // SubLink, SelectStmt, ResTarget... levels to the tree).
 constexpr int kParenDepth = 4;
@@ -49,7 +55,11 @@ bool estimate_depth(const std::string& text, int& depth, std::string& error) {
     int ops = 0;    // operators in the current segment
     int child = 0;  // deepest parenthesised part in the current segment
     int best = 0;   // deepest finished segment
-    int close() const { return std::max(best, ops + child); }
+    // UNION/INTERSECT/EXCEPT and JOIN chains span commas and AND/OR (SELECT 1, 2 UNION
+    // SELECT 1, 2 UNION ...; a JOIN b ON x AND y JOIN c ...): counted for the whole level.
+    int chain = 0;
+    int done = 0;  // deepest finished statement (after ';')
+    int close() const { return std::max(done, chain + std::max(best, ops + child)); }
   };
   std::vector<Level> levels(1);
   int deepest = 0;
@@ -72,11 +82,20 @@ bool estimate_depth(const std::string& text, int& depth, std::string& error) {
           levels.back().child = std::max(levels.back().child, d);
         }
         break;
-      case PG_QUERY__TOKEN__ASCII_44:  // ,
+      case PG_QUERY__TOKEN__UNION:
+      case PG_QUERY__TOKEN__INTERSECT:
+      case PG_QUERY__TOKEN__EXCEPT:
+      case PG_QUERY__TOKEN__JOIN:
+        ++top.chain;
+        break;
       case PG_QUERY__TOKEN__ASCII_59:  // ;
+        top.done = top.close();
+        top.ops = top.child = top.best = top.chain = 0;
+        break;
+      case PG_QUERY__TOKEN__ASCII_44:  // ,
       case PG_QUERY__TOKEN__AND:
       case PG_QUERY__TOKEN__OR:
-        top.best = top.close();
+        top.best = std::max(top.best, top.ops + top.child);
         top.ops = top.child = 0;
         break;
       case PG_QUERY__TOKEN__IDENT:
@@ -111,7 +130,8 @@ bool estimate_depth(const std::string& text, int& depth, std::string& error) {
     prev = t;
   }
   while (!levels.empty()) {
-    deepest = std::max(deepest, levels.back().close() + kParenDepth * static_cast<int>(levels.size() - 1));
+    deepest = std::max(deepest,
+                       levels.back().close() + kParenDepth * static_cast<int>(levels.size() - 1));
     levels.pop_back();
   }
   pg_query__scan_result__free_unpacked(tokens, nullptr);
@@ -121,8 +141,8 @@ bool estimate_depth(const std::string& text, int& depth, std::string& error) {
 
 void classify_session(const PgQuery__Node& stmt, SessionCommand& out) {
   if (stmt.node_case == PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT && stmt.variable_show_stmt) {
-    if (internal::ascii_lower(stmt.variable_show_stmt->name ? stmt.variable_show_stmt->name
-                                                             : "") == "shardgate.tenant") {
+    if (internal::ascii_lower(stmt.variable_show_stmt->name ? stmt.variable_show_stmt->name : "") ==
+        "shardgate.tenant") {
       out.kind = SessionCommandKind::kShowTenant;
     }
     return;
@@ -166,27 +186,15 @@ size_t StatementInfo::memory_bytes() const {
   return n;
 }
 
-StatementInfo inspect_statement(std::string_view sql) {
-  StatementInfo info;
-  // PostgreSQL reads a query string up to its NUL; libpg_query needs the terminator.
-  std::string text(sql.substr(0, sql.find('\0')));
+namespace {
 
-  if (text.size() > kFastPathBytes) {
-    int depth = 0;
-    if (!estimate_depth(text, depth, info.parse_error)) return info;
-    if (depth > kMaxDepth) {
-      info.too_complex = true;
-      info.parse_error = "statement nests deeper than the guard's limit of " +
-                         std::to_string(kMaxDepth) + " levels";
-      return info;
-    }
-  }
-
+// Parses `text` and fills `info`: everything that touches libpg_query's recursion.
+void parse_and_walk(const std::string& text, StatementInfo& info) {
   PgQueryProtobufParseResult result = pg_query_parse_protobuf(text.c_str());
   if (result.error) {
     info.parse_error = result.error->message ? result.error->message : "syntax error";
     pg_query_free_protobuf_parse_result(result);
-    return info;
+    return;
   }
   PgQuery__ParseResult* tree = pg_query__parse_result__unpack(
       nullptr, result.parse_tree.len, reinterpret_cast<const uint8_t*>(result.parse_tree.data));
@@ -194,9 +202,8 @@ StatementInfo inspect_statement(std::string_view sql) {
   if (!tree) {  // cannot happen with a well-formed libpg_query; fail closed if it does
     info.too_complex = true;
     info.parse_error = "could not read libpg_query's parse tree";
-    return info;
+    return;
   }
-
   info.parsed = true;
   info.statement_count = static_cast<int>(tree->n_stmts);
   for (size_t i = 0; i < tree->n_stmts; ++i) {
@@ -208,6 +215,55 @@ StatementInfo inspect_statement(std::string_view sql) {
     classify_session(*tree->stmts[0]->stmt, info.session);
   }
   pg_query__parse_result__free_unpacked(tree, nullptr);
+}
+
+struct DeepParse {
+  const std::string* text;
+  StatementInfo* info;
+};
+
+void* deep_parse_thread(void* arg) {
+  auto* job = static_cast<DeepParse*>(arg);
+  parse_and_walk(*job->text, *job->info);  // libpg_query frees its context at thread exit
+  return nullptr;
+}
+
+// parse_and_walk() on a helper thread with a big stack; false when no thread could be made.
+bool parse_on_big_stack(const std::string& text, StatementInfo& info) {
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return false;
+  DeepParse job{&text, &info};
+  pthread_t thread;
+  bool ok = pthread_attr_setstacksize(&attr, kBigStackBytes) == 0 &&
+            pthread_create(&thread, &attr, deep_parse_thread, &job) == 0;
+  pthread_attr_destroy(&attr);
+  if (ok) pthread_join(thread, nullptr);
+  return ok;
+}
+
+}  // namespace
+
+StatementInfo inspect_statement(std::string_view sql) {
+  StatementInfo info;
+  // PostgreSQL reads a query string up to its NUL; libpg_query needs the terminator.
+  std::string text(sql.substr(0, sql.find('\0')));
+
+  int depth = 0;
+  if (text.size() > kInlineBytes) {
+    if (!estimate_depth(text, depth, info.parse_error)) return info;
+    if (depth > kMaxDepth) {
+      info.too_complex = true;
+      info.parse_error = "statement nests deeper than the guard's limit of " +
+                         std::to_string(kMaxDepth) + " levels";
+      return info;
+    }
+  }
+  if (depth <= kInlineDepth) {
+    parse_and_walk(text, info);
+  } else if (!parse_on_big_stack(text, info)) {
+    info.too_complex = true;
+    info.parse_error = "statement is too deeply nested for the guard (no thread for it)";
+  }
   return info;
 }
 

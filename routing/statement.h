@@ -88,8 +88,9 @@ struct StatementInfo {
   bool persistent_settings = false;
   std::string persistent_what;
 
-  bool reset_all = false;            // RESET ALL or DISCARD ALL: the proxy re-applies context
-  bool transaction_control = false;  // BEGIN/START/COMMIT/ROLLBACK/SAVEPOINT/RELEASE/PREPARE TRANSACTION...
+  bool reset_all = false;  // RESET ALL or DISCARD ALL: the proxy re-applies context
+  bool transaction_control =
+      false;  // BEGIN/START/COMMIT/ROLLBACK/SAVEPOINT/RELEASE/PREPARE TRANSACTION...
 
   // Approximate heap footprint, for the cache's byte bound.
   size_t memory_bytes() const;
@@ -97,7 +98,10 @@ struct StatementInfo {
 
 // Parses `sql` (text up to the first NUL byte, as PostgreSQL reads a query string) and
 // reports what it is. Never throws on any input; thread-safe (libpg_query keeps its memory
-// contexts per thread). Uses at most about 2 MB of stack for any input.
+// contexts per thread). Uses under 2 MB of the caller's stack: a text whose parse tree could
+// nest deeper (bounded first with libpg_query's flat scanner) is parsed on a short-lived
+// helper thread with a big stack, and beyond 5000 levels refused as too_complex.
+// Cost: ~4-20 us for typical OLTP statements, ~0.5 us per byte for large texts.
 StatementInfo inspect_statement(std::string_view sql);
 
 }  // namespace shardgate::routing

@@ -4,7 +4,9 @@
 // types that carry names, settings or dynamic SQL.
 #include "routing/statement_walk.h"
 
+#include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -27,69 +29,6 @@ const PgQuery__String* string_node(const PgQuery__Node* n) {
   return n && n->node_case == PG_QUERY__NODE__NODE_STRING ? n->string : nullptr;
 }
 
-// PostgreSQL's NAMEDATALEN - 1: identifiers are truncated to 63 bytes, at a character
-// boundary (UTF-8).
-constexpr size_t kMaxIdentifierBytes = 63;
-
-void truncate_identifier(std::string& s) {
-  if (s.size() <= kMaxIdentifierBytes) return;
-  size_t len = kMaxIdentifierBytes;
-  while (len > 0 && (static_cast<unsigned char>(s[len]) & 0xC0) == 0x80) --len;
-  s.resize(len);
-}
-
-// Splits a name written inside a string constant the way PostgreSQL's
-// stringToQualifiedNameList() does ('s.t', '"S"."t"', ' s . t '): unquoted parts folded to
-// lower case (ASCII), "" inside quotes is a quote, parts truncated to 63 bytes. Reading
-// stops at `stop` characters outside quotes (e.g. '(' for regprocedure). Returns false on a
-// syntax PostgreSQL would reject as well.
-bool split_qualified_name(std::string_view s, std::string_view stop,
-                          std::vector<std::string>& parts) {
-  auto is_space = [](char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-  };
-  size_t i = 0;
-  auto skip_space = [&] {
-    while (i < s.size() && is_space(s[i])) ++i;
-  };
-  for (;;) {
-    skip_space();
-    std::string part;
-    if (i < s.size() && s[i] == '"') {
-      ++i;
-      for (;;) {
-        if (i >= s.size()) return false;  // unterminated quote
-        if (s[i] == '"') {
-          if (i + 1 < s.size() && s[i + 1] == '"') {
-            part += '"';
-            i += 2;
-            continue;
-          }
-          ++i;
-          break;
-        }
-        part += s[i++];
-      }
-      if (part.empty()) return false;
-    } else {
-      while (i < s.size() && s[i] != '.' && !is_space(s[i]) &&
-             stop.find(s[i]) == std::string_view::npos) {
-        char c = s[i++];
-        part += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-      }
-      if (part.empty()) return false;
-    }
-    truncate_identifier(part);
-    parts.push_back(std::move(part));
-    skip_space();
-    if (i < s.size() && s[i] == '.') {
-      ++i;
-      continue;
-    }
-    return i >= s.size() || stop.find(s[i]) != std::string_view::npos;
-  }
-}
-
 class Walker {
  public:
   explicit Walker(StatementInfo& info) : info_(info) {}
@@ -102,7 +41,11 @@ class Walker {
       const ProtobufCMessage* m = stack.back();
       stack.pop_back();
       visit(m);
+      // Children are pushed in field order and reversed so they pop in field order: findings
+      // come out roughly in source order (the first one names the refusal).
+      size_t before = stack.size();
       push_children(m, stack);
+      std::reverse(stack.begin() + static_cast<std::ptrdiff_t>(before), stack.end());
     }
   }
 
@@ -200,10 +143,10 @@ class Walker {
   // consulted for messages with Hook::kNameList and a few others.
   static bool is_name_list_field(std::string_view field) {
     static constexpr std::array<std::string_view, 19> kFields = {
-        "name",         "collname",    "objname",      "defnames",        "funcname",
-        "domainname",   "type_name",   "plhandler",    "plinline",        "plvalidator",
-        "conversion_name", "func_name", "opclassname", "opfamilyname",    "dictname",
-        "cfgname",      "dicts",       "handler_name", "opclass",
+        "name",        "collname",     "objname",  "defnames",    "funcname",        "domainname",
+        "type_name",   "plhandler",    "plinline", "plvalidator", "conversion_name", "func_name",
+        "opclassname", "opfamilyname", "dictname", "cfgname",     "dicts",           "handler_name",
+        "opclass",
     };
     for (std::string_view f : kFields) {
       if (f == field) return true;
@@ -246,8 +189,7 @@ class Walker {
   // A qualified name as a list of String nodes: the schema is the element at
   // n - 1 - trailing (trailing: members after the object's own name, e.g. a trigger's name
   // after its table), when there is one before it beyond `leading` non-name elements.
-  void name_list(PgQuery__Node* const* items, size_t n, size_t trailing = 0,
-                 size_t leading = 0) {
+  void name_list(PgQuery__Node* const* items, size_t n, size_t trailing = 0, size_t leading = 0) {
     for (size_t i = 0; i < n; ++i) {
       if (!string_node(items[i])) {
         // Lists of names (AlterTSConfigurationStmt.dicts): each inner list is a name.
@@ -323,32 +265,6 @@ class Walker {
     schema(parts[parts.size() - 2]);
   }
 
-  static bool is_reg_type(std::string_view t) {
-    static constexpr std::array<std::string_view, 10> kTypes = {
-        "regclass",    "regproc",   "regprocedure",  "regoper",      "regoperator",
-        "regtype",     "regcollation", "regconfig",  "regdictionary", "regnamespace"};
-    for (std::string_view k : kTypes) {
-      if (k == t) return true;
-    }
-    return false;
-  }
-
-  static bool is_dynamic_function(std::string_view f) {
-    static constexpr std::array<std::string_view, 16> kFunctions = {
-        "query_to_xml",        "query_to_xmlschema",  "query_to_xml_and_xmlschema",
-        "table_to_xml",        "table_to_xmlschema",  "table_to_xml_and_xmlschema",
-        "schema_to_xml",       "schema_to_xmlschema", "schema_to_xml_and_xmlschema",
-        "database_to_xml",     "database_to_xmlschema", "database_to_xml_and_xmlschema",
-        "cursor_to_xml",       "cursor_to_xmlschema", "ts_stat",
-        "ts_rewrite",
-    };
-    if (f.substr(0, 6) == "dblink") return true;
-    for (std::string_view k : kFunctions) {
-      if (k == f) return true;
-    }
-    return false;
-  }
-
   void dynamic(std::string what) {
     if (!info_.dynamic_sql) info_.dynamic_sql_what = std::move(what);
     info_.dynamic_sql = true;
@@ -359,45 +275,9 @@ class Walker {
     info_.persistent_settings = true;
   }
 
-  enum class ValueKind { kValue, kReset, kNonConstant };
-
-  static bool is_on(std::string_view v) {
-    std::string l = ascii_lower(v);
-    for (std::string_view on : {"on", "true", "yes", "1", "t", "tr", "tru", "y", "ye"}) {
-      if (l == on) return true;
-    }
-    return false;
-  }
-
-  // Client encodings whose multibyte characters may contain the byte '\' (0x5c): with one of
-  // them the server (which converts to the database encoding before parsing) and the guard
-  // (which parses the raw bytes) could disagree on where a string literal ends.
-  static bool is_unsafe_encoding(std::string_view v) {
-    std::string clean;
-    for (char c : v) {
-      if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) clean += c;
-      if (c >= 'A' && c <= 'Z') clean += static_cast<char>(c - 'A' + 'a');
-    }
-    for (std::string_view bad :
-         {"sjis", "shiftjis", "mskanji", "win932", "windows932", "shiftjis2004", "big5",
-          "win950", "windows950", "gbk", "win936", "windows936", "gb18030", "uhc", "win949",
-          "windows949", "johab"}) {
-      if (clean == bad) return true;
-    }
-    return false;
-  }
-
-  void setting(std::string_view raw_name, ValueKind kind, std::string_view value) {
+  void setting(std::string_view raw_name, SettingChange kind, std::string_view value) {
     std::string name = ascii_lower(raw_name);
-    bool is_protected = name == "search_path" || name == "role" ||
-                        name == "session_authorization" || name.rfind("shardgate.", 0) == 0;
-    if (name == "standard_conforming_strings") {
-      is_protected = kind == ValueKind::kNonConstant || (kind == ValueKind::kValue && !is_on(value));
-    } else if (name == "client_encoding") {
-      is_protected = kind == ValueKind::kNonConstant ||
-                     (kind == ValueKind::kValue && is_unsafe_encoding(value));
-    }
-    if (is_protected) add_unique(info_.protected_settings, name);
+    if (is_protected_setting(name, kind, value)) add_unique(info_.protected_settings, name);
   }
 
   void variable_set(const PgQuery__VariableSetStmt& v) {
@@ -413,13 +293,13 @@ class Walker {
           constant = constant_text(v.args[i], part);
           if (i == 0) value = std::move(part);
         }
-        setting(sv(v.name), constant ? ValueKind::kValue : ValueKind::kNonConstant, value);
+        setting(sv(v.name), constant ? SettingChange::kValue : SettingChange::kNonConstant, value);
         return;
       }
       case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_MULTI:  // SET TRANSACTION ...: not a setting
         return;
       default:  // DEFAULT, RESET, FROM CURRENT
-        setting(sv(v.name), ValueKind::kReset, {});
+        setting(sv(v.name), SettingChange::kReset, {});
         return;
     }
   }
@@ -452,7 +332,7 @@ class Walker {
       }
       std::string value;
       bool constant = constant_text(argument(f, 1, "new_value"), value);
-      setting(setting_name, constant ? ValueKind::kValue : ValueKind::kNonConstant, value);
+      setting(setting_name, constant ? SettingChange::kValue : SettingChange::kNonConstant, value);
     } else if (is_dynamic_function(name)) {
       dynamic("function " + std::string(name));
     } else if (name == "nextval" || name == "currval" || name == "setval" ||
@@ -604,9 +484,10 @@ class Walker {
       }
       case Hook::kGrant: {
         const auto* s = reinterpret_cast<const PgQuery__GrantStmt*>(m);
-        PgQuery__ObjectType type = s->targtype == PG_QUERY__GRANT_TARGET_TYPE__ACL_TARGET_ALL_IN_SCHEMA
-                                       ? PG_QUERY__OBJECT_TYPE__OBJECT_SCHEMA
-                                       : s->objtype;
+        PgQuery__ObjectType type =
+            s->targtype == PG_QUERY__GRANT_TARGET_TYPE__ACL_TARGET_ALL_IN_SCHEMA
+                ? PG_QUERY__OBJECT_TYPE__OBJECT_SCHEMA
+                : s->objtype;
         for (size_t i = 0; i < s->n_objects; ++i) object(type, s->objects[i]);
         return;
       }
@@ -638,8 +519,7 @@ class Walker {
         return;
       case Hook::kPublicationObjSpec: {
         const auto* s = reinterpret_cast<const PgQuery__PublicationObjSpec*>(m);
-        if (s->pubobjtype ==
-            PG_QUERY__PUBLICATION_OBJ_SPEC_TYPE__PUBLICATIONOBJ_TABLES_IN_SCHEMA) {
+        if (s->pubobjtype == PG_QUERY__PUBLICATION_OBJ_SPEC_TYPE__PUBLICATIONOBJ_TABLES_IN_SCHEMA) {
           schema(sv(s->name));
         }
         return;
@@ -651,43 +531,6 @@ class Walker {
 };
 
 }  // namespace
-
-std::string ascii_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-bool constant_text(const PgQuery__Node* node, std::string& out) {
-  // Look through casts: 'search_path'::text, CAST('x' AS text).
-  for (int guard = 0; node && node->node_case == PG_QUERY__NODE__NODE_TYPE_CAST && guard < 64;
-       ++guard) {
-    node = node->type_cast ? node->type_cast->arg : nullptr;
-  }
-  if (!node || node->node_case != PG_QUERY__NODE__NODE_A_CONST || !node->a_const) return false;
-  const PgQuery__AConst* c = node->a_const;
-  if (c->isnull) return false;
-  switch (c->val_case) {
-    case PG_QUERY__A__CONST__VAL_SVAL:
-      if (!c->sval) return false;
-      out = sv(c->sval->sval);
-      return true;
-    case PG_QUERY__A__CONST__VAL_IVAL:
-      out = std::to_string(c->ival ? c->ival->ival : 0);
-      return true;
-    case PG_QUERY__A__CONST__VAL_FVAL:
-      if (!c->fval) return false;
-      out = sv(c->fval->fval);
-      return true;
-    case PG_QUERY__A__CONST__VAL_BOOLVAL:
-      out = c->boolval && c->boolval->boolval ? "true" : "false";
-      return true;
-    default:
-      return false;
-  }
-}
 
 void walk_statement(const PgQuery__Node& stmt, StatementInfo& info) {
   Walker(info).walk(&stmt.base);

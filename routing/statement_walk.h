@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "routing/statement.h"
 
@@ -21,5 +22,27 @@ bool constant_text(const PgQuery__Node* node, std::string& out);
 
 // ASCII lower-casing, as PostgreSQL compares setting names.
 std::string ascii_lower(std::string_view s);
+
+// statement_rules.cc ------------------------------------------------------------------------
+
+// Splits a name written inside a string constant the way PostgreSQL's
+// stringToQualifiedNameList() does ('s.t', '"S"."t"', ' s . t '): unquoted parts folded to
+// lower case (ASCII), "" inside quotes is a quote, parts truncated to 63 bytes. Reading stops
+// at `stop` characters outside quotes (e.g. '(' for regprocedure). False on bad syntax.
+bool split_qualified_name(std::string_view s, std::string_view stop,
+                          std::vector<std::string>& parts);
+
+// reg* types whose input is an object name (regclass, regproc, regtype, regnamespace...).
+bool is_reg_type(std::string_view type);
+
+// Functions that run query text or dump whole relations: query_to_xml & kin, ts_stat,
+// ts_rewrite, dblink*.
+bool is_dynamic_function(std::string_view name);
+
+enum class SettingChange { kValue, kReset, kNonConstant };
+// Whether changing setting `name` (lower-cased) the given way is refused: search_path, role,
+// session_authorization, shardgate.*; standard_conforming_strings other than on;
+// client_encoding to an encoding with '\' bytes in multibyte characters, or non-constant.
+bool is_protected_setting(std::string_view name, SettingChange kind, std::string_view value);
 
 }  // namespace shardgate::routing::internal
