@@ -82,8 +82,12 @@ class ConfigParser {
     parse_tiers(section("tiers"));
     parse_tenant(section("tenant"));
     parse_auth(section("auth"), root);
-    r_.for_each(section("guard"), "guard", {"shared_schemas"},
-                [&](const std::string&, const YAML::Node& v, const std::string& key) {
+    r_.for_each(section("guard"), "guard", {"shared_schemas", "enabled"},
+                [&](const std::string& k, const YAML::Node& v, const std::string& key) {
+                  if (k == "enabled") {
+                    c_.guard.enabled = r_.boolean(v, key);
+                    return;
+                  }
                   c_.guard.shared_schemas = r_.str_list(v, key);
                   for (size_t i = 0; i < c_.guard.shared_schemas.size(); ++i) {
                     if (c_.guard.shared_schemas[i].empty()) {

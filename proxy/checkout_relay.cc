@@ -46,6 +46,7 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
   bool state_dirty = false;
   std::string context_error;
   asio::steady_timer confirmed(executor, asio::steady_timer::time_point::max());
+  asio::steady_timer local_wait(executor, asio::steady_timer::time_point::max());
   shutdown_signal_.emplace(executor, asio::steady_timer::time_point::max());
 
   std::deque<Expectation> expect;
@@ -93,6 +94,8 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
           break;
         }
         auto raw = data.subspan(consumed, header.total);
+        protocol::Bytes substitute;
+        if (!vet_request(type, raw.subspan(5), raw, substitute)) break;  // answered after
         switch (type) {
           case protocol::fe::kQuery:
           case protocol::fe::kFunctionCall:
@@ -113,11 +116,12 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
             break;
         }
         std::string error;
-        if (!rewriter.add(type, raw.subspan(5), raw, out, expect, &error)) {
+        if (!session_mode() && !rewriter.add(type, raw.subspan(5), raw, out, expect, &error)) {
           log_event(spdlog::level::warn, "client protocol error", &log_, {{"reason", error}});
           finish(CheckoutEnd::kProtocolError);
           co_return;
         }
+        if (session_mode()) out.insert(out.end(), raw.begin(), raw.end());
         consumed += header.total;
         if (hold && (type == protocol::fe::kQuery || type == protocol::fe::kSync ||
                      type == protocol::fe::kFunctionCall)) {
@@ -139,6 +143,16 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
         finish(CheckoutEnd::kClientTerminated);
         co_return;
       }
+      if (stop_for_local_) {
+        // The next message is answered by shardgate once the server side is idle.
+        if (pending_ == 0 && !unsynced_ && status_ == 'I' && server_buf.empty()) {
+          finish(CheckoutEnd::kReleased);
+          co_return;
+        }
+        co_await local_wait.async_wait(use_nothrow);  // woken by server_to_client
+        if (end) co_return;
+        continue;  // still stopped, or cleared: look at the message again
+      }
       if (held) {
         // The confirmation may already have come while this coroutine was writing.
         if (hold && !context_failed && !end) co_await confirmed.async_wait(use_nothrow);
@@ -146,6 +160,9 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
         continue;
       }
       bool got_data = co_await fill_some(client_, client_buf_);
+      // The other side may have ended the checkout meanwhile (the read completed just as it was
+      // being cancelled): what arrived belongs to the next checkout, leave it in the buffer.
+      if (end) co_return;
       if (!got_data) {
         finish(CheckoutEnd::kClientGone);
         co_return;
@@ -256,11 +273,19 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
       }
       server_buf.consume(consumed);
       server_buf.shrink_if_idle(64 * 1024);
-      if (pending_ == 0 && !unsynced_ && status_ == 'I' && server_buf.empty() && streaming == 0) {
+      if (pending_ == 0 && !unsynced_ && status_ == 'I' && server_buf.empty() && streaming == 0 &&
+          (!session_mode() || stop_for_local_ || pending_switch_ || shutdown_requested_)) {
         finish(shutdown_requested_ ? CheckoutEnd::kShutdown : CheckoutEnd::kReleased);
         co_return;
       }
+
+      if (stop_for_local_ && pending_ == 0 && !unsynced_ && status_ != 'I') {
+        // A session command queued behind a BEGIN: it is inside a transaction after all.
+        stop_for_local_ = false;
+        local_wait.cancel();
+      }
       bool got_data = co_await fill_some(server, server_buf);
+      if (end) co_return;
       if (!got_data) {
         finish(CheckoutEnd::kServerGone);
         co_return;
@@ -268,7 +293,14 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
     }
   };
 
-  co_await (client_to_server() || server_to_client());
+  auto wait_shutdown = [&]() -> awaitable<void> {
+    co_await shutdown_signal_->async_wait(use_nothrow);
+    if (shutdown_requested_ && pending_ == 0 && !unsynced_ && status_ == 'I')
+      finish(CheckoutEnd::kShutdown);
+    else if (!end)
+      co_await asio::steady_timer(executor, asio::steady_timer::time_point::max()).async_wait(use_nothrow);
+  };
+  co_await (client_to_server() || server_to_client() || wait_shutdown());
   shutdown_signal_.reset();
   if (state_dirty) server_->context_tenant.clear();
   if (discard_after) server_->close();  // a DEALLOCATE may have removed a shared statement
@@ -284,7 +316,7 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
     else skip_to_sync_ = unsynced_;
   } else if (*end == CheckoutEnd::kServerGone) {
     log_event(spdlog::level::warn, "shard connection lost", &log_);
-    protocol::encode_error(out, "ERROR", "08006",
+    protocol::encode_error(out, session_mode() ? "FATAL" : "ERROR", "08006",
                            "lost the connection to shard \"" + route_->placement.shard +
                                "\" serving tenant \"" + route_->tenant + "\"",
                            "Retry the transaction; the shard may be restarting.");

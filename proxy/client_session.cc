@@ -153,6 +153,10 @@ awaitable<void> ClientSession::run() {
     co_return;
   }
 
+  if (auto err = check_startup_settings()) {
+    co_await send_fatal(*err);
+    co_return;
+  }
   if (!identity_.tenant) {
     if (!session_source_enabled(config)) {
       co_await send_fatal(routing::no_tenant_error(config, true));
@@ -180,12 +184,7 @@ awaitable<void> ClientSession::serve() {
     if (!ok) co_return;
     welcomed_ = true;
   }
-  if (route_ && route_->tier->pool_mode == config::PoolMode::kSession) {
-    co_await serve_session_mode();
-  } else {
-    co_await serve_transaction_mode();
-  }
-  if (server_) return_server(false);
+  co_await serve_loop();
 }
 
 }  // namespace shardgate::proxy

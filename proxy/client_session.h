@@ -26,6 +26,7 @@
 #include "proxy/runtime.h"
 #include "proxy/worker.h"
 #include "routing/route.h"
+#include "routing/statement.h"
 
 namespace shardgate::proxy {
 
@@ -91,8 +92,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void return_server(bool reusable);
 
   // --- serving (session_serve.cc) ---
-  awaitable<void> serve_session_mode();
-  awaitable<void> serve_transaction_mode();
+  bool session_mode() const { return route_ && route_->tier->pool_mode == config::PoolMode::kSession; }
+  awaitable<void> serve_loop();
+  // After a checkout: apply a pending tenant switch; true when the session moved worker.
+  awaitable<bool> after_switch();
   enum class Local { kNeedsServer, kAnswered, kEnd, kMoved };
   // Answers what can be answered without a server (Sync, Flush, Terminate, session commands).
   awaitable<Local> answer_locally(char type, protocol::ByteSpan body, size_t size);
@@ -100,9 +103,28 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                                  std::string_view hint = {});
   awaitable<bool> head_message(char& type, protocol::ByteSpan& body, size_t& size);
 
-  // --- relays (relay.cc: session mode; checkout_relay.cc: one transaction) ---
-  awaitable<void> relay();
+  // --- statements and session commands (session_commands.cc) ---
+  struct StatementAction {
+    enum class Kind { kForward, kSessionCommand, kRefuse } kind = Kind::kForward;
+    std::shared_ptr<const routing::StatementInfo> info;
+    std::string sqlstate, message, hint;
+  };
+  StatementAction classify(std::string_view sql);
+  // SET/RESET shardgate.tenant or a tenant's search_path: switches route_; error if refused.
+  std::optional<routing::RouteError> apply_session_command(const routing::SessionCommand& cmd);
+  // Answers a simple-protocol session command while no transaction is open.
+  awaitable<Local> answer_session_command(const routing::SessionCommand& cmd);
+  // Startup settings the guard refuses, and the search_path tenant source at startup.
+  std::optional<routing::RouteError> check_startup_settings();
+  // Gives back a session-mode server before the session changes tenant.
+  awaitable<void> release_session_server();
+
+  // --- the relay of one checkout (checkout_relay.cc); in session mode it lasts the session ---
   awaitable<CheckoutEnd> run_checkout(const ContextPrefix& prefix);
+  // Turns a client Query/Parse into what the server must get (guard, session commands);
+  // false to stop before this message (answered by shardgate once the checkout ends).
+  bool vet_request(char type, protocol::ByteSpan body, protocol::ByteSpan& raw,
+                   protocol::Bytes& substitute);
 
   tcp::socket client_;
   ReadBuffer client_buf_;
@@ -137,6 +159,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool skip_to_sync_ = false;
   // This client's named prepared statements (transaction mode).
   ClientStatements statements_;
+  // A session command met inside a checkout: end the checkout when idle and answer it here.
+  bool stop_for_local_ = false;
+  // Extended-protocol SET shardgate.tenant: applied once its checkout is over.
+  std::optional<routing::SessionCommand> pending_switch_;
 };
 
 }  // namespace shardgate::proxy

@@ -18,9 +18,28 @@ RuntimePtr make_runtime(config::Config config, routing::Directory directory) {
         user.name, protocol::make_scram_verifier(
                        user.password, std::string(reinterpret_cast<char*>(salt.data()), salt.size())));
   }
+  for (const auto& [tenant, placement] : directory.tenants())
+    rt->tenant_by_schema.emplace(placement.schema, tenant);
   rt->config = std::make_shared<const config::Config>(std::move(config));
   rt->directory = std::make_shared<const routing::Directory>(std::move(directory));
   return rt;
+}
+
+std::string Runtime::tenant_for_schema(std::string_view schema) const {
+  auto it = tenant_by_schema.find(std::string(schema));
+  if (it != tenant_by_schema.end()) return it->second;
+  const std::string& tmpl = config->tenant.schema_template;
+  auto at = tmpl.find("{tenant}");
+  if (at == std::string::npos) return {};
+  std::string_view prefix(tmpl.data(), at), suffix(tmpl.data() + at + 8, tmpl.size() - at - 8);
+  if (schema.size() <= prefix.size() + suffix.size() || !schema.starts_with(prefix) ||
+      !schema.ends_with(suffix))
+    return {};
+  std::string_view tenant = schema.substr(prefix.size(), schema.size() - prefix.size() - suffix.size());
+  if (!config::valid_tenant_id(tenant)) return {};
+  // Only a tenant the directory would place: listed, or placed by default_placement.
+  if (directory->find(tenant) == nullptr && config->directory.default_placement.reject) return {};
+  return std::string(tenant);
 }
 
 absl::StatusOr<RuntimePtr> load_runtime(const std::string& config_path) {

@@ -19,6 +19,12 @@ struct Runtime {
   routing::DirectoryPtr directory;
   // SCRAM verifiers for users with plain-text passwords, derived once per load.
   absl::flat_hash_map<std::string, protocol::ScramVerifier> scram_verifiers;
+  // Schema -> tenant, for the search_path tenant source (directory entries).
+  absl::flat_hash_map<std::string, std::string> tenant_by_schema;
+
+  // The tenant whose schema this is: a directory entry's schema, or a name that fits
+  // tenant.schema_template. Empty when it is neither.
+  std::string tenant_for_schema(std::string_view schema) const;
 };
 
 using RuntimePtr = std::shared_ptr<const Runtime>;

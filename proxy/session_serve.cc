@@ -4,6 +4,7 @@
 #include "protocol/messages.h"
 #include "proxy/client_session.h"
 #include "proxy/context_prefix.h"
+#include "proxy/pool_spec.h"
 
 namespace shardgate::proxy {
 
@@ -12,20 +13,6 @@ bool ends_with_ready(char type) {
   return type == protocol::fe::kQuery || type == protocol::fe::kFunctionCall;
 }
 }  // namespace
-
-awaitable<void> ClientSession::serve_session_mode() {
-  co_await relay();
-  if (!server_) co_return;
-  server_->set_transaction_status(status_);
-  bool clean = server_->is_open() && pending_ == 0 && status_ == 'I';
-  if (clean) {
-    // Nothing of this client's session may reach the next one.
-    auto result = co_await server_->run("DISCARD ALL", runtime_->config->connect_timeout);
-    clean = result.ok();
-    server_->context_tenant.clear();
-  }
-  return_server(clean);
-}
 
 awaitable<bool> ClientSession::head_message(char& type, protocol::ByteSpan& body, size_t& size) {
   for (;;) {
@@ -71,65 +58,102 @@ awaitable<void> ClientSession::refuse_request(char type, std::string_view sqlsta
 
 awaitable<ClientSession::Local> ClientSession::answer_locally(char type, protocol::ByteSpan body,
                                                               size_t size) {
-  (void)body;
   protocol::Bytes out;
   if (type == protocol::fe::kTerminate) co_return Local::kEnd;
   if (skip_to_sync_ || type == protocol::fe::kSync || type == protocol::fe::kFlush) {
+    if (server_ && !skip_to_sync_) co_return Local::kNeedsServer;  // session mode: let it through
     client_buf_.consume(size);
     if (type == protocol::fe::kSync) {
       skip_to_sync_ = false;
       protocol::encode_ready_for_query(out, 'I');
-      if (co_await write_bytes(client_, out)) co_return Local::kEnd;
+      auto ec = co_await write_bytes(client_, out);
+      if (ec) co_return Local::kEnd;
     }
+    co_return Local::kAnswered;
+  }
+  if (type != protocol::fe::kQuery) co_return Local::kNeedsServer;
+  auto sql = protocol::decode_query(body);
+  if (!sql) co_return Local::kNeedsServer;  // the server reports the malformed message
+  StatementAction action = classify(*sql);
+  if (action.kind == StatementAction::Kind::kSessionCommand) {
+    routing::SessionCommand cmd = action.info->session;
+    client_buf_.consume(size);
+    co_return co_await answer_session_command(cmd);
+  }
+  if (action.kind == StatementAction::Kind::kRefuse) {
+    client_buf_.consume(size);
+    log_event(spdlog::level::info, "statement refused", &log_, {{"reason", action.message}});
+    co_await refuse_request(type, action.sqlstate, action.message, action.hint);
     co_return Local::kAnswered;
   }
   co_return Local::kNeedsServer;
 }
 
-awaitable<void> ClientSession::serve_transaction_mode() {
+awaitable<bool> ClientSession::after_switch() {
+  if (!pending_switch_) co_return false;
+  routing::SessionCommand cmd = std::move(*pending_switch_);
+  pending_switch_.reset();
+  std::string before = route_ ? route_->tenant : "";
+  if (auto err = apply_session_command(cmd))
+    log_event(spdlog::level::warn, "tenant switch failed", &log_, {{"reason", err->message}});
+  std::string after = route_ ? route_->tenant : "";
+  if (server_ && before != after) co_await release_session_server();
+  if (route_ && pool_owner(pool_key_, services_.workers) != worker_->index) {
+    detach_socket(pool_owner(pool_key_, services_.workers));
+    co_return true;
+  }
+  co_return false;
+}
+
+awaitable<void> ClientSession::serve_loop() {
   for (;;) {
     char type = 0;
     protocol::ByteSpan body;
     size_t size = 0;
     bool got_message = co_await head_message(type, body, size);
-    if (!got_message) co_return;
+    if (!got_message) break;
     auto local_answer = co_await answer_locally(type, body, size);
-    switch (local_answer) {
-      case Local::kAnswered:
-        continue;
-      case Local::kEnd:
-      case Local::kMoved:
-        co_return;
-      case Local::kNeedsServer:
-        break;
-    }
+    if (local_answer == Local::kAnswered) continue;
+    if (local_answer == Local::kMoved) co_return;
+    if (local_answer == Local::kEnd) break;
     if (!route_) {
       auto e = routing::no_tenant_error(*runtime_->config, false);
       client_buf_.consume(size);
       co_await refuse_request(type, e.sqlstate, e.message, e.hint);
       continue;
     }
-    auto lease = co_await acquire_server();
-    if (!lease.conn) {
-      client_buf_.consume(size);
-      log_event(spdlog::level::warn, "no server connection", &log_, {{"reason", lease.error.message}});
-      co_await refuse_request(type, lease.error.sqlstate, lease.error.message,
-                              lease.error.sqlstate == "53300"
-                                  ? "Retry the statement later, or raise the tier's pool_size."
-                                  : "Retry later; other shards are not affected.");
-      continue;
+    if (!server_) {
+      auto lease = co_await acquire_server();
+      if (!lease.conn) {
+        client_buf_.consume(size);
+        log_event(spdlog::level::warn, "no server connection", &log_, {{"reason", lease.error.message}});
+        co_await refuse_request(type, lease.error.sqlstate, lease.error.message,
+                                lease.error.sqlstate == "53300"
+                                    ? "Retry the statement later, or raise the tier's pool_size."
+                                    : "Retry later; other shards are not affected.");
+        continue;
+      }
+      server_ = std::move(lease.conn);
     }
-    server_ = std::move(lease.conn);
     auto prefix = prepare_context(*server_);
+    stop_for_local_ = false;
     CheckoutEnd end = co_await run_checkout(prefix);
     server_->set_transaction_status(status_);
     protocol::Bytes out;
     switch (end) {
-      case CheckoutEnd::kReleased:
-        return_server(true);
+      case CheckoutEnd::kReleased: {
+        bool keep = session_mode() && !pending_switch_;
+        if (!keep) {
+          if (session_mode()) co_await release_session_server();
+          else return_server(true);
+        }
+        bool moved = co_await after_switch();
+        if (moved) co_return;
         continue;
+      }
       case CheckoutEnd::kShutdown:
-        return_server(true);
+        if (session_mode()) co_await release_session_server();
+        else return_server(true);
         protocol::encode_error(out, "FATAL", "57P01",
                                "terminating connection because shardgate is shutting down",
                                "Reconnect to another shardgate instance or retry shortly.");
@@ -137,14 +161,18 @@ awaitable<void> ClientSession::serve_transaction_mode() {
         co_return;
       case CheckoutEnd::kClientGone:
       case CheckoutEnd::kClientTerminated:
-        if (pending_ > 0) {
-          // A client that leaves mid-query must not leave the query running on the shard.
-          co_await pool::send_cancel(server_->cancel_target());
+        if (pending_ > 0 || unsynced_) {
+          // A client that leaves mid-query must not leave the query running on the shard, nor
+          // half a pipeline on a connection someone else would get.
+          if (pending_ > 0) co_await pool::send_cancel(server_->cancel_target());
           return_server(false);
         } else if (status_ != 'I') {
           // Left inside a transaction: roll it back before anyone else gets the connection.
           auto r = co_await server_->run("ROLLBACK", runtime_->config->connect_timeout);
-          return_server(r.ok());
+          if (session_mode() && r.ok()) co_await release_session_server();
+          else return_server(r.ok());
+        } else if (session_mode()) {
+          co_await release_session_server();
         } else {
           return_server(true);
         }
@@ -158,8 +186,16 @@ awaitable<void> ClientSession::serve_transaction_mode() {
       case CheckoutEnd::kServerGone:
       case CheckoutEnd::kContextFailed:
         return_server(false);
+        if (session_mode()) {
+          // Session mode promised one server for the whole session: end it (08006 was sent).
+          co_return;
+        }
         continue;  // run_checkout already told the client
     }
+  }
+  if (server_) {
+    if (session_mode()) co_await release_session_server();
+    else return_server(pending_ == 0 && status_ == 'I');
   }
 }
 

@@ -11,6 +11,7 @@
 #include "pool/asio.h"
 #include "pool/server_pool.h"
 #include "proxy/prepared_statements.h"
+#include "routing/statement_cache.h"
 
 namespace shardgate::proxy {
 
@@ -23,6 +24,7 @@ struct Worker {
   std::unordered_set<ClientSession*> sessions;
   absl::flat_hash_map<std::string, std::unique_ptr<pool::ServerPool>> pools;
   StatementRegistry statements;
+  routing::StatementCache statement_cache;
   std::thread thread;
 };
 

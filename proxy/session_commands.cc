@@ -1,0 +1,293 @@
+// Statements shardgate answers or refuses itself: session-level tenant switching
+// (SET/RESET/SHOW shardgate.tenant, and SET search_path for the search_path source) and the
+// guard's verdicts.
+#include "pool/wire_io.h"
+#include "protocol/messages.h"
+#include "proxy/client_session.h"
+#include "proxy/pool_spec.h"
+#include "proxy/statement_policy.h"
+#include "routing/tenant_context.h"
+
+namespace shardgate::proxy {
+
+namespace {
+
+using routing::SessionCommandKind;
+
+bool is_tenant_command(SessionCommandKind k) {
+  return k == SessionCommandKind::kSetTenant || k == SessionCommandKind::kResetTenant ||
+         k == SessionCommandKind::kShowTenant;
+}
+
+// Encodings whose multibyte characters may contain a backslash byte: with them the server
+// could read a string literal differently from the guard.
+bool unsafe_encoding(std::string value) {
+  for (auto& c : value) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  std::string v;
+  for (char c : value)
+    if (c != '_' && c != '-') v += c;
+  return v == "SJIS" || v == "SHIFTJIS" || v == "MSKANJI" || v == "BIG5" || v == "GBK" ||
+         v == "UHC" || v == "GB18030" || v == "JOHAB" || v == "WIN932" || v == "WIN936" ||
+         v == "WIN949" || v == "WIN950" || v == "CP932" || v == "CP936" || v == "CP949" ||
+         v == "CP950" || v == "SHIFTJIS2004";
+}
+
+routing::RouteError refused(std::string message, std::string hint = {}) {
+  return {"42501", std::move(message), std::move(hint)};
+}
+
+// The first schema of a search_path value: "a, b" / "\"A\", b" -> a / A.
+std::string first_schema(std::string_view value) {
+  size_t i = 0;
+  while (i < value.size() && (value[i] == ' ' || value[i] == '\t')) ++i;
+  if (i < value.size() && value[i] == '"') {
+    std::string out;
+    for (++i; i < value.size(); ++i) {
+      if (value[i] == '"') {
+        if (i + 1 < value.size() && value[i + 1] == '"') {
+          out += '"';
+          ++i;
+          continue;
+        }
+        break;
+      }
+      out += value[i];
+    }
+    return out;
+  }
+  std::string out;
+  for (; i < value.size() && value[i] != ',' && value[i] != ' '; ++i)
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(value[i])));
+  return out;
+}
+
+}  // namespace
+
+ClientSession::StatementAction ClientSession::classify(std::string_view sql) {
+  StatementAction action;
+  action.info = worker_->statement_cache.get(sql);
+  const config::Config& config = *runtime_->config;
+  const auto& session = action.info->session;
+  if (is_tenant_command(session.kind)) {
+    if (source_enabled(config, config::TenantSource::kSession)) {
+      action.kind = StatementAction::Kind::kSessionCommand;
+    } else {
+      action.kind = StatementAction::Kind::kRefuse;
+      action.sqlstate = "42501";
+      action.message = "session-level tenant switching is not enabled on this shardgate";
+      action.hint = "Name the tenant when connecting, or add `session` to tenant.sources.";
+    }
+    return action;
+  }
+  if (session.kind == SessionCommandKind::kSetSearchPath &&
+      source_enabled(config, config::TenantSource::kSearchPath)) {
+    action.kind = StatementAction::Kind::kSessionCommand;
+    return action;
+  }
+  if (route_ && config.guard.enabled) {
+    auto verdict = routing::judge(*action.info, guard_policy(*route_, config));
+    if (!verdict.allowed) {
+      action.kind = StatementAction::Kind::kRefuse;
+      action.sqlstate = std::move(verdict.sqlstate);
+      action.message = std::move(verdict.message);
+      action.hint = std::move(verdict.hint);
+    }
+  }
+  return action;
+}
+
+std::optional<routing::RouteError> ClientSession::apply_session_command(
+    const routing::SessionCommand& cmd) {
+  std::string tenant;
+  switch (cmd.kind) {
+    case SessionCommandKind::kShowTenant:
+      return std::nullopt;
+    case SessionCommandKind::kResetTenant:
+      route_.reset();
+      pool_cache_ = nullptr;
+      log_.tenant.clear();
+      log_.shard.clear();
+      return std::nullopt;
+    case SessionCommandKind::kSetTenant:
+      if (cmd.local)
+        return routing::RouteError{"0A000", "SET LOCAL shardgate.tenant is not supported",
+                                   "Use SET shardgate.tenant outside a transaction block."};
+      tenant = cmd.value;
+      if (!config::valid_tenant_id(tenant))
+        return routing::RouteError{"3D000", "\"" + tenant + "\" is not a valid tenant id",
+                                   "Tenant ids are 1-63 characters of A-Z, a-z, 0-9, _ and -."};
+      break;
+    case SessionCommandKind::kSetSearchPath: {
+      const std::string& schema = cmd.schemas.empty() ? cmd.value : cmd.schemas.front();
+      tenant = runtime_->tenant_for_schema(schema);
+      if (tenant.empty())
+        return refused("search_path may only be set to a tenant's schema; \"" + schema +
+                           "\" belongs to no tenant",
+                       "shardgate manages search_path; SET search_path TO <tenant schema> "
+                       "switches tenant.");
+      break;
+    }
+    case SessionCommandKind::kNone:
+      return std::nullopt;
+  }
+  if (route_ && route_->tenant == tenant) return std::nullopt;
+  std::optional<routing::Route> previous = route_;
+  if (auto err = route_to(tenant)) {
+    route_ = std::move(previous);
+    return err;
+  }
+  log_event(spdlog::level::debug, "tenant switched", &log_);
+  return std::nullopt;
+}
+
+awaitable<void> ClientSession::release_session_server() {
+  if (!server_) co_return;
+  bool clean = server_->is_open() && status_ == 'I' && pending_ == 0;
+  if (clean) {
+    auto result = co_await server_->run("DISCARD ALL", runtime_->config->connect_timeout);
+    clean = result.ok();
+    server_->context_tenant.clear();
+    server_->prepared.clear();
+  }
+  return_server(clean);
+}
+
+awaitable<ClientSession::Local> ClientSession::answer_session_command(
+    const routing::SessionCommand& cmd) {
+  protocol::Bytes out;
+  std::string before = route_ ? route_->tenant : "";
+  bool session_mode_server = server_ != nullptr;
+  auto err = apply_session_command(cmd);
+  if (err) {
+    protocol::encode_error(out, "ERROR", err->sqlstate, err->message, err->hint);
+  } else if (cmd.kind == SessionCommandKind::kShowTenant) {
+    protocol::ColumnDesc col;
+    col.name = "shardgate.tenant";
+    protocol::encode_row_description(out, {col});
+    protocol::encode_data_row(out, {route_ ? route_->tenant : std::string()});
+    protocol::encode_command_complete(out, "SHOW");
+  } else {
+    protocol::encode_command_complete(out, cmd.kind == SessionCommandKind::kResetTenant ? "RESET" : "SET");
+  }
+  protocol::encode_ready_for_query(out, 'I');
+  std::string after = route_ ? route_->tenant : "";
+  if (session_mode_server && before != after) co_await release_session_server();
+  auto ec = co_await write_bytes(client_, out);
+  if (ec) co_return Local::kEnd;
+  if (route_ && pool_owner(pool_key_, services_.workers) != worker_->index) {
+    detach_socket(pool_owner(pool_key_, services_.workers));
+    co_return Local::kMoved;
+  }
+  co_return Local::kAnswered;
+}
+
+std::optional<routing::RouteError> ClientSession::check_startup_settings() {
+  const config::Config& config = *runtime_->config;
+  auto check = [&](std::string_view name, const std::string& value) -> std::optional<routing::RouteError> {
+    if (name == "role" || name == "session_authorization")
+      return refused("shardgate refused the startup setting " + std::string(name) +
+                     ": it would change the role shardgate manages");
+    if (name == "standard_conforming_strings" && value != "on" && value != "true" && value != "1")
+      return refused("shardgate refused standard_conforming_strings = " + value +
+                     ": the guard reads SQL with it on");
+    if (name == "client_encoding" && unsafe_encoding(value))
+      return refused("shardgate refused client_encoding " + value +
+                     ": its multibyte characters can hide a backslash from the guard",
+                     "Use UTF8.");
+    return std::nullopt;
+  };
+  if (config.guard.enabled) {
+    for (const auto& [name, value] : startup_.params)
+      if (auto e = check(name, value)) return e;
+  }
+  auto& options = identity_.passthrough_options;
+  for (auto it = options.begin(); it != options.end();) {
+    if (it->first == "search_path") {
+      if (!source_enabled(config, config::TenantSource::kSearchPath)) {
+        if (config.guard.enabled)
+          return refused("shardgate refused the startup setting search_path: shardgate sets it to the tenant's schema");
+        ++it;
+        continue;
+      }
+      std::string tenant = runtime_->tenant_for_schema(first_schema(it->second));
+      if (tenant.empty())
+        return refused("search_path may only name a tenant's schema; \"" + first_schema(it->second) +
+                       "\" belongs to no tenant");
+      if (identity_.tenant && *identity_.tenant != tenant)
+        return routing::RouteError{"28000", "conflicting tenants: \"" + *identity_.tenant +
+                                                "\" and search_path of \"" + tenant + "\"", {}};
+      identity_.tenant = tenant;
+      it = options.erase(it);
+      continue;
+    }
+    if (config.guard.enabled) {
+      if (auto e = check(it->first, it->second)) return e;
+    }
+    ++it;
+  }
+  return std::nullopt;
+}
+
+}  // namespace shardgate::proxy
+
+namespace shardgate::proxy {
+
+bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::ByteSpan& raw,
+                                protocol::Bytes& substitute) {
+  if (type != protocol::fe::kQuery && type != protocol::fe::kParse) return true;
+  protocol::Reader r(body);
+  std::string_view name;
+  if (type == protocol::fe::kParse) name = r.cstr();
+  std::string_view sql = r.cstr();
+  if (!r.ok()) return true;  // malformed: the server answers as PostgreSQL would
+  auto tail = r.rest();      // Parse: parameter types
+  StatementAction action = classify(sql);
+  if (action.kind == StatementAction::Kind::kForward) return true;
+
+  std::string replacement;
+  if (action.kind == StatementAction::Kind::kRefuse) {
+    log_event(spdlog::level::info, "statement refused", &log_, {{"reason", action.message}});
+    replacement = raise_sql(action.sqlstate, action.message, action.hint);
+  } else {
+    const routing::SessionCommand& cmd = action.info->session;
+    if (type == protocol::fe::kQuery && status_ == 'I') {
+      stop_for_local_ = true;  // answered by shardgate once this checkout is over
+      return false;
+    }
+    if (cmd.kind == routing::SessionCommandKind::kShowTenant) {
+      replacement = "SELECT " + routing::quote_literal(route_ ? route_->tenant : "") +
+                    "::text AS \"shardgate.tenant\"";
+    } else if (status_ != 'I') {
+      replacement = raise_sql("25001", "the tenant cannot change inside a transaction block",
+                              "Run SET shardgate.tenant before BEGIN or after COMMIT.");
+    } else {
+      // Validate now, switch once this checkout is over.
+      std::optional<routing::RouteError> err;
+      std::optional<routing::Route> saved = route_;
+      std::string saved_key = pool_key_;
+      pool::ServerPool* saved_cache = pool_cache_;
+      LogContext saved_log = log_;
+      err = apply_session_command(cmd);
+      route_ = std::move(saved);
+      pool_key_ = saved_key;
+      pool_cache_ = saved_cache;
+      log_ = saved_log;
+      if (err) {
+        replacement = raise_sql(err->sqlstate, err->message, err->hint);
+      } else {
+        pending_switch_ = cmd;
+        replacement = std::string(kNoopSetSql);
+      }
+    }
+  }
+  protocol::Writer w(substitute);
+  w.begin(type);
+  if (type == protocol::fe::kParse) w.cstr(name);
+  w.cstr(replacement);
+  if (type == protocol::fe::kParse) w.raw(tail);
+  w.end();
+  raw = protocol::ByteSpan(substitute);
+  return true;
+}
+
+}  // namespace shardgate::proxy

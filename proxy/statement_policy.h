@@ -1,0 +1,26 @@
+// How the proxy acts on what the guard and the statement inspector found.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+#include "routing/guard.h"
+#include "routing/route.h"
+
+namespace shardgate::proxy {
+
+// A statement that makes the server itself raise the given error: used in place of a refused
+// statement once a server connection is involved, so transaction state and response order
+// stay exactly what PostgreSQL would produce (a failed statement aborts the transaction).
+std::string raise_sql(std::string_view sqlstate, std::string_view message, std::string_view hint);
+
+// A harmless statement that completes with the tag "SET", in place of a session command the
+// proxy answered (extended protocol).
+inline constexpr std::string_view kNoopSetSql = "SET sg.noop = '1'";
+
+routing::GuardPolicy guard_policy(const routing::Route& route, const config::Config& config);
+
+bool source_enabled(const config::Config& config, config::TenantSource source);
+
+}  // namespace shardgate::proxy
