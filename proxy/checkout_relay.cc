@@ -95,7 +95,8 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
         }
         auto raw = data.subspan(consumed, header.total);
         protocol::Bytes substitute;
-        if (!vet_request(type, raw.subspan(5), raw, substitute)) break;  // answered after
+        std::optional<routing::SessionCommand> command;
+        if (!vet_request(type, raw.subspan(5), raw, substitute, command)) break;  // answered after
         switch (type) {
           case protocol::fe::kQuery:
           case protocol::fe::kFunctionCall:
@@ -116,12 +117,21 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
             break;
         }
         std::string error;
-        if (!session_mode() && !rewriter.add(type, raw.subspan(5), raw, out, expect, &error)) {
+        const routing::SessionCommand* bound = nullptr;
+        if (!rewriter.add(type, raw.subspan(5), raw, out, expect, &error,
+                          command ? &*command : nullptr, &bound)) {
           log_event(spdlog::level::warn, "client protocol error", &log_, {{"reason", error}});
           finish(CheckoutEnd::kProtocolError);
           co_return;
         }
-        if (session_mode()) out.insert(out.end(), raw.begin(), raw.end());
+        if (type == protocol::fe::kBind) {
+          if (!bound && unnamed_command_) {
+            protocol::Reader br(raw.subspan(5));
+            br.cstr();
+            if (br.cstr().empty()) bound = &*unnamed_command_;
+          }
+          if (bound) schedule_switch(*bound);
+        }
         consumed += header.total;
         if (hold && (type == protocol::fe::kQuery || type == protocol::fe::kSync ||
                      type == protocol::fe::kFunctionCall)) {
@@ -246,7 +256,11 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
           case protocol::be::kCommandComplete:
             if (auto tag = protocol::decode_command_complete(body)) {
               if (resets_session_state(*tag)) state_dirty = true;
-              if (*tag == "DISCARD ALL" || *tag == "DEALLOCATE ALL") server_->prepared.clear();
+              if (*tag == "DISCARD ALL" || *tag == "DEALLOCATE ALL") {
+                server_->prepared.clear();
+                statements_.clear();  // as in PostgreSQL: all of the client's statements are gone
+                unnamed_command_.reset();
+              }
               else if (*tag == "DEALLOCATE") discard_after = true;
             }
             break;

@@ -124,7 +124,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Turns a client Query/Parse into what the server must get (guard, session commands);
   // false to stop before this message (answered by shardgate once the checkout ends).
   bool vet_request(char type, protocol::ByteSpan body, protocol::ByteSpan& raw,
-                   protocol::Bytes& substitute);
+                   protocol::Bytes& substitute, std::optional<routing::SessionCommand>& command);
+  // A Bind executes a prepared session command: validate it and switch after the checkout.
+  void schedule_switch(const routing::SessionCommand& cmd);
+  // Extended-protocol messages while no tenant is set: only session commands can run.
+  awaitable<Local> answer_without_tenant(char type, protocol::ByteSpan body, size_t size);
 
   tcp::socket client_;
   ReadBuffer client_buf_;
@@ -163,6 +167,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool stop_for_local_ = false;
   // Extended-protocol SET shardgate.tenant: applied once its checkout is over.
   std::optional<routing::SessionCommand> pending_switch_;
+  // The unnamed statement is a session command (extended protocol).
+  std::optional<routing::SessionCommand> unnamed_command_;
+  // The command a portal was bound to while no tenant was set.
+  std::optional<routing::SessionCommand> portal_command_;
 };
 
 }  // namespace shardgate::proxy

@@ -10,6 +10,7 @@ namespace {
 
 constexpr std::string_view kThrowaway = "sg_noop";
 constexpr std::string_view kAbsent = "sg_absent";
+constexpr std::string_view kDuplicate = "sg_duplicate";
 
 void append_raw(protocol::Bytes& out, protocol::ByteSpan raw) { out.insert(out.end(), raw.begin(), raw.end()); }
 
@@ -41,14 +42,14 @@ PreparedPtr StatementRegistry::intern(protocol::ByteSpan parse_tail) {
   return stmt;
 }
 
-const PreparedStatement* ClientStatements::find(const std::string& client_name) const {
+const ClientStatements::Entry* ClientStatements::find(const std::string& client_name) const {
   auto it = by_name_.find(client_name);
-  return it == by_name_.end() ? nullptr : it->second.get();
+  return it == by_name_.end() ? nullptr : &it->second;
 }
 
-bool ClientStatements::put(const std::string& client_name, PreparedPtr statement) {
+bool ClientStatements::put(const std::string& client_name, Entry entry) {
   if (by_name_.size() >= kMaxPerClient && !by_name_.contains(client_name)) return false;
-  by_name_.insert_or_assign(client_name, std::move(statement));
+  by_name_.insert_or_assign(client_name, std::move(entry));
   return true;
 }
 
@@ -65,7 +66,8 @@ void RequestRewriter::ensure_prepared(const PreparedStatement& s, protocol::Byte
 
 bool RequestRewriter::add(char type, protocol::ByteSpan body, protocol::ByteSpan raw,
                           protocol::Bytes& out, std::deque<Expectation>& expect,
-                          std::string* error) {
+                          std::string* error, const routing::SessionCommand* command,
+                          const routing::SessionCommand** bound) {
   switch (type) {
     case protocol::fe::kParse: {
       protocol::Reader r(body);
@@ -75,9 +77,22 @@ bool RequestRewriter::add(char type, protocol::ByteSpan body, protocol::ByteSpan
         return false;
       }
       if (name.empty()) break;
+      if (client_.find(name)) {
+        // PostgreSQL refuses to redefine a name (42P05). Let the server say so, with a
+        // throwaway name that is closed first so it never lingers.
+        protocol::encode_close(out, 'S', kDuplicate);
+        expect.push_back({protocol::fe::kClose, true, {}});
+        protocol::encode_parse(out, kDuplicate, "");
+        expect.push_back({protocol::fe::kParse, true, {}});
+        protocol::encode_parse(out, kDuplicate, "");
+        expect.push_back({protocol::fe::kParse, false, {}});
+        return true;
+      }
       PreparedPtr stmt = registry_.intern(r.rest());
       const PreparedStatement& s = *stmt;
-      if (!client_.put(name, std::move(stmt))) {
+      ClientStatements::Entry entry{std::move(stmt), std::nullopt};
+      if (command) entry.command = *command;
+      if (!client_.put(name, std::move(entry))) {
         *error = "too many prepared statements on one connection (limit " +
                  std::to_string(ClientStatements::kMaxPerClient) + ")";
         return false;
@@ -106,8 +121,10 @@ bool RequestRewriter::add(char type, protocol::ByteSpan body, protocol::ByteSpan
         *error = "malformed Bind message";
         return false;
       }
-      const PreparedStatement* s = statement.empty() ? nullptr : client_.find(statement);
-      if (!s) break;  // unnamed, or unknown: the server answers as PostgreSQL would
+      const ClientStatements::Entry* e = statement.empty() ? nullptr : client_.find(statement);
+      if (!e) break;  // unnamed, or unknown: the server answers as PostgreSQL would
+      if (e->command && bound) *bound = &*e->command;
+      const PreparedStatement* s = e->statement.get();
       ensure_prepared(*s, out, expect);
       protocol::Writer w(out);
       w.begin(protocol::fe::kBind);
@@ -135,8 +152,9 @@ bool RequestRewriter::add(char type, protocol::ByteSpan body, protocol::ByteSpan
         expect.push_back({protocol::fe::kClose, false, {}});
         return true;
       }
-      const PreparedStatement* s = client_.find(name);
-      if (!s) break;
+      const ClientStatements::Entry* e = client_.find(name);
+      if (!e) break;
+      const PreparedStatement* s = e->statement.get();
       ensure_prepared(*s, out, expect);
       protocol::encode_describe(out, 'S', s->name);
       expect.push_back({protocol::fe::kDescribe, false, {}});

@@ -12,12 +12,14 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
 #include "pool/prepared_lru.h"
 #include "protocol/bytes.h"
+#include "routing/statement.h"
 
 namespace shardgate::proxy {
 
@@ -50,14 +52,20 @@ struct Expectation {
 class ClientStatements {
  public:
   static constexpr size_t kMaxPerClient = 10000;
-  const PreparedStatement* find(const std::string& client_name) const;
-  bool put(const std::string& client_name, PreparedPtr statement);
-  void erase(const std::string& client_name) { by_name_.erase(client_name); }
+  struct Entry {
+    PreparedPtr statement;
+    // Set when the statement is a session command (SET shardgate.tenant ...): the server
+    // gets a harmless SET in its place and every execution switches the tenant.
+    std::optional<routing::SessionCommand> command;
+  };
+  const Entry* find(const std::string& client_name) const;
+  bool put(const std::string& client_name, Entry entry);
+  bool erase(const std::string& client_name) { return by_name_.erase(client_name) > 0; }
   void clear() { by_name_.clear(); }
   size_t size() const { return by_name_.size(); }
 
  private:
-  absl::flat_hash_map<std::string, PreparedPtr> by_name_;
+  absl::flat_hash_map<std::string, Entry> by_name_;
 };
 
 // Turns whole client messages into what the server must receive, pushing one Expectation per
@@ -69,8 +77,12 @@ class RequestRewriter {
 
   // `raw` is the whole message (type, length, body). Returns false for a malformed message
   // or a client over its statement limit (`error` says which).
+  // `command`: this Parse is a session command (body already carries the harmless stand-in).
+  // `*bound` is set when a Bind binds such a statement.
   bool add(char type, protocol::ByteSpan body, protocol::ByteSpan raw, protocol::Bytes& out,
-           std::deque<Expectation>& expect, std::string* error);
+           std::deque<Expectation>& expect, std::string* error,
+           const routing::SessionCommand* command = nullptr,
+           const routing::SessionCommand** bound = nullptr);
 
  private:
   void ensure_prepared(const PreparedStatement& s, protocol::Bytes& out,

@@ -233,7 +233,8 @@ std::optional<routing::RouteError> ClientSession::check_startup_settings() {
 namespace shardgate::proxy {
 
 bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::ByteSpan& raw,
-                                protocol::Bytes& substitute) {
+                                protocol::Bytes& substitute,
+                                std::optional<routing::SessionCommand>& command) {
   if (type != protocol::fe::kQuery && type != protocol::fe::kParse) return true;
   protocol::Reader r(body);
   std::string_view name;
@@ -242,12 +243,24 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
   if (!r.ok()) return true;  // malformed: the server answers as PostgreSQL would
   auto tail = r.rest();      // Parse: parameter types
   StatementAction action = classify(sql);
+  if (type == protocol::fe::kParse && name.empty()) unnamed_command_.reset();
+  if (!action.info->deallocated.empty() && action.info->statement_count == 1) {
+    // DEALLOCATE of a protocol-level statement: the server knows it under another name.
+    bool all_ours = true;
+    for (const auto& n : action.info->deallocated) all_ours &= statements_.find(n) != nullptr;
+    if (all_ours) {
+      for (const auto& n : action.info->deallocated) statements_.erase(n);
+      action.kind = StatementAction::Kind::kSessionCommand;  // answered with a stand-in
+    }
+  }
   if (action.kind == StatementAction::Kind::kForward) return true;
 
   std::string replacement;
   if (action.kind == StatementAction::Kind::kRefuse) {
     log_event(spdlog::level::info, "statement refused", &log_, {{"reason", action.message}});
     replacement = raise_sql(action.sqlstate, action.message, action.hint);
+  } else if (!action.info->deallocated.empty()) {
+    replacement = std::string(kNoopSetSql);
   } else {
     const routing::SessionCommand& cmd = action.info->session;
     if (type == protocol::fe::kQuery && status_ == 'I') {
@@ -261,23 +274,10 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
       replacement = raise_sql("25001", "the tenant cannot change inside a transaction block",
                               "Run SET shardgate.tenant before BEGIN or after COMMIT.");
     } else {
-      // Validate now, switch once this checkout is over.
-      std::optional<routing::RouteError> err;
-      std::optional<routing::Route> saved = route_;
-      std::string saved_key = pool_key_;
-      pool::ServerPool* saved_cache = pool_cache_;
-      LogContext saved_log = log_;
-      err = apply_session_command(cmd);
-      route_ = std::move(saved);
-      pool_key_ = saved_key;
-      pool_cache_ = saved_cache;
-      log_ = saved_log;
-      if (err) {
-        replacement = raise_sql(err->sqlstate, err->message, err->hint);
-      } else {
-        pending_switch_ = cmd;
-        replacement = std::string(kNoopSetSql);
-      }
+      // A Parse: the switch happens each time a Bind executes it.
+      command = cmd;
+      if (name.empty()) unnamed_command_ = cmd;
+      replacement = std::string(kNoopSetSql);
     }
   }
   protocol::Writer w(substitute);
@@ -288,6 +288,16 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
   w.end();
   raw = protocol::ByteSpan(substitute);
   return true;
+}
+
+void ClientSession::schedule_switch(const routing::SessionCommand& cmd) {
+  if (status_ != 'I') {
+    // Cannot be refused at this point of the protocol: fail closed once the transaction ends.
+    log_event(spdlog::level::warn, "prepared tenant switch inside a transaction: tenant cleared", &log_);
+    pending_switch_ = routing::SessionCommand{routing::SessionCommandKind::kResetTenant, {}, {}, false};
+    return;
+  }
+  pending_switch_ = cmd;
 }
 
 }  // namespace shardgate::proxy

@@ -71,10 +71,24 @@ awaitable<ClientSession::Local> ClientSession::answer_locally(char type, protoco
     }
     co_return Local::kAnswered;
   }
+  if (!route_ && type != protocol::fe::kQuery) co_return co_await answer_without_tenant(type, body, size);
   if (type != protocol::fe::kQuery) co_return Local::kNeedsServer;
   auto sql = protocol::decode_query(body);
   if (!sql) co_return Local::kNeedsServer;  // the server reports the malformed message
   StatementAction action = classify(*sql);
+  if (!action.info->deallocated.empty() && action.info->statement_count == 1) {
+    bool all_ours = true;
+    for (const auto& n : action.info->deallocated) all_ours &= statements_.find(n) != nullptr;
+    if (all_ours) {
+      // DEALLOCATE of protocol-level statements: the server knows them under other names.
+      for (const auto& n : action.info->deallocated) statements_.erase(n);
+      client_buf_.consume(size);
+      protocol::encode_command_complete(out, "DEALLOCATE");
+      protocol::encode_ready_for_query(out, 'I');
+      auto ec = co_await write_bytes(client_, out);
+      co_return ec ? Local::kEnd : Local::kAnswered;
+    }
+  }
   if (action.kind == StatementAction::Kind::kSessionCommand) {
     routing::SessionCommand cmd = action.info->session;
     client_buf_.consume(size);
@@ -94,8 +108,11 @@ awaitable<bool> ClientSession::after_switch() {
   routing::SessionCommand cmd = std::move(*pending_switch_);
   pending_switch_.reset();
   std::string before = route_ ? route_->tenant : "";
-  if (auto err = apply_session_command(cmd))
-    log_event(spdlog::level::warn, "tenant switch failed", &log_, {{"reason", err->message}});
+  if (auto err = apply_session_command(cmd)) {
+    // The client was told SET succeeded (prepared statement): fail closed, no tenant at all.
+    log_event(spdlog::level::warn, "tenant switch failed: tenant cleared", &log_, {{"reason", err->message}});
+    apply_session_command({routing::SessionCommandKind::kResetTenant, {}, {}, false});
+  }
   std::string after = route_ ? route_->tenant : "";
   if (server_ && before != after) co_await release_session_server();
   if (route_ && pool_owner(pool_key_, services_.workers) != worker_->index) {

@@ -89,6 +89,10 @@ struct StatementInfo {
   std::string persistent_what;
 
   bool reset_all = false;  // RESET ALL or DISCARD ALL: the proxy re-applies context
+  // DEALLOCATE [PREPARE] name / ALL: prepared statements (the proxy keeps the client's
+  // protocol-level ones under other names on the server).
+  bool deallocate_all = false;
+  std::vector<std::string> deallocated;
   bool transaction_control =
       false;  // BEGIN/START/COMMIT/ROLLBACK/SAVEPOINT/RELEASE/PREPARE TRANSACTION...
 

@@ -63,6 +63,7 @@ class Walker {
     kAlterDatabaseSet,
     kAlterSystem,
     kDiscard,
+    kDeallocate,
     kTransaction,
     kUpdate,
     kCreateSchema,
@@ -119,6 +120,7 @@ class Walker {
         {&pg_query__alter_database_set_stmt__descriptor, Hook::kAlterDatabaseSet},
         {&pg_query__alter_system_stmt__descriptor, Hook::kAlterSystem},
         {&pg_query__discard_stmt__descriptor, Hook::kDiscard},
+        {&pg_query__deallocate_stmt__descriptor, Hook::kDeallocate},
         {&pg_query__transaction_stmt__descriptor, Hook::kTransaction},
         {&pg_query__update_stmt__descriptor, Hook::kUpdate},
         {&pg_query__create_schema_stmt__descriptor, Hook::kCreateSchema},
@@ -414,6 +416,12 @@ class Walker {
           info_.reset_all = true;
         }
         return;
+      case Hook::kDeallocate: {
+        std::string_view name = sv(reinterpret_cast<const PgQuery__DeallocateStmt*>(m)->name);
+        if (name.empty()) info_.deallocate_all = true;
+        else info_.deallocated.emplace_back(name);
+        return;
+      }
       case Hook::kTransaction:
         info_.transaction_control = true;
         return;
