@@ -6,6 +6,7 @@
 #include "proxy/client_session.h"
 #include "proxy/pool_spec.h"
 #include "proxy/statement_policy.h"
+#include "routing/plain_statement.h"
 #include "routing/tenant_context.h"
 
 namespace shardgate::proxy {
@@ -65,6 +66,17 @@ std::string first_schema(std::string_view value) {
 
 ClientSession::StatementAction ClientSession::classify(std::string_view sql) {
   StatementAction action;
+  if (routing::is_plain_statement(sql)) {
+    // Nothing in it the guard could refuse or shardgate must answer: no parse, no cache entry.
+    static const auto kPlain = [] {
+      auto info = std::make_shared<routing::StatementInfo>();
+      info->parsed = true;
+      info->statement_count = 1;
+      return std::shared_ptr<const routing::StatementInfo>(std::move(info));
+    }();
+    action.info = kPlain;
+    return action;
+  }
   action.info = worker_->statement_cache.get(sql);
   const config::Config& config = *runtime_->config;
   const auto& session = action.info->session;

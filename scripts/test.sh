@@ -33,7 +33,8 @@ for target in build-fuzz/tests/fuzz/fuzz_*; do
   corpus=$(mktemp -d)
   [ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$corpus/"
   echo "-- $name"
-  "$target" -max_total_time="${FUZZ_SECONDS:-20}" -rss_limit_mb=2048 -print_final_stats=0 \
+  dict=(); [ -f "tests/fuzz/$name.dict" ] && dict=(-dict="tests/fuzz/$name.dict")
+  "$target" "${dict[@]}" -max_total_time="${FUZZ_SECONDS:-20}" -rss_limit_mb=2048 -print_final_stats=0 \
     "$corpus" 2>&1 | tail -n 2
   rm -rf "$corpus"
 done

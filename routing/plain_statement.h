@@ -1,0 +1,21 @@
+// A fast path for the guard: recognises statements that are plainly harmless without
+// parsing them, so simple-protocol queries with literal values (a new text every time, never
+// a cache hit) do not pay for a full libpg_query parse.
+//
+// "Plain" is deliberately narrow and conservative: one SELECT/INSERT/UPDATE/DELETE/VALUES
+// statement of unqualified names, ordinary '...' literals, numbers and operators, with none
+// of the functions or types through which a statement can name a schema or a setting as data
+// (set_config, nextval & co, reg* casts, *_to_xml, dblink*, ts_stat, pg_settings). Anything
+// else, including every comment, quoted identifier, dollar quote, escape string, backslash,
+// dot outside a number, second statement or non-ASCII byte, is not plain and goes through the
+// full inspector. A fuzz target checks that whatever this calls plain, the full inspector
+// finds nothing to refuse.
+#pragma once
+
+#include <string_view>
+
+namespace shardgate::routing {
+
+bool is_plain_statement(std::string_view sql);
+
+}  // namespace shardgate::routing

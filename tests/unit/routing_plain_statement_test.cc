@@ -1,0 +1,46 @@
+#include "routing/plain_statement.h"
+
+#include <gtest/gtest.h>
+
+#include "routing/statement.h"
+
+namespace shardgate::routing {
+namespace {
+
+TEST(PlainStatement, RecognisesOrdinaryStatements) {
+  for (const char* sql : {
+           "SELECT abalance FROM pgbench_accounts WHERE aid = 42;",
+           "select 1",
+           "UPDATE pgbench_accounts SET abalance = abalance + -17 WHERE aid = 9;",
+           "INSERT INTO items (body) VALUES ('it''s a.b'), ('x')",
+           "DELETE FROM items WHERE id IN (1, 2, 3)",
+           "SELECT 1.5 * 2, now(), count(*) FROM items WHERE body LIKE 'a%' ;  ",
+           "VALUES (1), (2)",
+       }) {
+    EXPECT_TRUE(is_plain_statement(sql)) << sql;
+    // The full inspector agrees there is nothing to refuse.
+    auto info = inspect_statement(sql);
+    EXPECT_TRUE(info.qualified_schemas.empty() && info.protected_settings.empty() &&
+                !info.dynamic_sql)
+        << sql;
+  }
+}
+
+TEST(PlainStatement, SendsEverythingElseToTheFullInspector) {
+  for (const char* sql : {
+           "", "SET search_path TO x", "select * from tenant_b.items", "select * from tenant_b . items",
+           "select * from \"tenant_b\".items", "select set_config('search_path', 'b', false)",
+           "select nextval('b.seq')", "select 'b.items'::regclass", "select query_to_xml('x', true, true, '')",
+           "select table_to_xml('b.items', true, true, '')", "select dblink('x', 'y')",
+           "select 1; select 2", "select 1 -- comment", "select /* c */ 1", "select E'\\x'",
+           "select $$x$$", "select U&'d'", "select 'a\\'", "DO $$begin end$$", "WITH x AS (select 1) select 1",
+           "copy items to stdout", "update pg_settings set setting = 'x'", "select t1.2",
+           "select 'é'", "select ts_stat('select 1')", "select cast('x.y' as regclass)",
+           "SELECT 1.e5",
+       }) {
+    EXPECT_FALSE(is_plain_statement(sql)) << sql;
+  }
+}
+
+}  // namespace
+}  // namespace shardgate::routing
