@@ -20,8 +20,8 @@
 
 namespace {
 
-using shardgate::protocol::ByteSpan;
 using shardgate::protocol::Bytes;
+using shardgate::protocol::ByteSpan;
 using shardgate::protocol::FrameStatus;
 
 // A result set of `rows` DataRows of three small columns (int, int, short text), like

@@ -89,12 +89,15 @@ awaitable<ServerResult> ServerConnection::authenticate(const ConnectTarget& targ
         buffer_.consume(frame.size);
         continue;
       }
-      co_return ServerResult{ServerResult::Kind::kRefused, "08P01",
-                             std::string("unexpected message '") + type + "' during authentication"};
+      co_return ServerResult{
+          ServerResult::Kind::kRefused, "08P01",
+          std::string("unexpected message '") + type + "' during authentication"};
     }
     auto req = protocol::decode_auth_request(frame.body);
     buffer_.consume(frame.size);
-    if (!req) co_return ServerResult{ServerResult::Kind::kRefused, "08P01", "malformed authentication request"};
+    if (!req)
+      co_return ServerResult{ServerResult::Kind::kRefused, "08P01",
+                             "malformed authentication request"};
     Bytes out;
     std::string error;
     switch (req->code) {
@@ -114,13 +117,16 @@ awaitable<ServerResult> ServerConnection::authenticate(const ConnectTarget& targ
           co_return ServerResult{ServerResult::Kind::kRefused, "28000",
                                  "shard offers no SASL mechanism shardgate supports"};
         scram.emplace(target.password, protocol::scram_nonce());
-        protocol::encode_sasl_initial_response(out, protocol::kScramMechanism, scram->client_first());
+        protocol::encode_sasl_initial_response(out, protocol::kScramMechanism,
+                                               scram->client_first());
         break;
       }
       case protocol::AuthCode::kSaslContinue: {
-        if (!scram) co_return ServerResult{ServerResult::Kind::kRefused, "08P01", "unexpected SASLContinue"};
+        if (!scram)
+          co_return ServerResult{ServerResult::Kind::kRefused, "08P01", "unexpected SASLContinue"};
         auto final_msg = scram->server_first(req->data, &error);
-        if (!final_msg) co_return ServerResult{ServerResult::Kind::kRefused, "28000", "SCRAM: " + error};
+        if (!final_msg)
+          co_return ServerResult{ServerResult::Kind::kRefused, "28000", "SCRAM: " + error};
         protocol::encode_sasl_response(out, *final_msg);
         break;
       }
@@ -130,9 +136,10 @@ awaitable<ServerResult> ServerConnection::authenticate(const ConnectTarget& targ
                                  "SCRAM: the shard's signature did not verify: " + error};
         continue;
       default:
-        co_return ServerResult{ServerResult::Kind::kRefused, "28000",
-                               "shard asks for an authentication method shardgate does not support (code " +
-                                   std::to_string(static_cast<int>(req->code)) + ")"};
+        co_return ServerResult{
+            ServerResult::Kind::kRefused, "28000",
+            "shard asks for an authentication method shardgate does not support (code " +
+                std::to_string(static_cast<int>(req->code)) + ")"};
     }
     if (auto wec = co_await write_bytes(socket_, out)) co_return unreachable(target, wec.message());
   }
@@ -146,7 +153,8 @@ awaitable<ServerResult> ServerConnection::read_until_ready() {
       co_return ServerResult{ServerResult::Kind::kRefused, "08P01", "malformed message from shard"};
     switch (frame.type) {
       case protocol::be::kParameterStatus:
-        if (auto p = protocol::decode_parameter_status(frame.body)) set_parameter(p->first, p->second);
+        if (auto p = protocol::decode_parameter_status(frame.body))
+          set_parameter(p->first, p->second);
         break;
       case protocol::be::kBackendKeyData:
         if (auto k = protocol::decode_backend_key_data(frame.body)) {
@@ -185,11 +193,13 @@ awaitable<ServerResult> ServerConnection::run(std::string_view sql,
       auto [ec, frame] = co_await read_message(socket_, buffer_);
       if (ec) co_return ServerResult{ServerResult::Kind::kUnreachable, "08006", ec.message()};
       if (frame.status != protocol::FrameStatus::kFrame)
-        co_return ServerResult{ServerResult::Kind::kRefused, "08P01", "malformed message from shard"};
+        co_return ServerResult{ServerResult::Kind::kRefused, "08P01",
+                               "malformed message from shard"};
       if (frame.type == protocol::be::kErrorResponse && !first_error)
         first_error = from_error(ServerResult::Kind::kStatementFailed, frame.body);
       if (frame.type == protocol::be::kParameterStatus) {
-        if (auto p = protocol::decode_parameter_status(frame.body)) set_parameter(p->first, p->second);
+        if (auto p = protocol::decode_parameter_status(frame.body))
+          set_parameter(p->first, p->second);
       }
       bool ready = frame.type == protocol::be::kReadyForQuery;
       if (ready)

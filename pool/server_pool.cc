@@ -82,14 +82,16 @@ awaitable<Lease> ServerPool::open(const std::string& tenant) {
     dispatch();
     co_return Lease{nullptr,
                     {ServerResult::Kind::kUnreachable, "08006",
-                     "shard \"" + settings_.shard + "\" is down; shardgate retries its connection with backoff"},
+                     "shard \"" + settings_.shard +
+                         "\" is down; shardgate retries its connection with backoff"},
                     {}};
   }
   auto alive = alive_;
   ++connecting_;
   auto conn = std::make_unique<ServerConnection>(executor_);
   ServerResult r = co_await conn->connect(target_, settings_.connect_timeout);
-  if (!*alive) co_return Lease{nullptr, {ServerResult::Kind::kUnreachable, "08006", "pool closed"}, {}};
+  if (!*alive)
+    co_return Lease{nullptr, {ServerResult::Kind::kUnreachable, "08006", "pool closed"}, {}};
   --connecting_;
   if (!r.ok()) {
     --total_;
@@ -131,7 +133,8 @@ awaitable<Lease> ServerPool::acquire(const std::string& tenant, int weight, Mill
   waiters_.push(&w);
   dispatch();
   if (!w.granted && !w.slot) co_await timer.async_wait(use_nothrow);
-  if (!*alive) co_return Lease{nullptr, {ServerResult::Kind::kUnreachable, "08006", "pool closed"}, {}};
+  if (!*alive)
+    co_return Lease{nullptr, {ServerResult::Kind::kUnreachable, "08006", "pool closed"}, {}};
   auto waited = std::chrono::duration_cast<Millis>(Clock::now() - start);
   if (w.granted) {
     ++counters_.acquired;
@@ -213,7 +216,8 @@ awaitable<void> ServerPool::maintain() {
     // Retire idle connections past server_idle_timeout (down to min_pool_size) or
     // server_lifetime, oldest first.
     for (auto it = idle_.begin(); it != idle_.end();) {
-      bool expired_idle = now - (*it)->last_used > settings_.idle_timeout && total_ > settings_.min_size;
+      bool expired_idle =
+          now - (*it)->last_used > settings_.idle_timeout && total_ > settings_.min_size;
       bool expired_life = now - (*it)->created_at > settings_.lifetime;
       if (expired_idle || expired_life || !(*it)->looks_alive()) {
         (*it)->close();

@@ -20,7 +20,7 @@ namespace shardgate::pool {
 using Millis = std::chrono::milliseconds;
 
 struct PoolSettings {
-  std::string name;        // "s1/pro" or "s1/enterprise/acme"
+  std::string name;  // "s1/pro" or "s1/enterprise/acme"
   std::string shard;
   int size = 20;
   int min_size = 0;
@@ -90,11 +90,11 @@ class ServerPool {
   asio::any_io_executor executor_;
   PoolSettings settings_;
   ConnectTarget target_;
-  uint64_t generation_ = 0;  // bumped when the target changes
+  uint64_t generation_ = 0;                              // bumped when the target changes
   std::vector<std::unique_ptr<ServerConnection>> idle_;  // back = most recently used
   FairQueue<Waiter> waiters_;
   absl::flat_hash_map<std::string, int> tenant_active_;
-  int total_ = 0;       // idle + leased + connecting
+  int total_ = 0;  // idle + leased + connecting
   int connecting_ = 0;
   PoolStats counters_;
   std::vector<std::pair<std::string, std::string>> welcome_;

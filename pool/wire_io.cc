@@ -5,8 +5,8 @@ namespace shardgate {
 awaitable<error_code> read_at_least(tcp::socket& socket, ReadBuffer& buf, size_t n) {
   while (buf.size() < n) {
     auto space = buf.prepare(std::max<size_t>(n - buf.size(), 8192));
-    auto [ec, got] = co_await socket.async_read_some(asio::buffer(space.data(), space.size()),
-                                                     use_nothrow);
+    auto [ec, got] =
+        co_await socket.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
     if (ec) co_return ec;
     buf.commit(got);
   }
@@ -34,13 +34,13 @@ awaitable<FrameRead> read_message(tcp::socket& socket, ReadBuffer& buf, size_t m
 }
 
 awaitable<FrameRead> read_startup_packet(tcp::socket& socket, ReadBuffer& buf) {
-  co_return co_await read_frame(socket, buf,
-                                [](protocol::ByteSpan in) { return protocol::parse_startup_packet(in); });
+  co_return co_await read_frame(
+      socket, buf, [](protocol::ByteSpan in) { return protocol::parse_startup_packet(in); });
 }
 
 awaitable<error_code> write_bytes(tcp::socket& socket, protocol::ByteSpan bytes) {
-  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(bytes.data(), bytes.size()),
-                                            use_nothrow);
+  auto [ec, n] =
+      co_await asio::async_write(socket, asio::buffer(bytes.data(), bytes.size()), use_nothrow);
   (void)n;
   co_return ec;
 }

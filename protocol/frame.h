@@ -21,10 +21,10 @@ enum class FrameStatus { kFrame, kNeedMore, kError };
 
 struct Frame {
   FrameStatus status = FrameStatus::kNeedMore;
-  char type = 0;       // message type byte; 0 for startup-phase packets
-  ByteSpan body;       // the message body (after type and length), valid for kFrame
-  size_t size = 0;     // kFrame: bytes the whole message occupies in the input
-  size_t needed = 0;   // kNeedMore: total bytes needed for the frame if known, else 0
+  char type = 0;           // message type byte; 0 for startup-phase packets
+  ByteSpan body;           // the message body (after type and length), valid for kFrame
+  size_t size = 0;         // kFrame: bytes the whole message occupies in the input
+  size_t needed = 0;       // kNeedMore: total bytes needed for the frame if known, else 0
   std::string_view error;  // kError: a static description
 };
 

@@ -24,7 +24,8 @@ ClientKey CancelRegistry::issue() {
 void CancelRegistry::set_target(ClientKey key, std::optional<pool::CancelTarget> target) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(key.pid);
-  if (it != entries_.end() && it->second.secret == key.secret) it->second.target = std::move(target);
+  if (it != entries_.end() && it->second.secret == key.secret)
+    it->second.target = std::move(target);
 }
 
 void CancelRegistry::remove(ClientKey key) {

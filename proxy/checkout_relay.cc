@@ -17,7 +17,8 @@ using namespace asio::experimental::awaitable_operators;
 
 awaitable<bool> fill_some(tcp::socket& socket, ReadBuffer& buf) {
   auto space = buf.prepare(16 * 1024);
-  auto [ec, n] = co_await socket.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
+  auto [ec, n] =
+      co_await socket.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
   if (ec) co_return false;
   buf.commit(n);
   co_return true;
@@ -192,7 +193,8 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
       if (frame.type == protocol::be::kCommandComplete) {
         --remaining;
       } else if (frame.type == protocol::be::kParameterStatus) {
-        if (auto p = protocol::decode_parameter_status(frame.body)) server_->set_parameter(p->first, p->second);
+        if (auto p = protocol::decode_parameter_status(frame.body))
+          server_->set_parameter(p->first, p->second);
       } else if (frame.type == protocol::be::kErrorResponse) {
         auto fields = protocol::decode_error_fields(frame.body);
         context_error = fields ? fields->message() : "malformed error";
@@ -233,7 +235,8 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
         if (header.total > available) {
           if (header.total <= StreamScanner::kStreamThreshold) break;
           route_response(type, false, expect, server_->prepared);  // a big DataRow/CopyData
-          if (dropped) out.insert(out.end(), data.begin() + static_cast<std::ptrdiff_t>(consumed), data.end());
+          if (dropped)
+            out.insert(out.end(), data.begin() + static_cast<std::ptrdiff_t>(consumed), data.end());
           streaming = header.total - available;
           consumed = data.size();
           break;
@@ -260,8 +263,8 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
                 server_->prepared.clear();
                 statements_.clear();  // as in PostgreSQL: all of the client's statements are gone
                 unnamed_command_.reset();
-              }
-              else if (*tag == "DEALLOCATE") discard_after = true;
+              } else if (*tag == "DEALLOCATE")
+                discard_after = true;
             }
             break;
           default:
@@ -312,7 +315,8 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
     if (shutdown_requested_ && pending_ == 0 && !unsynced_ && status_ == 'I')
       finish(CheckoutEnd::kShutdown);
     else if (!end)
-      co_await asio::steady_timer(executor, asio::steady_timer::time_point::max()).async_wait(use_nothrow);
+      co_await asio::steady_timer(executor, asio::steady_timer::time_point::max())
+          .async_wait(use_nothrow);
   };
   co_await (client_to_server() || server_to_client() || wait_shutdown());
   shutdown_signal_.reset();
@@ -321,21 +325,26 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
 
   protocol::Bytes out;
   if (*end == CheckoutEnd::kContextFailed) {
-    log_event(spdlog::level::err, "could not set tenant context", &log_, {{"reason", context_error}});
+    log_event(spdlog::level::err, "could not set tenant context", &log_,
+              {{"reason", context_error}});
     protocol::encode_error(out, "ERROR", "08006",
                            "could not set the context of tenant \"" + route_->tenant +
                                "\" on shard \"" + route_->placement.shard + "\": " + context_error,
                            "Check the tier's role and the tenant's schema on the shard.");
-    if (pending_ > 0) protocol::encode_ready_for_query(out, 'I');
-    else skip_to_sync_ = unsynced_;
+    if (pending_ > 0)
+      protocol::encode_ready_for_query(out, 'I');
+    else
+      skip_to_sync_ = unsynced_;
   } else if (*end == CheckoutEnd::kServerGone) {
     log_event(spdlog::level::warn, "shard connection lost", &log_);
     protocol::encode_error(out, session_mode() ? "FATAL" : "ERROR", "08006",
                            "lost the connection to shard \"" + route_->placement.shard +
                                "\" serving tenant \"" + route_->tenant + "\"",
                            "Retry the transaction; the shard may be restarting.");
-    if (pending_ > 0) protocol::encode_ready_for_query(out, 'I');
-    else skip_to_sync_ = unsynced_;
+    if (pending_ > 0)
+      protocol::encode_ready_for_query(out, 'I');
+    else
+      skip_to_sync_ = unsynced_;
   }
   if (!out.empty()) {
     pending_ = 0;

@@ -47,8 +47,10 @@ awaitable<std::optional<AuthOutcome>> read_password_message(tcp::socket& socket,
   } else {
     auto body = expect == Expect::kPassword ? protocol::decode_password(frame.body)
                                             : protocol::decode_sasl_response(frame.body);
-    if (!body) error = protocol_error("malformed password message");
-    else out = *body;
+    if (!body)
+      error = protocol_error("malformed password message");
+    else
+      out = *body;
   }
   buffer.consume(frame.size);
   co_return error;
@@ -62,7 +64,9 @@ awaitable<AuthOutcome> run_scram(tcp::socket& socket, ReadBuffer& buffer,
   if (co_await write_bytes(socket, out)) co_return disconnected();
 
   std::string message, mechanism, error;
-  if (auto e = co_await read_password_message(socket, buffer, message, Expect::kSaslInitial, &mechanism)) co_return *e;
+  if (auto e =
+          co_await read_password_message(socket, buffer, message, Expect::kSaslInitial, &mechanism))
+    co_return *e;
   if (mechanism != protocol::kScramMechanism)
     co_return protocol_error("client selected an unsupported SASL mechanism");
   protocol::ScramServer server(verifier, protocol::scram_nonce());
@@ -72,7 +76,9 @@ awaitable<AuthOutcome> run_scram(tcp::socket& socket, ReadBuffer& buffer,
   protocol::encode_auth_sasl_continue(out, *first);
   if (co_await write_bytes(socket, out)) co_return disconnected();
 
-  if (auto e = co_await read_password_message(socket, buffer, message, Expect::kSaslResponse, nullptr)) co_return *e;
+  if (auto e =
+          co_await read_password_message(socket, buffer, message, Expect::kSaslResponse, nullptr))
+    co_return *e;
   auto final_msg = server.client_final(message, &error);
   if (!final_msg || !known_user) co_return failed(user_name);
   out.clear();
@@ -92,7 +98,8 @@ awaitable<AuthOutcome> run_md5(tcp::socket& socket, ReadBuffer& buffer,
   protocol::encode_auth_md5(out, salt);
   if (co_await write_bytes(socket, out)) co_return disconnected();
   std::string response;
-  if (auto e = co_await read_password_message(socket, buffer, response, Expect::kPassword, nullptr)) co_return *e;
+  if (auto e = co_await read_password_message(socket, buffer, response, Expect::kPassword, nullptr))
+    co_return *e;
   std::string stored = is_md5_hash(user.password)
                            ? user.password
                            : protocol::md5_stored_hash(startup_user, user.password);
@@ -100,7 +107,8 @@ awaitable<AuthOutcome> run_md5(tcp::socket& socket, ReadBuffer& buffer,
     co_return AuthOutcome{Kind::kFailed, "28P01",
                           "password authentication failed for user \"" + user.name +
                               "\": a password stored as an md5 hash cannot check the name \"" +
-                              startup_user + "\"; pass the tenant in options, or store the "
+                              startup_user +
+                              "\"; pass the tenant in options, or store the "
                               "password in plain text or as a SCRAM verifier"};
   }
   if (!protocol::secure_equal(response, protocol::md5_response_from_hash(stored, salt)))
@@ -127,7 +135,8 @@ awaitable<AuthOutcome> run_plain(tcp::socket& socket, ReadBuffer& buffer,
   protocol::encode_auth_cleartext(out);
   if (co_await write_bytes(socket, out)) co_return disconnected();
   std::string given;
-  if (auto e = co_await read_password_message(socket, buffer, given, Expect::kPassword, nullptr)) co_return *e;
+  if (auto e = co_await read_password_message(socket, buffer, given, Expect::kPassword, nullptr))
+    co_return *e;
   if (!plain_matches(user, given)) co_return failed(user.name);
   out.clear();
   protocol::encode_auth_ok(out);
@@ -146,7 +155,8 @@ bool is_md5_hash(std::string_view s) {
 
 awaitable<AuthOutcome> authenticate_client(tcp::socket& socket, ReadBuffer& buffer,
                                            const config::UserConfig* user,
-                                           const std::string& user_name, const std::string& startup_user,
+                                           const std::string& user_name,
+                                           const std::string& startup_user,
                                            const Runtime& runtime) {
   if (!user) {
     // Run a SCRAM exchange against a throwaway verifier so unknown names look like bad passwords.

@@ -87,8 +87,8 @@ awaitable<std::optional<protocol::StartupMessage>> ClientSession::read_startup()
     auto& packet = *decoded.packet;
     if (std::holds_alternative<protocol::SslRequest>(packet) ||
         std::holds_alternative<protocol::GssEncRequest>(packet)) {
-      bool& again = std::holds_alternative<protocol::SslRequest>(packet) ? negotiated_ssl
-                                                                        : negotiated_gss;
+      bool& again =
+          std::holds_alternative<protocol::SslRequest>(packet) ? negotiated_ssl : negotiated_gss;
       if (again || !client_buf_.empty()) {
         co_await send_error("FATAL", "08P01", "unexpected encryption negotiation");
         co_return std::nullopt;

@@ -68,7 +68,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void force_close();
 
  private:
-  enum class CheckoutEnd { kReleased, kClientGone, kClientTerminated, kProtocolError, kServerGone, kContextFailed, kShutdown };
+  enum class CheckoutEnd {
+    kReleased,
+    kClientGone,
+    kClientTerminated,
+    kProtocolError,
+    kServerGone,
+    kContextFailed,
+    kShutdown
+  };
 
   // --- startup (client_session.cc) ---
   awaitable<std::optional<protocol::StartupMessage>> read_startup();
@@ -92,7 +100,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void return_server(bool reusable);
 
   // --- serving (session_serve.cc) ---
-  bool session_mode() const { return route_ && route_->tier->pool_mode == config::PoolMode::kSession; }
+  bool session_mode() const {
+    return route_ && route_->tier->pool_mode == config::PoolMode::kSession;
+  }
   awaitable<void> serve_loop();
   // After a checkout: apply a pending tenant switch; true when the session moved worker.
   awaitable<bool> after_switch();

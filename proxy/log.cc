@@ -31,7 +31,8 @@ void append_field(std::string& out, bool json, std::string_view key, std::string
 std::string timestamp() {
   auto now = std::chrono::system_clock::now();
   auto t = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[64];
@@ -46,11 +47,21 @@ std::string json_escape(std::string_view s) {
   out.reserve(s.size() + 8);
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -75,8 +86,8 @@ void setup_logging(const config::LogConfig& config) {
 
 bool log_enabled(spdlog::level::level_enum level) { return spdlog::should_log(level); }
 
-void log_event(spdlog::level::level_enum level, std::string_view message,
-               const LogContext* context, LogExtra extra) {
+void log_event(spdlog::level::level_enum level, std::string_view message, const LogContext* context,
+               LogExtra extra) {
   if (!spdlog::should_log(level)) return;
   bool json = g_json.load(std::memory_order_relaxed);
   std::string line;

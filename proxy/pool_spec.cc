@@ -7,7 +7,8 @@ namespace shardgate::proxy {
 PoolSpec pool_spec(const routing::Route& route, const config::Config& config) {
   const config::TierConfig& tier = *route.tier;
   const config::ShardConfig& shard = *route.shard;
-  bool per_tenant = tier.pool == config::PoolKind::kDedicated || tier.login == config::Login::kTenant;
+  bool per_tenant =
+      tier.pool == config::PoolKind::kDedicated || tier.login == config::Login::kTenant;
   PoolSpec spec;
   spec.key = shard.name + "/" + tier.name;
   if (per_tenant) spec.key += "/" + route.tenant;
@@ -31,9 +32,11 @@ PoolSpec pool_spec(const routing::Route& route, const config::Config& config) {
   spec.target.password = shard.password;
   spec.target.database = own_database ? route.placement.database : shard.dbname;
   if (tier.login == config::Login::kTenant) {
-    spec.target.user = routing::expand_template(tier.role.empty() ? "{tenant}" : tier.role, route.tenant);
-    auto secret = config::resolve_secret(routing::expand_template(tier.login_password, route.tenant),
-                                         "tiers." + tier.name + ".login_password");
+    spec.target.user =
+        routing::expand_template(tier.role.empty() ? "{tenant}" : tier.role, route.tenant);
+    auto secret =
+        config::resolve_secret(routing::expand_template(tier.login_password, route.tenant),
+                               "tiers." + tier.name + ".login_password");
     spec.target.password = secret.ok() ? *secret : "";
   }
   return spec;

@@ -12,7 +12,9 @@ constexpr std::string_view kThrowaway = "sg_noop";
 constexpr std::string_view kAbsent = "sg_absent";
 constexpr std::string_view kDuplicate = "sg_duplicate";
 
-void append_raw(protocol::Bytes& out, protocol::ByteSpan raw) { out.insert(out.end(), raw.begin(), raw.end()); }
+void append_raw(protocol::Bytes& out, protocol::ByteSpan raw) {
+  out.insert(out.end(), raw.begin(), raw.end());
+}
 
 void forget_prepared(const Expectation& e, pool::PreparedLru& server) {
   if (!e.prepared.empty()) server.erase(e.prepared);
@@ -65,8 +67,8 @@ void RequestRewriter::ensure_prepared(const PreparedStatement& s, protocol::Byte
 }
 
 bool RequestRewriter::add(char type, protocol::ByteSpan body, protocol::ByteSpan raw,
-                          protocol::Bytes& out, std::deque<Expectation>& expect,
-                          std::string* error, const routing::SessionCommand* command,
+                          protocol::Bytes& out, std::deque<Expectation>& expect, std::string* error,
+                          const routing::SessionCommand* command,
                           const routing::SessionCommand** bound) {
   switch (type) {
     case protocol::fe::kParse: {
@@ -215,15 +217,24 @@ bool route_response(char type, bool whole, std::deque<Expectation>& expect,
   }
   bool terminal = false;
   switch (head.request) {
-    case fe::kParse: terminal = type == be::kParseComplete; break;
-    case fe::kBind: terminal = type == be::kBindComplete; break;
-    case fe::kClose: terminal = type == be::kCloseComplete; break;
-    case fe::kDescribe: terminal = type == be::kRowDescription || type == be::kNoData; break;
+    case fe::kParse:
+      terminal = type == be::kParseComplete;
+      break;
+    case fe::kBind:
+      terminal = type == be::kBindComplete;
+      break;
+    case fe::kClose:
+      terminal = type == be::kCloseComplete;
+      break;
+    case fe::kDescribe:
+      terminal = type == be::kRowDescription || type == be::kNoData;
+      break;
     case fe::kExecute:
       terminal = type == be::kCommandComplete || type == be::kEmptyQueryResponse ||
                  type == be::kPortalSuspended;
       break;
-    default: break;
+    default:
+      break;
   }
   if (terminal) expect.pop_front();
   return forward;

@@ -44,9 +44,9 @@ class StatementRegistry {
 
 // One server response the client is owed (or that shardgate must swallow), in order.
 struct Expectation {
-  char request = 0;          // client request type: P B D E C S Q F
-  bool swallow = false;      // shardgate's own message: drop its response
-  std::string prepared;      // a Parse that prepares this proxy-wide name on the server
+  char request = 0;      // client request type: P B D E C S Q F
+  bool swallow = false;  // shardgate's own message: drop its response
+  std::string prepared;  // a Parse that prepares this proxy-wide name on the server
 };
 
 class ClientStatements {

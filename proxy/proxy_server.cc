@@ -20,16 +20,17 @@ Proxy::~Proxy() {
 bool Proxy::bind() {
   auto rt = runtime_.get();
   const auto& listen = rt->config->listen;
-  int count = rt->config->workers > 0 ? rt->config->workers
-                                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int count = rt->config->workers > 0
+                  ? rt->config->workers
+                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   error_code ec;
   auto address = asio::ip::make_address(listen.host == "*" ? "0.0.0.0" : listen.host, ec);
   if (ec) {
     tcp::resolver resolver(main_io_);
     auto results = resolver.resolve(listen.host, std::to_string(listen.port), ec);
     if (ec || results.empty()) {
-      log_event(spdlog::level::err, "cannot resolve listen address",
-                nullptr, {{"host", listen.host}, {"error", ec.message()}});
+      log_event(spdlog::level::err, "cannot resolve listen address", nullptr,
+                {{"host", listen.host}, {"error", ec.message()}});
       return false;
     }
     address = results.begin()->endpoint().address();
@@ -50,8 +51,9 @@ bool Proxy::bind() {
     if (!ec) acceptor->bind(ep, ec);
     if (!ec) acceptor->listen(1024, ec);
     if (ec) {
-      log_event(spdlog::level::err, "cannot listen",
-                nullptr, {{"address", address.to_string() + ":" + std::to_string(port)}, {"error", ec.message()}});
+      log_event(
+          spdlog::level::err, "cannot listen", nullptr,
+          {{"address", address.to_string() + ":" + std::to_string(port)}, {"error", ec.message()}});
       return false;
     }
     port = acceptor->local_endpoint().port();  // port 0 -> the kernel's pick, shared by all
@@ -94,7 +96,8 @@ void Proxy::spawn(Worker& worker, std::shared_ptr<ClientSession> session, bool r
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& ex) {
-        log_event(spdlog::level::err, "session ended by an exception", nullptr, {{"error", ex.what()}});
+        log_event(spdlog::level::err, "session ended by an exception", nullptr,
+                  {{"error", ex.what()}});
       } catch (...) {
         log_event(spdlog::level::err, "session ended by an unknown exception");
       }

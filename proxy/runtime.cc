@@ -15,8 +15,9 @@ RuntimePtr make_runtime(config::Config config, routing::Directory directory) {
     std::array<uint8_t, 16> salt;
     protocol::random_bytes(salt.data(), salt.size());
     rt->scram_verifiers.emplace(
-        user.name, protocol::make_scram_verifier(
-                       user.password, std::string(reinterpret_cast<char*>(salt.data()), salt.size())));
+        user.name,
+        protocol::make_scram_verifier(
+            user.password, std::string(reinterpret_cast<char*>(salt.data()), salt.size())));
   }
   for (const auto& [tenant, placement] : directory.tenants())
     rt->tenant_by_schema.emplace(placement.schema, tenant);
@@ -35,7 +36,8 @@ std::string Runtime::tenant_for_schema(std::string_view schema) const {
   if (schema.size() <= prefix.size() + suffix.size() || !schema.starts_with(prefix) ||
       !schema.ends_with(suffix))
     return {};
-  std::string_view tenant = schema.substr(prefix.size(), schema.size() - prefix.size() - suffix.size());
+  std::string_view tenant =
+      schema.substr(prefix.size(), schema.size() - prefix.size() - suffix.size());
   if (!config::valid_tenant_id(tenant)) return {};
   // Only a tenant the directory would place: listed, or placed by default_placement.
   if (directory->find(tenant) == nullptr && config->directory.default_placement.reject) return {};

@@ -179,7 +179,8 @@ awaitable<ClientSession::Local> ClientSession::answer_session_command(
     protocol::encode_data_row(out, {route_ ? route_->tenant : std::string()});
     protocol::encode_command_complete(out, "SHOW");
   } else {
-    protocol::encode_command_complete(out, cmd.kind == SessionCommandKind::kResetTenant ? "RESET" : "SET");
+    protocol::encode_command_complete(
+        out, cmd.kind == SessionCommandKind::kResetTenant ? "RESET" : "SET");
   }
   protocol::encode_ready_for_query(out, 'I');
   std::string after = route_ ? route_->tenant : "";
@@ -195,7 +196,8 @@ awaitable<ClientSession::Local> ClientSession::answer_session_command(
 
 std::optional<routing::RouteError> ClientSession::check_startup_settings() {
   const config::Config& config = *runtime_->config;
-  auto check = [&](std::string_view name, const std::string& value) -> std::optional<routing::RouteError> {
+  auto check = [&](std::string_view name,
+                   const std::string& value) -> std::optional<routing::RouteError> {
     if (name == "role" || name == "session_authorization")
       return refused("shardgate refused the startup setting " + std::string(name) +
                      ": it would change the role shardgate manages");
@@ -204,7 +206,7 @@ std::optional<routing::RouteError> ClientSession::check_startup_settings() {
                      ": the guard reads SQL with it on");
     if (name == "client_encoding" && unsafe_encoding(value))
       return refused("shardgate refused client_encoding " + value +
-                     ": its multibyte characters can hide a backslash from the guard",
+                         ": its multibyte characters can hide a backslash from the guard",
                      "Use UTF8.");
     return std::nullopt;
   };
@@ -217,17 +219,21 @@ std::optional<routing::RouteError> ClientSession::check_startup_settings() {
     if (it->first == "search_path") {
       if (!source_enabled(config, config::TenantSource::kSearchPath)) {
         if (config.guard.enabled)
-          return refused("shardgate refused the startup setting search_path: shardgate sets it to the tenant's schema");
+          return refused(
+              "shardgate refused the startup setting search_path: shardgate sets it to the "
+              "tenant's schema");
         ++it;
         continue;
       }
       std::string tenant = runtime_->tenant_for_schema(first_schema(it->second));
       if (tenant.empty())
-        return refused("search_path may only name a tenant's schema; \"" + first_schema(it->second) +
-                       "\" belongs to no tenant");
+        return refused("search_path may only name a tenant's schema; \"" +
+                       first_schema(it->second) + "\" belongs to no tenant");
       if (identity_.tenant && *identity_.tenant != tenant)
-        return routing::RouteError{"28000", "conflicting tenants: \"" + *identity_.tenant +
-                                                "\" and search_path of \"" + tenant + "\"", {}};
+        return routing::RouteError{"28000",
+                                   "conflicting tenants: \"" + *identity_.tenant +
+                                       "\" and search_path of \"" + tenant + "\"",
+                                   {}};
       identity_.tenant = tenant;
       it = options.erase(it);
       continue;
@@ -305,8 +311,10 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
 void ClientSession::schedule_switch(const routing::SessionCommand& cmd) {
   if (status_ != 'I') {
     // Cannot be refused at this point of the protocol: fail closed once the transaction ends.
-    log_event(spdlog::level::warn, "prepared tenant switch inside a transaction: tenant cleared", &log_);
-    pending_switch_ = routing::SessionCommand{routing::SessionCommandKind::kResetTenant, {}, {}, false};
+    log_event(spdlog::level::warn, "prepared tenant switch inside a transaction: tenant cleared",
+              &log_);
+    pending_switch_ =
+        routing::SessionCommand{routing::SessionCommandKind::kResetTenant, {}, {}, false};
     return;
   }
   pending_switch_ = cmd;

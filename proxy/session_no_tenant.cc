@@ -65,8 +65,10 @@ awaitable<ClientSession::Local> ClientSession::answer_without_tenant(char type,
       r.cstr();
       std::string statement(r.cstr());
       const ClientStatements::Entry* e = statement.empty() ? nullptr : statements_.find(statement);
-      if (statement.empty() && unnamed_command_) portal_command_ = unnamed_command_;
-      else if (e && e->command) portal_command_ = e->command;
+      if (statement.empty() && unnamed_command_)
+        portal_command_ = unnamed_command_;
+      else if (e && e->command)
+        portal_command_ = e->command;
       else {
         refuse();
         break;
@@ -108,8 +110,10 @@ awaitable<ClientSession::Local> ClientSession::answer_without_tenant(char type,
       char kind = static_cast<char>(r.u8());
       std::string name(r.cstr());
       if (kind == 'S') {
-        if (name.empty()) unnamed_command_.reset();
-        else statements_.erase(name);
+        if (name.empty())
+          unnamed_command_.reset();
+        else
+          statements_.erase(name);
       }
       encode_empty(out, protocol::be::kCloseComplete);
       break;

@@ -28,7 +28,8 @@ pool::ServerPool& ClientSession::current_pool() {
 
 awaitable<pool::Lease> ClientSession::acquire_server() {
   pool::ServerPool& pool = current_pool();
-  auto lease = co_await pool.acquire(route_->tenant, route_->tier->weight, route_->tier->pool_timeout);
+  auto lease =
+      co_await pool.acquire(route_->tenant, route_->tier->weight, route_->tier->pool_timeout);
   if (lease.conn) {
     server_pool_ = &pool;
     server_tenant_ = route_->tenant;
@@ -86,11 +87,16 @@ awaitable<bool> ClientSession::welcome() {
   protocol::Bytes out;
   if (!route_) {
     std::vector<std::pair<std::string, std::string>> defaults = {
-        {"server_version", "15.0 (shardgate)"}, {"server_encoding", "UTF8"},
-        {"client_encoding", "UTF8"},          {"DateStyle", "ISO, MDY"},
-        {"TimeZone", "UTC"},                  {"IntervalStyle", "postgres"},
-        {"integer_datetimes", "on"},          {"standard_conforming_strings", "on"},
-        {"is_superuser", "off"},              {"session_authorization", log_.user},
+        {"server_version", "15.0 (shardgate)"},
+        {"server_encoding", "UTF8"},
+        {"client_encoding", "UTF8"},
+        {"DateStyle", "ISO, MDY"},
+        {"TimeZone", "UTC"},
+        {"IntervalStyle", "postgres"},
+        {"integer_datetimes", "on"},
+        {"standard_conforming_strings", "on"},
+        {"is_superuser", "off"},
+        {"session_authorization", log_.user},
         {"application_name", ""}};
     send_parameters(out, defaults);
   } else {
@@ -99,14 +105,16 @@ awaitable<bool> ClientSession::welcome() {
     if (session_mode || pool.welcome_parameters().empty()) {
       auto lease = co_await acquire_server();
       if (!lease.conn) {
-        log_event(spdlog::level::warn, "no server connection", &log_, {{"reason", lease.error.message}});
-        co_await send_error("FATAL", lease.error.sqlstate,
-                            "shard \"" + route_->placement.shard + "\" is unavailable for tenant \"" +
-                                route_->tenant + "\": " + lease.error.message,
-                            lease.error.sqlstate == "53300"
-                                ? "Retry later, or raise the tier's pool_size."
-                                : "Retry later; other shards are not affected. Operators: check "
-                                  "that the shard is up and shardgate's shard credentials are right.");
+        log_event(spdlog::level::warn, "no server connection", &log_,
+                  {{"reason", lease.error.message}});
+        co_await send_error(
+            "FATAL", lease.error.sqlstate,
+            "shard \"" + route_->placement.shard + "\" is unavailable for tenant \"" +
+                route_->tenant + "\": " + lease.error.message,
+            lease.error.sqlstate == "53300"
+                ? "Retry later, or raise the tier's pool_size."
+                : "Retry later; other shards are not affected. Operators: check "
+                  "that the shard is up and shardgate's shard credentials are right.");
         co_return false;
       }
       server_ = std::move(lease.conn);
@@ -127,10 +135,12 @@ awaitable<bool> ClientSession::welcome() {
         }());
         auto result = co_await server_->run(sql, runtime_->config->connect_timeout);
         if (!result.ok()) {
-          log_event(spdlog::level::err, "could not set tenant context", &log_, {{"reason", result.message}});
+          log_event(spdlog::level::err, "could not set tenant context", &log_,
+                    {{"reason", result.message}});
           co_await send_error("FATAL", result.sqlstate.empty() ? "08006" : result.sqlstate,
                               "could not set the context of tenant \"" + route_->tenant +
-                                  "\" on shard \"" + route_->placement.shard + "\": " + result.message,
+                                  "\" on shard \"" + route_->placement.shard +
+                                  "\": " + result.message,
                               "Check the tier's role and the tenant's schema on the shard.");
           return_server(false);
           co_return false;

@@ -24,13 +24,14 @@ awaitable<bool> ClientSession::head_message(char& type, protocol::ByteSpan& body
       co_return true;
     }
     if (frame.status == protocol::FrameStatus::kError) {
-      co_await send_error("FATAL", "08P01", std::string("invalid message from client: ") +
-                                                std::string(frame.error));
+      co_await send_error("FATAL", "08P01",
+                          std::string("invalid message from client: ") + std::string(frame.error));
       co_return false;
     }
     size_t want = frame.needed > client_buf_.size() ? frame.needed : client_buf_.size() + 1;
     if (shutdown_requested_ && client_buf_.empty()) {
-      co_await send_error("FATAL", "57P01", "terminating connection because shardgate is shutting down",
+      co_await send_error("FATAL", "57P01",
+                          "terminating connection because shardgate is shutting down",
                           "Reconnect to another shardgate instance or retry shortly.");
       co_return false;
     }
@@ -71,7 +72,8 @@ awaitable<ClientSession::Local> ClientSession::answer_locally(char type, protoco
     }
     co_return Local::kAnswered;
   }
-  if (!route_ && type != protocol::fe::kQuery) co_return co_await answer_without_tenant(type, body, size);
+  if (!route_ && type != protocol::fe::kQuery)
+    co_return co_await answer_without_tenant(type, body, size);
   if (type != protocol::fe::kQuery) co_return Local::kNeedsServer;
   auto sql = protocol::decode_query(body);
   if (!sql) co_return Local::kNeedsServer;  // the server reports the malformed message
@@ -110,7 +112,8 @@ awaitable<bool> ClientSession::after_switch() {
   std::string before = route_ ? route_->tenant : "";
   if (auto err = apply_session_command(cmd)) {
     // The client was told SET succeeded (prepared statement): fail closed, no tenant at all.
-    log_event(spdlog::level::warn, "tenant switch failed: tenant cleared", &log_, {{"reason", err->message}});
+    log_event(spdlog::level::warn, "tenant switch failed: tenant cleared", &log_,
+              {{"reason", err->message}});
     apply_session_command({routing::SessionCommandKind::kResetTenant, {}, {}, false});
   }
   std::string after = route_ ? route_->tenant : "";
@@ -143,7 +146,8 @@ awaitable<void> ClientSession::serve_loop() {
       auto lease = co_await acquire_server();
       if (!lease.conn) {
         client_buf_.consume(size);
-        log_event(spdlog::level::warn, "no server connection", &log_, {{"reason", lease.error.message}});
+        log_event(spdlog::level::warn, "no server connection", &log_,
+                  {{"reason", lease.error.message}});
         co_await refuse_request(type, lease.error.sqlstate, lease.error.message,
                                 lease.error.sqlstate == "53300"
                                     ? "Retry the statement later, or raise the tier's pool_size."
@@ -161,16 +165,20 @@ awaitable<void> ClientSession::serve_loop() {
       case CheckoutEnd::kReleased: {
         bool keep = session_mode() && !pending_switch_;
         if (!keep) {
-          if (session_mode()) co_await release_session_server();
-          else return_server(true);
+          if (session_mode())
+            co_await release_session_server();
+          else
+            return_server(true);
         }
         bool moved = co_await after_switch();
         if (moved) co_return;
         continue;
       }
       case CheckoutEnd::kShutdown:
-        if (session_mode()) co_await release_session_server();
-        else return_server(true);
+        if (session_mode())
+          co_await release_session_server();
+        else
+          return_server(true);
         protocol::encode_error(out, "FATAL", "57P01",
                                "terminating connection because shardgate is shutting down",
                                "Reconnect to another shardgate instance or retry shortly.");
@@ -186,8 +194,10 @@ awaitable<void> ClientSession::serve_loop() {
         } else if (status_ != 'I') {
           // Left inside a transaction: roll it back before anyone else gets the connection.
           auto r = co_await server_->run("ROLLBACK", runtime_->config->connect_timeout);
-          if (session_mode() && r.ok()) co_await release_session_server();
-          else return_server(r.ok());
+          if (session_mode() && r.ok())
+            co_await release_session_server();
+          else
+            return_server(r.ok());
         } else if (session_mode()) {
           co_await release_session_server();
         } else {
@@ -211,8 +221,10 @@ awaitable<void> ClientSession::serve_loop() {
     }
   }
   if (server_) {
-    if (session_mode()) co_await release_session_server();
-    else return_server(pending_ == 0 && status_ == 'I');
+    if (session_mode())
+      co_await release_session_server();
+    else
+      return_server(pending_ == 0 && status_ == 'I');
   }
 }
 

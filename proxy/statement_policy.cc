@@ -8,7 +8,8 @@ namespace {
 // A literal safe inside a $sg$-quoted body.
 std::string body_literal(std::string_view text) {
   std::string cleaned(text);
-  for (size_t pos; (pos = cleaned.find("$sg$")) != std::string::npos;) cleaned.replace(pos, 4, "$ sg$");
+  for (size_t pos; (pos = cleaned.find("$sg$")) != std::string::npos;)
+    cleaned.replace(pos, 4, "$ sg$");
   return routing::quote_literal(cleaned);
 }
 }  // namespace

@@ -19,9 +19,9 @@ enum class ScanAction {
 };
 
 struct ScanResult {
-  size_t forward = 0;     // bytes at the front of the input to forward now
-  bool stopped = false;   // a callback asked to stop
-  bool error = false;     // a malformed header: the peer broke the protocol
+  size_t forward = 0;    // bytes at the front of the input to forward now
+  bool stopped = false;  // a callback asked to stop
+  bool error = false;    // a malformed header: the peer broke the protocol
 };
 
 class StreamScanner {

@@ -15,7 +15,7 @@ namespace shardgate::routing {
 
 struct Placement {
   std::string shard;
-  std::string schema;    // resolved: entry's schema or schema_template
+  std::string schema;  // resolved: entry's schema or schema_template
   std::string tier;
   config::Isolation isolation = config::Isolation::kSchema;
   std::string database;  // isolation database: the tenant's own database on the shard
@@ -29,7 +29,9 @@ class Directory {
   const Placement* find(std::string_view tenant) const;
   size_t size() const { return tenants_.size(); }
   const absl::flat_hash_map<std::string, Placement>& tenants() const { return tenants_; }
-  void put(std::string tenant, Placement p) { tenants_.insert_or_assign(std::move(tenant), std::move(p)); }
+  void put(std::string tenant, Placement p) {
+    tenants_.insert_or_assign(std::move(tenant), std::move(p));
+  }
   bool erase(std::string_view tenant) {
     // Debian's abseil has its own absl::string_view (not std::string_view): convert.
     return tenants_.erase(absl::string_view(tenant.data(), tenant.size())) > 0;

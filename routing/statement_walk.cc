@@ -418,8 +418,10 @@ class Walker {
         return;
       case Hook::kDeallocate: {
         std::string_view name = sv(reinterpret_cast<const PgQuery__DeallocateStmt*>(m)->name);
-        if (name.empty()) info_.deallocate_all = true;
-        else info_.deallocated.emplace_back(name);
+        if (name.empty())
+          info_.deallocate_all = true;
+        else
+          info_.deallocated.emplace_back(name);
         return;
       }
       case Hook::kTransaction:

@@ -11,6 +11,9 @@ jobs=$(nproc)
 
 step() { echo; echo "==== $*"; }
 
+step "layout (clang-format, .clang-format at the root)"
+git ls-files '*.cc' '*.h' | xargs clang-format --dry-run --Werror
+
 step "build (warnings are errors)"
 CMAKE_ARGS="-DSHARDGATE_WERROR=ON" bash scripts/build.sh >/dev/null
 

@@ -45,7 +45,8 @@ TEST(StreamScanner, ForwardsWholeMessagesAndWaitsForPartialOnes) {
 }
 
 TEST(StreamScanner, StopBeforeKeepsTheMessage) {
-  auto bytes = concat({msg('Q', std::string("x\0", 2)), msg('X', ""), msg('Q', std::string("y\0", 2))});
+  auto bytes =
+      concat({msg('Q', std::string("x\0", 2)), msg('X', ""), msg('Q', std::string("y\0", 2))});
   StreamScanner s;
   auto r = s.scan(bytes, [](char t, protocol::ByteSpan, bool) {
     return t == 'X' ? ScanAction::kStopBefore : ScanAction::kContinue;
