@@ -57,6 +57,7 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
   auto client_to_server = [&]() -> awaitable<void> {
     bool first = true;
     size_t streaming = 0;  // bytes of a large CopyData still passing through
+    routing::TokenBucket::Clock::duration throttle{0};
     for (;;) {
       protocol::Bytes out;
       if (first) out = prefix.bytes;
@@ -119,8 +120,20 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
         }
         std::string error;
         const routing::SessionCommand* bound = nullptr;
-        if (!rewriter.add(type, raw.subspan(5), raw, out, expect, &error,
-                          command ? &*command : nullptr, &bound)) {
+        bool rejected = false;
+        if ((type == protocol::fe::kQuery || type == protocol::fe::kExecute) && tenant_state_) {
+          // One query message, or one Execute, counts once against the tenant's rate.
+          tenant_state_->queries.fetch_add(1, std::memory_order_relaxed);
+          auto decision = tenant_state_->bucket.take(routing::TokenBucket::Clock::now());
+          throttle = std::max(throttle, decision.delay);
+          if (!decision.allowed) {
+            tenant_state_->rate_limited.fetch_add(1, std::memory_order_relaxed);
+            reject_over_rate(type, raw.subspan(5), out, expect);
+            rejected = true;
+          }
+        }
+        if (!rejected && !rewriter.add(type, raw.subspan(5), raw, out, expect, &error,
+                                       command ? &*command : nullptr, &bound)) {
           log_event(spdlog::level::warn, "client protocol error", &log_, {{"reason", error}});
           finish(CheckoutEnd::kProtocolError);
           co_return;
@@ -139,6 +152,13 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
           held = true;
           break;
         }
+      }
+      if (throttle.count() > 0) {
+        // Over the tenant's rate in throttle mode: wait our turn (at most rate.max_delay).
+        asio::steady_timer wait(executor, throttle);
+        co_await wait.async_wait(use_nothrow);
+        throttle = {};
+        if (end) co_return;
       }
       if (!out.empty()) {
         auto ec = co_await write_bytes(server, out);

@@ -39,6 +39,7 @@ ClientSession::ClientSession(tcp::socket socket, SessionServices& services, Work
 
 ClientSession::~ClientSession() {
   if (key_) services_.cancels.remove(*key_);
+  drop_tenant_state();
   // serve() always returns its server connection to the pool before it ends (on the pool's
   // own worker); one still attached here was never pooled.
   if (server_) server_->close();
@@ -109,11 +110,32 @@ awaitable<std::optional<protocol::StartupMessage>> ClientSession::read_startup()
   }
 }
 
+void ClientSession::drop_tenant_state() {
+  if (tenant_state_) tenant_state_->clients.fetch_sub(1, std::memory_order_relaxed);
+  tenant_state_.reset();
+}
+
 std::optional<routing::RouteError> ClientSession::route_to(const std::string& tenant) {
   if (auto denied = routing::check_tenant_allowed(*user_, tenant)) return denied;
   auto routed = routing::route_tenant(tenant, *runtime_->config, *runtime_->directory);
   if (auto* err = std::get_if<routing::RouteError>(&routed)) return *err;
-  route_ = std::get<routing::Route>(std::move(routed));
+  auto& route = std::get<routing::Route>(routed);
+  auto state = services_.tenants.get(tenant, tenant_limits(route.placement, *route.tier));
+  if (state != tenant_state_) {
+    int max = state->max_clients.load(std::memory_order_relaxed);
+    int now = state->clients.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (max > 0 && now > max) {
+      state->clients.fetch_sub(1, std::memory_order_relaxed);
+      return routing::RouteError{
+          "53300",
+          "too many client connections for tenant \"" + tenant + "\" (max " + std::to_string(max) +
+              ")",
+          "Close idle connections of this tenant, or raise its max_client_connections."};
+    }
+    drop_tenant_state();
+    tenant_state_ = std::move(state);
+  }
+  route_ = std::move(route);
   pool_key_ = pool_spec(*route_, *runtime_->config).key;
   pool_cache_ = nullptr;
   log_.tenant = tenant;

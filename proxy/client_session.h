@@ -24,6 +24,7 @@
 #include "proxy/log.h"
 #include "proxy/prepared_statements.h"
 #include "proxy/runtime.h"
+#include "proxy/tenant_registry.h"
 #include "proxy/worker.h"
 #include "routing/route.h"
 #include "routing/statement.h"
@@ -37,6 +38,7 @@ struct ContextPrefix;
 struct SessionServices {
   RuntimeHolder& runtime;
   CancelRegistry& cancels;
+  TenantRegistry& tenants;
   int workers = 1;
   std::atomic<uint64_t> context_switches{0};
 };
@@ -135,6 +137,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // false to stop before this message (answered by shardgate once the checkout ends).
   bool vet_request(char type, protocol::ByteSpan body, protocol::ByteSpan& raw,
                    protocol::Bytes& substitute, std::optional<routing::SessionCommand>& command);
+  // Over the rate limit in reject mode: the server raises 53400 in the statement's place.
+  void reject_over_rate(char type, protocol::ByteSpan body, protocol::Bytes& out,
+                        std::deque<Expectation>& expect);
   // A Bind executes a prepared session command: validate it and switch after the checkout.
   void schedule_switch(const routing::SessionCommand& cmd);
   // Extended-protocol messages while no tenant is set: only session commands can run.
@@ -151,6 +156,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   const config::UserConfig* user_ = nullptr;
   routing::Identity identity_;
   std::optional<routing::Route> route_;
+  // The tenant's shared limits and counters; this session counts as one of its clients.
+  std::shared_ptr<TenantState> tenant_state_;
+  void drop_tenant_state();
   std::string pool_key_;
   pool::ServerPool* pool_cache_ = nullptr;  // current_pool(), for this route on this worker
   // Tracked parameters as this client sees them (transaction mode re-applies them).

@@ -138,6 +138,7 @@ void Proxy::reload() {
     return;
   }
   runtime_.set(*next);
+  tenants_.reconfigure(**next);  // new rate limits apply to connected clients at once
   log_event(spdlog::level::info, "configuration reloaded", nullptr,
             {{"tenants", std::to_string((*next)->directory->size())}});
 }

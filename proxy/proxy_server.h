@@ -40,7 +40,8 @@ class Proxy {
   std::string config_path_;
   RuntimeHolder runtime_;
   CancelRegistry cancels_;
-  SessionServices services_{runtime_, cancels_, 1};
+  TenantRegistry tenants_;
+  SessionServices services_{runtime_, cancels_, tenants_, 1};
   std::vector<std::unique_ptr<Worker>> workers_;
   asio::io_context main_io_{1};
   std::atomic<int> active_sessions_{0};

@@ -1,6 +1,8 @@
 // Statements shardgate answers or refuses itself: session-level tenant switching
 // (SET/RESET/SHOW shardgate.tenant, and SET search_path for the search_path source) and the
 // guard's verdicts.
+#include <deque>
+
 #include "pool/wire_io.h"
 #include "protocol/messages.h"
 #include "proxy/client_session.h"
@@ -116,6 +118,7 @@ std::optional<routing::RouteError> ClientSession::apply_session_command(
       return std::nullopt;
     case SessionCommandKind::kResetTenant:
       route_.reset();
+      drop_tenant_state();
       pool_cache_ = nullptr;
       log_.tenant.clear();
       log_.shard.clear();
@@ -306,6 +309,37 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
   w.end();
   raw = protocol::ByteSpan(substitute);
   return true;
+}
+
+void ClientSession::reject_over_rate(char type, protocol::ByteSpan body, protocol::Bytes& out,
+                                     std::deque<Expectation>& expect) {
+  std::string rate =
+      std::to_string(static_cast<long long>(tenant_state_->queries_per_second.load()));
+  std::string sql = raise_sql(
+      "53400", "tenant \"" + route_->tenant + "\" exceeded " + rate + " queries per second",
+      "Slow down and retry; the limit is the tier's rate.queries_per_second "
+      "(or the tenant's own override).");
+  log_event(spdlog::level::debug, "rate limited", &log_);
+  if (type == protocol::fe::kQuery) {
+    protocol::encode_query(out, sql);
+    expect.push_back({protocol::fe::kQuery, false, {}});
+    return;
+  }
+  // An Execute: run a throwaway portal over a statement that raises instead. Its error is the
+  // client's Execute's error, and PostgreSQL skips the rest of the batch up to Sync.
+  (void)body;
+  constexpr std::string_view kName = "sg_rate_limited";
+  protocol::encode_close(out, 'S', kName);
+  expect.push_back({protocol::fe::kClose, true, {}});
+  protocol::encode_parse(out, kName, sql);
+  expect.push_back({protocol::fe::kParse, true, {}});
+  protocol::BindMessage bind;
+  bind.portal = std::string(kName);
+  bind.statement = std::string(kName);
+  protocol::encode_bind(out, bind);
+  expect.push_back({protocol::fe::kBind, true, {}});
+  protocol::encode_execute(out, kName, 0);
+  expect.push_back({protocol::fe::kExecute, false, {}});
 }
 
 void ClientSession::schedule_switch(const routing::SessionCommand& cmd) {
