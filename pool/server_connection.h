@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -56,6 +57,11 @@ class ServerConnection {
   ReadBuffer& buffer() { return buffer_; }
   const std::vector<std::pair<std::string, std::string>>& parameters() const { return params_; }
   CancelTarget cancel_target() const { return cancel_; }
+  // The same, shared: handed to the cancel registry at every checkout without copying.
+  std::shared_ptr<const CancelTarget> shared_cancel_target() {
+    if (!shared_cancel_) shared_cancel_ = std::make_shared<const CancelTarget>(cancel_);
+    return shared_cancel_;
+  }
   char transaction_status() const { return status_; }
   void set_transaction_status(char s) { status_ = s; }
   bool is_open() const { return socket_.is_open(); }
@@ -70,6 +76,10 @@ class ServerConnection {
   // Pool bookkeeping: the tenant whose context this connection carries ("" = none or
   // unknown), and when it was created and last returned to its pool.
   std::string context_tenant;
+  // The tenant of the last checkout: a different tenant gets the connection only after a
+  // DISCARD ALL, so nothing of one tenant's session (temp tables, cursors, prepared
+  // statements, settings) reaches another.
+  std::string last_tenant;
   std::chrono::steady_clock::time_point created_at = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_used = created_at;
   uint64_t pool_generation = 0;
@@ -89,6 +99,7 @@ class ServerConnection {
   ReadBuffer buffer_;
   std::vector<std::pair<std::string, std::string>> params_;
   CancelTarget cancel_;
+  std::shared_ptr<const CancelTarget> shared_cancel_;
   char status_ = 'I';
 };
 

@@ -4,7 +4,7 @@
 
 namespace shardgate::proxy {
 
-ClientKey CancelRegistry::issue() {
+ClientKey CancelRegistry::issue(std::shared_ptr<CancelSlot> slot) {
   ClientKey key;
   protocol::random_bytes(reinterpret_cast<uint8_t*>(&key.secret), sizeof key.secret);
   std::lock_guard lock(mu_);
@@ -17,15 +17,8 @@ ClientKey CancelRegistry::issue() {
     key.pid = next_pid_++;
     if (next_pid_ <= 0) next_pid_ = 100000;
   } while (entries_.contains(key.pid));
-  entries_.emplace(key.pid, Entry{key.secret, std::nullopt});
+  entries_.emplace(key.pid, Entry{key.secret, std::move(slot)});
   return key;
-}
-
-void CancelRegistry::set_target(ClientKey key, std::optional<pool::CancelTarget> target) {
-  std::lock_guard lock(mu_);
-  auto it = entries_.find(key.pid);
-  if (it != entries_.end() && it->second.secret == key.secret)
-    it->second.target = std::move(target);
 }
 
 void CancelRegistry::remove(ClientKey key) {
@@ -35,10 +28,16 @@ void CancelRegistry::remove(ClientKey key) {
 }
 
 std::optional<pool::CancelTarget> CancelRegistry::find(ClientKey key) const {
-  std::lock_guard lock(mu_);
-  auto it = entries_.find(key.pid);
-  if (it == entries_.end() || it->second.secret != key.secret) return std::nullopt;
-  return it->second.target;
+  std::shared_ptr<CancelSlot> slot;
+  {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(key.pid);
+    if (it == entries_.end() || it->second.secret != key.secret) return std::nullopt;
+    slot = it->second.slot;
+  }
+  auto target = slot ? slot->get() : nullptr;
+  if (!target) return std::nullopt;
+  return *target;
 }
 
 size_t CancelRegistry::size() const {

@@ -50,7 +50,8 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
   asio::steady_timer local_wait(executor, asio::steady_timer::time_point::max());
   shutdown_signal_.emplace(executor, asio::steady_timer::time_point::max());
 
-  std::deque<Expectation> expect;
+  std::deque<Expectation>& expect = expect_;
+  expect.clear();
   RequestRewriter rewriter(worker_->statements, statements_, server_->prepared);
   bool discard_after = false;
 
@@ -59,8 +60,9 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
     size_t streaming = 0;  // bytes of a large CopyData still passing through
     routing::TokenBucket::Clock::duration throttle{0};
     for (;;) {
-      protocol::Bytes out;
-      if (first) out = prefix.bytes;
+      protocol::Bytes& out = request_out_;  // reused: no allocation per request
+      out.clear();
+      if (first) out.assign(prefix.bytes.begin(), prefix.bytes.end());
       auto data = client_buf_.data();
       size_t consumed = 0;
       bool terminated = false, held = false;
@@ -99,6 +101,8 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
         protocol::Bytes substitute;
         std::optional<routing::SessionCommand> command;
         if (!vet_request(type, raw.subspan(5), raw, substitute, command)) break;  // answered after
+        if (type == protocol::fe::kBind && strip_refused_bind(raw.subspan(5), substitute))
+          raw = protocol::ByteSpan(substitute);
         switch (type) {
           case protocol::fe::kQuery:
           case protocol::fe::kFunctionCall:
@@ -121,7 +125,10 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
         std::string error;
         const routing::SessionCommand* bound = nullptr;
         bool rejected = false;
-        if ((type == protocol::fe::kQuery || type == protocol::fe::kExecute) && tenant_state_) {
+        bool counted = head_counted_ && type == protocol::fe::kQuery;
+        head_counted_ = false;  // only the checkout's first message was counted beforehand
+        if ((type == protocol::fe::kQuery || type == protocol::fe::kExecute) && tenant_state_ &&
+            !counted) {
           // One query message, or one Execute, counts once against the tenant's rate.
           tenant_state_->queries.fetch_add(1, std::memory_order_relaxed);
           auto decision = tenant_state_->bucket.take(routing::TokenBucket::Clock::now());

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -14,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "pool/asio.h"
 #include "pool/read_buffer.h"
 #include "pool/server_connection.h"
@@ -124,6 +126,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   StatementAction classify(std::string_view sql);
   // SET/RESET shardgate.tenant or a tenant's search_path: switches route_; error if refused.
   std::optional<routing::RouteError> apply_session_command(const routing::SessionCommand& cmd);
+  // Whether a session command could run (allow-list, directory), without running it.
+  std::optional<routing::RouteError> validate_session_command(
+      const routing::SessionCommand& cmd) const;
   // Answers a simple-protocol session command while no transaction is open.
   awaitable<Local> answer_session_command(const routing::SessionCommand& cmd);
   // Startup settings the guard refuses, and the search_path tenant source at startup.
@@ -137,9 +142,18 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // false to stop before this message (answered by shardgate once the checkout ends).
   bool vet_request(char type, protocol::ByteSpan body, protocol::ByteSpan& raw,
                    protocol::Bytes& substitute, std::optional<routing::SessionCommand>& command);
+  std::string rate_limit_message() const;
+  static std::string rate_limit_hint();
+  // The checkout's first Query was already counted against the rate limit.
+  bool head_counted_ = false;
   // Over the rate limit in reject mode: the server raises 53400 in the statement's place.
   void reject_over_rate(char type, protocol::ByteSpan body, protocol::Bytes& out,
                         std::deque<Expectation>& expect);
+  // A Bind of a statement the guard refused (replaced by a parameterless stand-in): the same
+  // Bind without its parameters, in `substitute`. False when the statement was not refused.
+  bool strip_refused_bind(protocol::ByteSpan body, protocol::Bytes& substitute);
+  bool unnamed_refusal_ = false;
+  absl::flat_hash_set<std::string> refused_statements_;
   // A Bind executes a prepared session command: validate it and switch after the checkout.
   void schedule_switch(const routing::SessionCommand& cmd);
   // Extended-protocol messages while no tenant is set: only session commands can run.
@@ -152,6 +166,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   RuntimePtr runtime_;
   LogContext log_;
   std::optional<ClientKey> key_;
+  std::shared_ptr<CancelSlot> cancel_slot_ = std::make_shared<CancelSlot>();
   protocol::StartupMessage startup_;
   const config::UserConfig* user_ = nullptr;
   routing::Identity identity_;
@@ -179,6 +194,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   char status_ = 'I';
   // After a refused extended-protocol message: drop messages up to the next Sync.
   bool skip_to_sync_ = false;
+  // Buffers reused by every checkout.
+  protocol::Bytes request_out_;
+  std::deque<Expectation> expect_;
   // This client's named prepared statements (transaction mode).
   ClientStatements statements_;
   // A session command met inside a checkout: end the checkout when idle and answer it here.

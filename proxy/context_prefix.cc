@@ -40,15 +40,21 @@ std::string context_sql(const ContextRequest& request) {
 ContextPrefix build_context_prefix(const ContextRequest& request) {
   ContextPrefix prefix;
   std::string sql = context_sql(request);
-  if (sql.empty()) return prefix;
   protocol::BindMessage bind;
+  if (request.discard_first) {
+    protocol::encode_parse(prefix.bytes, "", "DISCARD ALL");
+    protocol::encode_bind(prefix.bytes, bind);
+    protocol::encode_execute(prefix.bytes, "", 0);
+    prefix.commands = 1;
+  }
+  if (sql.empty()) return prefix;
   protocol::encode_parse(prefix.bytes, "", sql);
   protocol::encode_bind(prefix.bytes, bind);
   protocol::encode_execute(prefix.bytes, "", 0);
   protocol::encode_parse(prefix.bytes, "", "COMMIT");
   protocol::encode_bind(prefix.bytes, bind);
   protocol::encode_execute(prefix.bytes, "", 0);
-  prefix.commands = 2;
+  prefix.commands += 2;
   return prefix;
 }
 

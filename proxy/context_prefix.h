@@ -33,7 +33,8 @@ struct ContextPrefix {
 };
 
 struct ContextRequest {
-  bool set_tenant = false;  // the tenant context is missing or stale
+  bool discard_first = false;  // the connection last served another tenant: DISCARD ALL first
+  bool set_tenant = false;     // the tenant context is missing or stale
   std::string_view tenant;
   const routing::Placement* placement = nullptr;
   const config::TierConfig* tier = nullptr;

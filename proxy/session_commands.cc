@@ -1,6 +1,7 @@
 // Statements shardgate answers or refuses itself: session-level tenant switching
 // (SET/RESET/SHOW shardgate.tenant, and SET search_path for the search_path source) and the
 // guard's verdicts.
+#include <cstdio>
 #include <deque>
 
 #include "pool/wire_io.h"
@@ -155,6 +156,30 @@ std::optional<routing::RouteError> ClientSession::apply_session_command(
   return std::nullopt;
 }
 
+std::optional<routing::RouteError> ClientSession::validate_session_command(
+    const routing::SessionCommand& cmd) const {
+  std::string tenant;
+  if (cmd.kind == SessionCommandKind::kSetTenant) {
+    if (cmd.local)
+      return routing::RouteError{"0A000", "SET LOCAL shardgate.tenant is not supported", {}};
+    tenant = cmd.value;
+    if (!config::valid_tenant_id(tenant))
+      return routing::RouteError{"3D000", "\"" + tenant + "\" is not a valid tenant id", {}};
+  } else if (cmd.kind == SessionCommandKind::kSetSearchPath) {
+    const std::string& schema = cmd.schemas.empty() ? cmd.value : cmd.schemas.front();
+    tenant = runtime_->tenant_for_schema(schema);
+    if (tenant.empty())
+      return refused("search_path may only be set to a tenant's schema; \"" + schema +
+                     "\" belongs to no tenant");
+  } else {
+    return std::nullopt;
+  }
+  if (auto denied = routing::check_tenant_allowed(*user_, tenant)) return denied;
+  auto routed = routing::route_tenant(tenant, *runtime_->config, *runtime_->directory);
+  if (auto* err = std::get_if<routing::RouteError>(&routed)) return *err;
+  return std::nullopt;
+}
+
 awaitable<void> ClientSession::release_session_server() {
   if (!server_) co_return;
   bool clean = server_->is_open() && status_ == 'I' && pending_ == 0;
@@ -162,6 +187,7 @@ awaitable<void> ClientSession::release_session_server() {
     auto result = co_await server_->run("DISCARD ALL", runtime_->config->connect_timeout);
     clean = result.ok();
     server_->context_tenant.clear();
+    server_->last_tenant.clear();  // clean: any tenant may have it next
     server_->prepared.clear();
   }
   return_server(clean);
@@ -214,8 +240,13 @@ std::optional<routing::RouteError> ClientSession::check_startup_settings() {
     return std::nullopt;
   };
   if (config.guard.enabled) {
-    for (const auto& [name, value] : startup_.params)
+    for (const auto& [name, value] : startup_.params) {
+      if (name == "search_path")
+        return refused(
+            "shardgate refused the startup setting search_path: shardgate sets it to the tenant's "
+            "schema");
       if (auto e = check(name, value)) return e;
+    }
   }
   auto& options = identity_.passthrough_options;
   for (auto it = options.begin(); it != options.end();) {
@@ -264,7 +295,12 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
   if (!r.ok()) return true;  // malformed: the server answers as PostgreSQL would
   auto tail = r.rest();      // Parse: parameter types
   StatementAction action = classify(sql);
-  if (type == protocol::fe::kParse && name.empty()) unnamed_command_.reset();
+  if (type == protocol::fe::kParse && name.empty()) {
+    unnamed_command_.reset();
+    unnamed_refusal_ = false;
+  } else if (type == protocol::fe::kParse && !statements_.find(std::string(name))) {
+    refused_statements_.erase(std::string(name));
+  }
   if (!action.info->deallocated.empty() && action.info->statement_count == 1) {
     // DEALLOCATE of a protocol-level statement: the server knows it under another name.
     bool all_ours = true;
@@ -280,6 +316,14 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
   if (action.kind == StatementAction::Kind::kRefuse) {
     log_event(spdlog::level::info, "statement refused", &log_, {{"reason", action.message}});
     replacement = raise_sql(action.sqlstate, action.message, action.hint);
+    if (type == protocol::fe::kParse) {
+      // The stand-in takes no parameters: Binds of this statement are sent without theirs.
+      if (name.empty())
+        unnamed_refusal_ = true;
+      else
+        refused_statements_.insert(std::string(name));
+      tail = {};
+    }
   } else if (!action.info->deallocated.empty()) {
     replacement = std::string(kNoopSetSql);
   } else {
@@ -294,6 +338,8 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
     } else if (status_ != 'I') {
       replacement = raise_sql("25001", "the tenant cannot change inside a transaction block",
                               "Run SET shardgate.tenant before BEGIN or after COMMIT.");
+    } else if (auto err = validate_session_command(cmd)) {
+      replacement = raise_sql(err->sqlstate, err->message, err->hint);
     } else {
       // A Parse: the switch happens each time a Bind executes it.
       command = cmd;
@@ -305,20 +351,31 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
   w.begin(type);
   if (type == protocol::fe::kParse) w.cstr(name);
   w.cstr(replacement);
-  if (type == protocol::fe::kParse) w.raw(tail);
+  if (type == protocol::fe::kParse) {
+    if (tail.empty())
+      w.i16(0);
+    else
+      w.raw(tail);
+  }
   w.end();
   raw = protocol::ByteSpan(substitute);
   return true;
 }
 
+std::string ClientSession::rate_limit_message() const {
+  char rate[32];
+  std::snprintf(rate, sizeof rate, "%g", tenant_state_->queries_per_second.load());
+  return "tenant \"" + route_->tenant + "\" exceeded " + rate + " queries per second";
+}
+
+std::string ClientSession::rate_limit_hint() {
+  return "Slow down and retry; the limit is the tier's rate.queries_per_second (or the tenant's "
+         "own override).";
+}
+
 void ClientSession::reject_over_rate(char type, protocol::ByteSpan body, protocol::Bytes& out,
                                      std::deque<Expectation>& expect) {
-  std::string rate =
-      std::to_string(static_cast<long long>(tenant_state_->queries_per_second.load()));
-  std::string sql = raise_sql(
-      "53400", "tenant \"" + route_->tenant + "\" exceeded " + rate + " queries per second",
-      "Slow down and retry; the limit is the tier's rate.queries_per_second "
-      "(or the tenant's own override).");
+  std::string sql = raise_sql("53400", rate_limit_message(), rate_limit_hint());
   log_event(spdlog::level::debug, "rate limited", &log_);
   if (type == protocol::fe::kQuery) {
     protocol::encode_query(out, sql);
@@ -340,6 +397,25 @@ void ClientSession::reject_over_rate(char type, protocol::ByteSpan body, protoco
   expect.push_back({protocol::fe::kBind, true, {}});
   protocol::encode_execute(out, kName, 0);
   expect.push_back({protocol::fe::kExecute, false, {}});
+}
+
+bool ClientSession::strip_refused_bind(protocol::ByteSpan body, protocol::Bytes& substitute) {
+  protocol::Reader r(body);
+  std::string_view portal = r.cstr();
+  std::string_view statement = r.cstr();
+  if (!r.ok()) return false;
+  bool refused =
+      statement.empty() ? unnamed_refusal_ : refused_statements_.contains(std::string(statement));
+  if (!refused) return false;
+  protocol::Writer w(substitute);
+  w.begin(protocol::fe::kBind);
+  w.cstr(portal);
+  w.cstr(statement);
+  w.i16(0);  // parameter formats
+  w.i16(0);  // parameters
+  w.i16(0);  // result formats
+  w.end();
+  return true;
 }
 
 void ClientSession::schedule_switch(const routing::SessionCommand& cmd) {

@@ -51,6 +51,11 @@ awaitable<ClientSession::Local> ClientSession::answer_without_tenant(char type,
         refuse();
         break;
       }
+      if (auto err = validate_session_command(action.info->session)) {
+        protocol::encode_error(out, "ERROR", err->sqlstate, err->message, err->hint);
+        skip_to_sync_ = true;
+        break;
+      }
       if (name.empty()) {
         unnamed_command_ = action.info->session;
       } else {

@@ -33,14 +33,14 @@ awaitable<pool::Lease> ClientSession::acquire_server() {
   if (lease.conn) {
     server_pool_ = &pool;
     server_tenant_ = route_->tenant;
-    if (key_) services_.cancels.set_target(*key_, lease.conn->cancel_target());
+    cancel_slot_->set(lease.conn->shared_cancel_target());
   }
   co_return lease;
 }
 
 void ClientSession::return_server(bool reusable) {
   if (!server_) return;
-  if (key_) services_.cancels.set_target(*key_, std::nullopt);
+  cancel_slot_->set(nullptr);
   if (reusable && server_->transaction_status() == 'I')
     server_pool_->release(std::move(server_), server_tenant_);
   else
@@ -53,10 +53,18 @@ ContextPrefix ClientSession::prepare_context(pool::ServerConnection& server) {
   request.tenant = route_->tenant;
   request.placement = &route_->placement;
   request.tier = route_->tier;
+  request.discard_first = !server.last_tenant.empty() && server.last_tenant != route_->tenant;
+  if (request.discard_first) {
+    server.prepared.clear();  // DISCARD ALL deallocates them
+    server.context_tenant.clear();
+  }
+  server.last_tenant = route_->tenant;
   request.set_tenant = server.context_tenant != route_->tenant;
   for (const auto& [name, value] : client_params_) {
     const std::string* current = server.parameter(name);
-    if (!current || *current != value) request.parameters.emplace_back(name, value);
+    // After DISCARD ALL every setting is back at its default: apply them all.
+    if (request.discard_first || !current || *current != value)
+      request.parameters.emplace_back(name, value);
   }
   for (const auto& option : identity_.passthrough_options) request.parameters.push_back(option);
   if (request.set_tenant) services_.context_switches.fetch_add(1, std::memory_order_relaxed);
@@ -146,6 +154,7 @@ awaitable<bool> ClientSession::welcome() {
           co_return false;
         }
         server_->context_tenant = route_->tenant;
+        server_->last_tenant = route_->tenant;
         services_.context_switches.fetch_add(1, std::memory_order_relaxed);
       } else {
         return_server(true);
@@ -153,8 +162,8 @@ awaitable<bool> ClientSession::welcome() {
     }
     send_parameters(out, session_mode ? server_->parameters() : pool.welcome_parameters());
   }
-  key_ = services_.cancels.issue();
-  if (server_) services_.cancels.set_target(*key_, server_->cancel_target());
+  key_ = services_.cancels.issue(cancel_slot_);
+  if (server_) cancel_slot_->set(server_->shared_cancel_target());
   protocol::encode_backend_key_data(out, key_->pid, key_->secret);
   protocol::encode_ready_for_query(out, 'I');
   log_event(spdlog::level::info, "client connected", &log_);

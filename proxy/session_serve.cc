@@ -142,6 +142,23 @@ awaitable<void> ClientSession::serve_loop() {
       co_await refuse_request(type, e.sqlstate, e.message, e.hint);
       continue;
     }
+    if (!server_ && tenant_state_ && type == protocol::fe::kQuery) {
+      // Rate limit before taking a server connection: a throttled tenant waits without
+      // holding one, and a refusal needs none.
+      tenant_state_->queries.fetch_add(1, std::memory_order_relaxed);
+      auto decision = tenant_state_->bucket.take(routing::TokenBucket::Clock::now());
+      if (!decision.allowed) {
+        tenant_state_->rate_limited.fetch_add(1, std::memory_order_relaxed);
+        client_buf_.consume(size);
+        co_await refuse_request(type, "53400", rate_limit_message(), rate_limit_hint());
+        continue;
+      }
+      if (decision.delay.count() > 0) {
+        asio::steady_timer wait(client_.get_executor(), decision.delay);
+        co_await wait.async_wait(use_nothrow);
+      }
+      head_counted_ = true;
+    }
     if (!server_) {
       auto lease = co_await acquire_server();
       if (!lease.conn) {

@@ -19,7 +19,9 @@ class ClientSession;
 
 struct Worker {
   int index = 0;
-  asio::io_context io{1};
+  // Sockets are only ever used from this worker's thread (handed-off client sockets are
+  // re-created here), so the reactor needs no locking; posting from other threads stays safe.
+  asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unordered_set<ClientSession*> sessions;
   absl::flat_hash_map<std::string, std::unique_ptr<pool::ServerPool>> pools;

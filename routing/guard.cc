@@ -89,6 +89,13 @@ GuardVerdict judge(const StatementInfo& info, const GuardPolicy& policy) {
                       " changes settings for other sessions and tenants, not just tenant " + tenant,
                   "Ask an administrator to change role, database or server settings.");
   }
+  if (!info.cross_tenant_view.empty()) {
+    return refuse("it reads " + info.cross_tenant_view +
+                      ", which shows other tenants' data (statistics or statement texts), not "
+                      "just tenant " +
+                      tenant + "'s",
+                  "Ask an administrator for these statistics.");
+  }
   if (info.dynamic_sql && !policy.allow_dynamic_sql) {
     return refuse(info.dynamic_sql_what +
                       " runs SQL the guard cannot inspect, and the tier of tenant " + tenant +

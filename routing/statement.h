@@ -89,6 +89,10 @@ struct StatementInfo {
   std::string persistent_what;
 
   bool reset_all = false;  // RESET ALL or DISCARD ALL: the proxy re-applies context
+  // A view or function that shows other sessions' data whatever the search_path: column
+  // statistics with sample values (pg_stats, pg_statistic, ...) and other sessions' statement
+  // texts (pg_stat_activity, pg_stat_statements). Names the first one found.
+  std::string cross_tenant_view;
   // DEALLOCATE [PREPARE] name / ALL: prepared statements (the proxy keeps the client's
   // protocol-level ones under other names on the server).
   bool deallocate_all = false;

@@ -18,6 +18,13 @@ namespace {
 
 std::string_view sv(const char* s) { return s ? std::string_view(s) : std::string_view(); }
 
+bool is_cross_tenant_view(std::string_view name) {
+  return name == "pg_stats" || name == "pg_statistic" || name == "pg_stats_ext" ||
+         name == "pg_stats_ext_exprs" || name == "pg_statistic_ext_data" ||
+         name == "pg_stat_activity" || name == "pg_stat_statements" ||
+         name == "pg_stat_get_activity" || name == "pg_stat_statements_info";
+}
+
 void add_unique(std::vector<std::string>& v, std::string_view s) {
   for (const auto& e : v) {
     if (e == s) return;
@@ -64,6 +71,7 @@ class Walker {
     kAlterSystem,
     kDiscard,
     kDeallocate,
+    kOwnedBy,
     kTransaction,
     kUpdate,
     kCreateSchema,
@@ -121,6 +129,8 @@ class Walker {
         {&pg_query__alter_system_stmt__descriptor, Hook::kAlterSystem},
         {&pg_query__discard_stmt__descriptor, Hook::kDiscard},
         {&pg_query__deallocate_stmt__descriptor, Hook::kDeallocate},
+        {&pg_query__drop_owned_stmt__descriptor, Hook::kOwnedBy},
+        {&pg_query__reassign_owned_stmt__descriptor, Hook::kOwnedBy},
         {&pg_query__transaction_stmt__descriptor, Hook::kTransaction},
         {&pg_query__update_stmt__descriptor, Hook::kUpdate},
         {&pg_query__create_schema_stmt__descriptor, Hook::kCreateSchema},
@@ -335,12 +345,25 @@ class Walker {
       std::string value;
       bool constant = constant_text(argument(f, 1, "new_value"), value);
       setting(setting_name, constant ? SettingChange::kValue : SettingChange::kNonConstant, value);
+    } else if (is_cross_tenant_view(name)) {
+      if (info_.cross_tenant_view.empty()) info_.cross_tenant_view = std::string(name);
     } else if (is_dynamic_function(name)) {
       dynamic("function " + std::string(name));
     } else if (name == "nextval" || name == "currval" || name == "setval" ||
                name == "pg_sequence_last_value") {
       std::string seq;
-      if (f.n_args >= 1 && constant_text(f.args[0], seq)) {
+      const PgQuery__Node* arg = f.n_args >= 1 ? f.args[0] : nullptr;
+      const PgQuery__FuncCall* inner =
+          arg && arg->node_case == PG_QUERY__NODE__NODE_FUNC_CALL ? arg->func_call : nullptr;
+      std::string table;
+      if (inner && inner->n_funcname > 0 && string_node(inner->funcname[inner->n_funcname - 1]) &&
+          sv(inner->funcname[inner->n_funcname - 1]->string->sval) == "pg_get_serial_sequence" &&
+          inner->n_args >= 1 && constant_text(inner->args[0], table)) {
+        name_in_string(table, "regclass");  // the sequence of a named table: check the table
+      } else if (arg && !constant_text(arg, seq)) {
+        // A sequence named at run time ($1, a subquery, to_regclass(...)): fail closed.
+        schema("(a sequence named at run time)");
+      } else if (arg) {
         bool oid = !seq.empty() && seq.find_first_not_of("0123456789") == std::string::npos;
         if (oid) {
           schema("(sequence by OID " + seq + ")");
@@ -357,6 +380,8 @@ class Walker {
     switch (it->second) {
       case Hook::kRangeVar: {
         const auto* r = reinterpret_cast<const PgQuery__RangeVar*>(m);
+        if (is_cross_tenant_view(sv(r->relname)) && info_.cross_tenant_view.empty())
+          info_.cross_tenant_view = std::string(sv(r->relname));
         schema(sv(r->schemaname));
         return;
       }
@@ -424,6 +449,11 @@ class Walker {
           info_.deallocated.emplace_back(name);
         return;
       }
+      case Hook::kOwnedBy:
+        // DROP OWNED / REASSIGN OWNED act on everything a role owns, any schema.
+        persistent(m->descriptor == &pg_query__drop_owned_stmt__descriptor ? "DROP OWNED"
+                                                                           : "REASSIGN OWNED");
+        return;
       case Hook::kTransaction:
         info_.transaction_control = true;
         return;

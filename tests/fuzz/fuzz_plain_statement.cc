@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                   !info.dynamic_sql && !info.persistent_settings && !info.unknown_setting &&
                   info.session.kind == shardgate::routing::SessionCommandKind::kNone &&
                   !info.reset_all && !info.deallocate_all && info.deallocated.empty() &&
-                  info.statement_count <= 1;
+                  info.cross_tenant_view.empty() && info.statement_count <= 1;
   if (!harmless) std::abort();
   return 0;
 }

@@ -55,6 +55,8 @@ TEST(PlainStatement, SendsEverythingElseToTheFullInspector) {
            "select ts_stat('select 1')",
            "select cast('x.y' as regclass)",
            "SELECT 1.e5",
+           "SELECT most_common_vals FROM pg_stats",
+           "select query from pg_stat_activity",
        }) {
     EXPECT_FALSE(is_plain_statement(sql)) << sql;
   }
