@@ -191,13 +191,16 @@ awaitable<void> ClientSession::run() {
   co_await move_to_owner();
 }
 
-awaitable<void> ClientSession::move_to_owner() {
+bool ClientSession::leave_for_owner() {
   int owner = route_ ? pool_owner(pool_key_, services_.workers) : worker_->index;
-  if (owner == worker_->index) {
-    co_await serve();
-    co_return;
-  }
+  if (owner == worker_->index) return false;
   detach_socket(owner);
+  return true;
+}
+
+awaitable<void> ClientSession::move_to_owner() {
+  if (leave_for_owner()) co_return;
+  co_await serve();
 }
 
 awaitable<void> ClientSession::serve() {

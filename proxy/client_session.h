@@ -85,6 +85,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // --- startup (client_session.cc) ---
   awaitable<std::optional<protocol::StartupMessage>> read_startup();
   awaitable<void> move_to_owner();
+  // When the route's pool lives on another worker: detach the socket for the handoff and
+  // return true (the coroutine must then end; the Proxy resumes the session there).
+  bool leave_for_owner();
   void detach_socket(int target);
   awaitable<bool> welcome();
   void send_parameters(protocol::Bytes& out,

@@ -131,10 +131,7 @@ awaitable<ClientSession::Local> ClientSession::answer_without_tenant(char type,
     auto ec = co_await write_bytes(client_, out);
     if (ec) co_return Local::kEnd;
   }
-  if (route_ && pool_owner(pool_key_, services_.workers) != worker_->index) {
-    detach_socket(pool_owner(pool_key_, services_.workers));
-    co_return Local::kMoved;
-  }
+  if (leave_for_owner()) co_return Local::kMoved;
   co_return Local::kAnswered;
 }
 

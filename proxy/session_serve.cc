@@ -118,10 +118,7 @@ awaitable<bool> ClientSession::after_switch() {
   }
   std::string after = route_ ? route_->tenant : "";
   if (server_ && before != after) co_await release_session_server();
-  if (route_ && pool_owner(pool_key_, services_.workers) != worker_->index) {
-    detach_socket(pool_owner(pool_key_, services_.workers));
-    co_return true;
-  }
+  if (leave_for_owner()) co_return true;
   co_return false;
 }
 
