@@ -269,13 +269,16 @@ pidfile = {d / "pgbouncer.pid"}
 
 
 def start_shardgate(work: Path, shard: pgshards.Shard, binary: Path, pool: int,
-                    workers: int | None, client_auth: str, tenant_by: str) -> Target:
+                    workers: int | None, client_auth: str, tenant_by: str,
+                    guard: str = "on") -> Target:
     d = work / "shardgate"
     d.mkdir()
     port = pgshards.free_port()
     (d / "directory.yaml").write_text(
         f"tenants:\n  {TENANT}: {{ shard: s1, tier: default, schema: {SCHEMA} }}\n")
     workers_line = f"workers: {workers}\n" if workers else ""
+    if guard == "off":
+        workers_line += "guard: { enabled: false }\n"
     config = f"""\
 # written by bench/compare.py (format: SPEC.md "Config (YAML)")
 listen: 127.0.0.1:{port}
@@ -569,6 +572,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--json", metavar="FILE", help="write configuration, every run and the summary")
     p.add_argument("--bin", help="shardgate binary (default $SHARDGATE_BIN or build/proxy/shardgate)")
     p.add_argument("--keep", action="store_true", help="keep the work folder (configs, logs)")
+    p.add_argument("--guard", choices=("on", "off"), default="on",
+                   help="shardgate's statement guard (off only to measure its cost; default on)")
     args = p.parse_args()
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
@@ -653,7 +658,7 @@ def main() -> int:
     if "shardgate" in args.targets:
         log(f"starting shardgate {binary}")
         targets["shardgate"] = start_shardgate(work, shard, binary, args.pool, args.workers,
-                                               args.client_auth, args.tenant_by)
+                                               args.client_auth, args.tenant_by, args.guard)
     broken: dict[str, str] = {}  # target -> why it is left out
     if direct_note:
         broken["direct"] = f"max_connections={max_connections}"

@@ -195,7 +195,8 @@ int Proxy::run() {
     w->io.stop();
     if (w->thread.joinable()) w->thread.join();
   }
-  log_event(spdlog::level::info, "stopped");
+  log_event(spdlog::level::info, "stopped", nullptr,
+            {{"context_switches", std::to_string(services_.context_switches.load())}});
   return 0;
 }
 
