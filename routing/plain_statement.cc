@@ -42,6 +42,9 @@ bool is_denied_word(std::string_view w) {
     if (w == d) return true;
   if (w.starts_with("dblink")) return true;
   if (w.starts_with("pg_stat")) return true;  // statistics and other sessions' statement texts
+  if (w.starts_with("pg_read") || w.starts_with("pg_ls_") || w.starts_with("lo_") ||
+      w == "pg_file_write")
+    return true;  // server files and large objects
   if (w.ends_with("_to_xml") || w.ends_with("_to_xmlschema") ||
       w.ends_with("_to_xml_and_xmlschema"))
     return true;

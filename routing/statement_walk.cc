@@ -22,7 +22,11 @@ bool is_cross_tenant_view(std::string_view name) {
   return name == "pg_stats" || name == "pg_statistic" || name == "pg_stats_ext" ||
          name == "pg_stats_ext_exprs" || name == "pg_statistic_ext_data" ||
          name == "pg_stat_activity" || name == "pg_stat_statements" ||
-         name == "pg_stat_get_activity" || name == "pg_stat_statements_info";
+         name == "pg_stat_get_activity" || name == "pg_stat_statements_info" ||
+         // server files (a privileged login could read any tenant's table files) and large
+         // objects (shared by the whole database)
+         name == "pg_read_file" || name == "pg_read_binary_file" || name == "pg_stat_file" ||
+         name.starts_with("pg_ls_") || name.starts_with("lo_") || name == "pg_file_write";
 }
 
 void add_unique(std::vector<std::string>& v, std::string_view s) {
@@ -72,6 +76,7 @@ class Walker {
     kDiscard,
     kDeallocate,
     kOwnedBy,
+    kCopy,
     kTransaction,
     kUpdate,
     kCreateSchema,
@@ -130,6 +135,7 @@ class Walker {
         {&pg_query__discard_stmt__descriptor, Hook::kDiscard},
         {&pg_query__deallocate_stmt__descriptor, Hook::kDeallocate},
         {&pg_query__drop_owned_stmt__descriptor, Hook::kOwnedBy},
+        {&pg_query__copy_stmt__descriptor, Hook::kCopy},
         {&pg_query__reassign_owned_stmt__descriptor, Hook::kOwnedBy},
         {&pg_query__transaction_stmt__descriptor, Hook::kTransaction},
         {&pg_query__update_stmt__descriptor, Hook::kUpdate},
@@ -447,6 +453,12 @@ class Walker {
           info_.deallocate_all = true;
         else
           info_.deallocated.emplace_back(name);
+        return;
+      }
+      case Hook::kCopy: {
+        const auto* c = reinterpret_cast<const PgQuery__CopyStmt*>(m);
+        if ((c->is_program || !sv(c->filename).empty()) && info_.cross_tenant_view.empty())
+          info_.cross_tenant_view = c->is_program ? "COPY ... PROGRAM" : "COPY ... a server file";
         return;
       }
       case Hook::kOwnedBy:

@@ -23,6 +23,10 @@ TEST(RoutingGuardViews, RefusesViewsThatShowOtherTenantsData) {
            "SELECT query FROM pg_stat_get_activity(NULL)",
            "SELECT * FROM pg_stat_statements",
            "WITH s AS (SELECT * FROM pg_stats) SELECT count(*) FROM s",
+           "SELECT pg_read_binary_file(pg_relation_filepath(16384))",
+           "SELECT lo_get(16385)",
+           "COPY items FROM '/etc/passwd'",
+           "COPY items TO PROGRAM 'cat'",
        }) {
     auto v = judge_text(sql);
     EXPECT_FALSE(v.allowed) << sql;
