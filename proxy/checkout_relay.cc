@@ -318,7 +318,10 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
       server_buf.consume(consumed);
       server_buf.shrink_if_idle(64 * 1024);
       if (pending_ == 0 && !unsynced_ && status_ == 'I' && server_buf.empty() && streaming == 0 &&
-          (!session_mode() || stop_for_local_ || pending_switch_ || shutdown_requested_)) {
+          (!session_mode() || stop_for_local_ || pending_switch_ || shutdown_requested_ ||
+           state_dirty)) {
+        // (session mode: after RESET ALL / DISCARD ALL / SET, end the checkout so the next
+        // statement gets the tenant context again)
         finish(shutdown_requested_ ? CheckoutEnd::kShutdown : CheckoutEnd::kReleased);
         co_return;
       }
