@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests (plain and under ASan+UBSan), bounded fuzzing of every network
-# parser, the demo smoke test and the integration suite against real PostgreSQL 15 shards.
+# parser, the demo smoke test and the integration suite against real PostgreSQL 15 shards
+# (through an ASan+UBSan build of the proxy, then through the release build).
 # Installs what it needs first. FUZZ_SECONDS (default 20) bounds each fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,11 @@ done
 
 step "demo smoke test"
 $PY scripts/demo.py --smoke
+
+step "integration tests against the ASan+UBSan proxy (memory errors end the proxy: teardown fails)"
+# The 200 MB streaming test measures RSS, which ASan inflates: it runs in the plain pass below.
+ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 SHARDGATE_BIN="$PWD/build-asan/proxy/shardgate" \
+  $PY -m pytest -q -p no:cacheprovider tests/integration --ignore=tests/integration/test_streaming.py
 
 step "integration tests (real PostgreSQL 15 shards, real clients)"
 SHARDGATE_BIN="$PWD/build/proxy/shardgate" $PY -m pytest -q tests/integration
