@@ -122,10 +122,13 @@ void encode_error_fields(Bytes& out, char type, const ErrorFields& f) {
   w.end();
 }
 
-void encode_error(Bytes& out, std::string_view severity, std::string_view sqlstate,
-                  std::string_view message, std::string_view hint, std::string_view detail) {
+namespace {
+// ErrorResponse and NoticeResponse share one shape: severity (localized and not), SQLSTATE,
+// message, then optional detail and hint.
+void encode_report(Bytes& out, char type, std::string_view severity, std::string_view sqlstate,
+                   std::string_view message, std::string_view hint, std::string_view detail) {
   Writer w(out);
-  w.begin(be::kErrorResponse);
+  w.begin(type);
   w.u8('S');
   w.cstr(severity);
   w.u8('V');
@@ -145,21 +148,16 @@ void encode_error(Bytes& out, std::string_view severity, std::string_view sqlsta
   w.u8(0);
   w.end();
 }
+}  // namespace
+
+void encode_error(Bytes& out, std::string_view severity, std::string_view sqlstate,
+                  std::string_view message, std::string_view hint, std::string_view detail) {
+  encode_report(out, be::kErrorResponse, severity, sqlstate, message, hint, detail);
+}
 
 void encode_notice(Bytes& out, std::string_view severity, std::string_view sqlstate,
                    std::string_view message) {
-  Writer w(out);
-  w.begin(be::kNoticeResponse);
-  w.u8('S');
-  w.cstr(severity);
-  w.u8('V');
-  w.cstr(severity);
-  w.u8('C');
-  w.cstr(sqlstate);
-  w.u8('M');
-  w.cstr(message);
-  w.u8(0);
-  w.end();
+  encode_report(out, be::kNoticeResponse, severity, sqlstate, message, {}, {});
 }
 
 void encode_command_complete(Bytes& out, std::string_view tag) {
