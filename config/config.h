@@ -70,6 +70,7 @@ struct TierConfig {
   // login: tenant — password template for the tenant's role, e.g. "env:TENANT_{tenant}_PW"
   std::string login_password;
   Duration pool_timeout{30000};
+  Duration pause_timeout{60000};         // longest wait behind PAUSE (57P03 after)
   Duration server_idle_timeout{600000};  // idle server connections closed after this
   Duration server_lifetime{3600000};     // server connections retired after this age
   Duration slow_query_threshold{0};      // 0 = off

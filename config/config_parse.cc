@@ -215,8 +215,8 @@ class ConfigParser {
               v, key,
               {"pool", "pool_size", "min_pool_size", "pool_mode", "isolation", "weight",
                "max_server_connections_per_tenant", "max_client_connections", "role", "login",
-               "login_password", "pool_timeout", "server_idle_timeout", "server_lifetime",
-               "slow_query_threshold", "guard", "rate"},
+               "login_password", "pool_timeout", "pause_timeout", "server_idle_timeout",
+               "server_lifetime", "slow_query_threshold", "guard", "rate"},
               [&](const std::string& k, const YAML::Node& f, const std::string& fkey) {
                 if (k == "pool") {
                   t.pool = r_.choice<PoolKind>(
@@ -251,6 +251,8 @@ class ConfigParser {
                   t.login_password = r_.str(f, fkey);
                 } else if (k == "pool_timeout") {
                   t.pool_timeout = r_.duration(f, fkey);
+                } else if (k == "pause_timeout") {
+                  t.pause_timeout = r_.duration(f, fkey);
                 } else if (k == "server_idle_timeout") {
                   t.server_idle_timeout = r_.duration(f, fkey);
                 } else if (k == "server_lifetime") {

@@ -40,6 +40,7 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
   ReadBuffer& server_buf = server_->buffer();
   auto executor = client_.get_executor();
   pending_ = 0;
+  request_timing_.clear();
   unsynced_ = false;
   status_ = 'I';
   bool hold = !prefix.empty();  // until the context is confirmed, forward one request only
@@ -60,6 +61,14 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
     size_t streaming = 0;  // bytes of a large CopyData still passing through
     routing::TokenBucket::Clock::duration throttle{0};
     for (;;) {
+      if (!first && pending_ == 0 && !unsynced_ && status_ == 'I' && streaming == 0 &&
+          session_mode() && services_.pauses.any() && !client_buf_.empty() &&
+          !enter_unless_paused()) {
+        // Session mode, between transactions, and the tenant or shard was paused: end the
+        // checkout here; serve_loop holds the next statement until RESUME (server kept).
+        finish(CheckoutEnd::kReleased);
+        co_return;
+      }
       protocol::Bytes& out = request_out_;  // reused: no allocation per request
       out.clear();
       if (first) out.assign(prefix.bytes.begin(), prefix.bytes.end());
@@ -106,10 +115,10 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
         switch (type) {
           case protocol::fe::kQuery:
           case protocol::fe::kFunctionCall:
-            ++pending_;
+            begin_request(type, raw.subspan(5));
             break;
           case protocol::fe::kSync:
-            ++pending_;
+            begin_request(type, raw.subspan(5));
             unsynced_ = false;
             break;
           case protocol::fe::kParse:
@@ -160,6 +169,7 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
           break;
         }
       }
+      if (pending_ == 0 && !unsynced_ && status_ == 'I') set_in_flight(false);
       if (throttle.count() > 0) {
         // Over the tenant's rate in throttle mode: wait our turn (at most rate.max_delay).
         asio::steady_timer wait(executor, throttle);
@@ -272,8 +282,14 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
         switch (type) {
           case protocol::be::kReadyForQuery:
             if (body.size() == 1) {
-              if (pending_ > 0) --pending_;
               status_ = static_cast<char>(body[0]);
+              finish_request();
+            }
+            break;
+          case protocol::be::kErrorResponse:
+            if (tenant_state_) {
+              auto fields = protocol::decode_error_fields(body);
+              tenant_state_->count_error(fields ? fields->sqlstate() : "XX");
             }
             break;
           case protocol::be::kParameterStatus:
@@ -350,6 +366,8 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
   };
   co_await (client_to_server() || server_to_client() || wait_shutdown());
   shutdown_signal_.reset();
+  request_timing_.clear();
+  set_in_flight(false);
   if (state_dirty) server_->context_tenant.clear();
   if (discard_after) server_->close();  // a DEALLOCATE may have removed a shared statement
 

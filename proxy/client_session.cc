@@ -33,6 +33,9 @@ ClientSession::ClientSession(tcp::socket socket, SessionServices& services, Work
       services_(services),
       worker_(&worker),
       runtime_(services.runtime.get()) {
+  // Generation first, then the snapshot: a swap in between is seen as a change later.
+  runtime_generation_ = services.runtime.generation();
+  runtime_ = services.runtime.get();
   log_.session = id;
   log_.client = endpoint_text(client_);
 }
@@ -63,6 +66,7 @@ awaitable<void> ClientSession::send_error(std::string_view severity, std::string
                                           std::string_view message, std::string_view hint) {
   Bytes out;
   protocol::encode_error(out, severity, sqlstate, message, hint);
+  if (tenant_state_) tenant_state_->count_error(sqlstate);
   co_await write_bytes(client_, out);
   if (severity == "FATAL")
     log_event(spdlog::level::info, "client refused", &log_,
@@ -110,7 +114,27 @@ awaitable<std::optional<protocol::StartupMessage>> ClientSession::read_startup()
   }
 }
 
+std::optional<routing::RouteError> ClientSession::refresh_runtime() {
+  runtime_generation_ = services_.runtime.generation();
+  runtime_ = services_.runtime.get();
+  if (!route_) return std::nullopt;
+  std::string tenant = route_->tenant;
+  auto err = route_to(tenant);
+  if (err && err->sqlstate == "3D000") {
+    // The tenant left the directory: this session has no tenant any more.
+    log_event(spdlog::level::info, "tenant removed from the directory", &log_);
+    route_.reset();
+    drop_tenant_state();
+    pool_key_.clear();
+    pool_cache_ = nullptr;
+    log_.tenant.clear();
+    log_.shard.clear();
+  }
+  return err;
+}
+
 void ClientSession::drop_tenant_state() {
+  set_in_flight(false);
   if (tenant_state_) tenant_state_->clients.fetch_sub(1, std::memory_order_relaxed);
   tenant_state_.reset();
 }
@@ -136,6 +160,7 @@ std::optional<routing::RouteError> ClientSession::route_to(const std::string& te
     tenant_state_ = std::move(state);
   }
   route_ = std::move(route);
+  shard_in_flight_ = services_.pauses.shard_in_flight(route_->placement.shard);
   pool_key_ = pool_spec(*route_, *runtime_->config).key;
   pool_cache_ = nullptr;
   log_.tenant = tenant;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -24,6 +25,7 @@
 #include "protocol/startup.h"
 #include "proxy/cancel_registry.h"
 #include "proxy/log.h"
+#include "proxy/pause_control.h"
 #include "proxy/prepared_statements.h"
 #include "proxy/runtime.h"
 #include "proxy/tenant_registry.h"
@@ -41,6 +43,7 @@ struct SessionServices {
   RuntimeHolder& runtime;
   CancelRegistry& cancels;
   TenantRegistry& tenants;
+  PauseControl& pauses;
   int workers = 1;
   std::atomic<uint64_t> context_switches{0};
 };
@@ -70,6 +73,21 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void request_shutdown();
   // Closes both sockets now (shutdown timeout passed).
   void force_close();
+
+  // What SHOW CLIENTS / SHOW SERVERS report; called on the session's worker.
+  struct Info {
+    uint64_t id = 0;
+    std::string client;
+    std::string user;
+    std::string tenant;
+    std::string shard;
+    std::string pool;
+    std::string state;  // idle | active | waiting
+    char transaction_status = 'I';
+    int server_pid = 0;  // 0 = no server connection attached
+    std::chrono::steady_clock::time_point server_since{};
+  };
+  Info describe() const;
 
  private:
   enum class CheckoutEnd {
@@ -190,13 +208,38 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   int handoff_target_ = -1;
   int handoff_fd_ = -1;
   bool handoff_v6_ = false;
-  // Requests sent to the server whose ReadyForQuery has not come back yet.
+  // Requests sent to the server whose ReadyForQuery has not come back yet, and when each
+  // was sent (latency per tenant, slow-statement log).
   int pending_ = 0;
+  struct RequestTiming {
+    std::chrono::steady_clock::time_point started;
+    char type = 0;
+  };
+  std::deque<RequestTiming> request_timing_;
+  // Counts the session as in flight for PAUSE while it has requests outstanding.
+  void set_in_flight(bool busy);
+  bool in_flight_ = false;
+  std::shared_ptr<std::atomic<int>> shard_in_flight_;
+  // Before a transaction: waits while the tenant or its shard is paused (PAUSE); false after
+  // the tier's pause_timeout. Leaves the session marked in flight when it returns true.
+  awaitable<bool> pass_pause_gate();
+  // The session is idle and may go on: marks it in flight; false when a pause holds it back.
+  bool enter_unless_paused();
+  // After a reload or an admin change: the session's tenant routed again under the new
+  // directory and config. An error when the tenant is gone (3D000).
+  std::optional<routing::RouteError> refresh_runtime();
+  uint64_t runtime_generation_ = 0;
+  // A Query/FunctionCall/Sync goes to the server; its ReadyForQuery came back.
+  void begin_request(char type, protocol::ByteSpan body);
+  void finish_request();
   // Extended-protocol messages sent since the last Sync.
   bool unsynced_ = false;
   char status_ = 'I';
   // After a refused extended-protocol message: drop messages up to the next Sync.
   bool skip_to_sync_ = false;
+  // Waiting for a server connection (or a pause) before a checkout.
+  bool waiting_ = false;
+  std::chrono::steady_clock::time_point connected_at_ = std::chrono::steady_clock::now();
   // Buffers reused by every checkout.
   protocol::Bytes request_out_;
   std::deque<Expectation> expect_;

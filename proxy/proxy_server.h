@@ -41,7 +41,8 @@ class Proxy {
   RuntimeHolder runtime_;
   CancelRegistry cancels_;
   TenantRegistry tenants_;
-  SessionServices services_{runtime_, cancels_, tenants_, 1};
+  PauseControl pauses_;
+  SessionServices services_{runtime_, cancels_, tenants_, pauses_, 1};
   std::vector<std::unique_ptr<Worker>> workers_;
   asio::io_context main_io_{1};
   std::atomic<int> active_sessions_{0};

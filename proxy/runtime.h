@@ -39,10 +39,14 @@ class RuntimeHolder {
   RuntimePtr get() const { return std::atomic_load_explicit(&current_, std::memory_order_acquire); }
   void set(RuntimePtr next) {
     std::atomic_store_explicit(&current_, std::move(next), std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_release);
   }
+  // Bumped by every set(): a cheap "has anything changed" check for sessions.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
  private:
   RuntimePtr current_;
+  std::atomic<uint64_t> generation_{0};
 };
 
 }  // namespace shardgate::proxy

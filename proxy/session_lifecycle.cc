@@ -20,4 +20,23 @@ void ClientSession::force_close() {
   if (server_) server_->close();
 }
 
+ClientSession::Info ClientSession::describe() const {
+  Info info;
+  info.id = log_.session;
+  info.client = log_.client;
+  info.user = log_.user;
+  if (route_) {
+    info.tenant = route_->tenant;
+    info.shard = route_->placement.shard;
+    info.pool = pool_key_;
+  }
+  info.transaction_status = server_ ? status_ : 'I';
+  info.state = waiting_ ? "waiting" : (in_flight_ ? "active" : "idle");
+  if (server_) {
+    info.server_pid = server_->cancel_target().pid;
+    info.server_since = server_->created_at;
+  }
+  return info;
+}
+
 }  // namespace shardgate::proxy

@@ -38,6 +38,55 @@ awaitable<pool::Lease> ClientSession::acquire_server() {
   co_return lease;
 }
 
+void ClientSession::set_in_flight(bool busy) {
+  if (busy == in_flight_ || !tenant_state_) return;
+  in_flight_ = busy;
+  // seq_cst: pairs with PAUSE recording the pause before it counts (pause_control.h).
+  tenant_state_->in_flight.fetch_add(busy ? 1 : -1, std::memory_order_seq_cst);
+  if (shard_in_flight_) shard_in_flight_->fetch_add(busy ? 1 : -1, std::memory_order_seq_cst);
+}
+
+bool ClientSession::enter_unless_paused() {
+  set_in_flight(true);
+  if (!services_.pauses.any() || !route_ ||
+      !services_.pauses.is_paused(route_->tenant, route_->placement.shard))
+    return true;
+  set_in_flight(false);
+  return false;
+}
+
+awaitable<bool> ClientSession::pass_pause_gate() {
+  if (enter_unless_paused()) co_return true;
+  waiting_ = true;
+  auto deadline = std::chrono::steady_clock::now() + route_->tier->pause_timeout;
+  asio::steady_timer timer(client_.get_executor());
+  bool entered = false;
+  for (;;) {
+    timer.expires_after(std::chrono::milliseconds(5));
+    co_await timer.async_wait(use_nothrow);
+    entered = enter_unless_paused();
+    if (entered || std::chrono::steady_clock::now() >= deadline || shutdown_requested_) break;
+  }
+  waiting_ = false;
+  co_return entered;
+}
+
+void ClientSession::begin_request(char type, protocol::ByteSpan) {
+  ++pending_;
+  request_timing_.push_back({std::chrono::steady_clock::now(), type});
+  set_in_flight(true);
+}
+
+void ClientSession::finish_request() {
+  if (pending_ > 0) --pending_;
+  if (!request_timing_.empty()) {
+    auto elapsed = std::chrono::steady_clock::now() - request_timing_.front().started;
+    request_timing_.pop_front();
+    if (tenant_state_) tenant_state_->latency.observe(elapsed);
+  }
+  if (pending_ == 0 && status_ == 'I') set_in_flight(false);
+}
+
 void ClientSession::return_server(bool reusable) {
   if (!server_) return;
   cancel_slot_->set(nullptr);

@@ -47,6 +47,7 @@ awaitable<void> ClientSession::refuse_request(char type, std::string_view sqlsta
                                               std::string_view message, std::string_view hint) {
   protocol::Bytes out;
   protocol::encode_error(out, "ERROR", sqlstate, message, hint);
+  if (tenant_state_) tenant_state_->count_error(sqlstate);
   if (ends_with_ready(type)) {
     protocol::encode_ready_for_query(out, 'I');
   } else if (type == protocol::fe::kSync) {
@@ -139,6 +140,28 @@ awaitable<void> ClientSession::serve_loop() {
       co_await refuse_request(type, e.sqlstate, e.message, e.hint);
       continue;
     }
+    if (!server_ && services_.runtime.generation() != runtime_generation_) {
+      // A reload or an admin command changed the directory or config: route again.
+      if (auto err = refresh_runtime()) {
+        client_buf_.consume(size);
+        co_await refuse_request(type, err->sqlstate, err->message, err->hint);
+        continue;
+      }
+      if (leave_for_owner()) co_return;  // the tenant's pool now lives on another worker
+    }
+    if (!server_ || session_mode()) {
+      bool entered = co_await pass_pause_gate();
+      if (!entered) {
+        client_buf_.consume(size);
+        co_await refuse_request(
+            type, "57P03",
+            "tenant \"" + route_->tenant + "\" is paused on shard \"" + route_->placement.shard +
+                "\" (waited longer than its pause_timeout)",
+            "An operator paused this tenant or shard (PAUSE on the admin socket); retry after "
+            "RESUME.");
+        continue;
+      }
+    }
     if (!server_ && tenant_state_ && type == protocol::fe::kQuery) {
       // Rate limit before taking a server connection: a throttled tenant waits without
       // holding one, and a refusal needs none.
@@ -146,6 +169,7 @@ awaitable<void> ClientSession::serve_loop() {
       auto decision = tenant_state_->bucket.take(routing::TokenBucket::Clock::now());
       if (!decision.allowed) {
         tenant_state_->rate_limited.fetch_add(1, std::memory_order_relaxed);
+        set_in_flight(false);
         client_buf_.consume(size);
         co_await refuse_request(type, "53400", rate_limit_message(), rate_limit_hint());
         continue;
@@ -157,8 +181,11 @@ awaitable<void> ClientSession::serve_loop() {
       head_counted_ = true;
     }
     if (!server_) {
+      waiting_ = true;
       auto lease = co_await acquire_server();
+      waiting_ = false;
       if (!lease.conn) {
+        set_in_flight(false);
         client_buf_.consume(size);
         log_event(spdlog::level::warn, "no server connection", &log_,
                   {{"reason", lease.error.message}});

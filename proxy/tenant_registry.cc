@@ -34,13 +34,47 @@ std::shared_ptr<TenantState> TenantRegistry::get(const std::string& tenant,
   return state;
 }
 
+void TenantState::count_error(std::string_view sqlstate) {
+  std::string cls(sqlstate.substr(0, 2));
+  if (cls.size() != 2) cls = "XX";
+  std::lock_guard lock(errors_mu_);
+  ++errors_[cls];
+}
+
+std::vector<std::pair<std::string, uint64_t>> TenantState::errors_by_class() const {
+  std::lock_guard lock(errors_mu_);
+  return {errors_.begin(), errors_.end()};
+}
+
 void TenantRegistry::reconfigure(const Runtime& runtime) {
   std::lock_guard lock(mu_);
-  for (auto& [tenant, state] : tenants_) {
+  for (auto it = tenants_.begin(); it != tenants_.end();) {
+    auto& [tenant, state] = *it;
     auto routed = routing::route_tenant(tenant, *runtime.config, *runtime.directory);
-    if (auto* route = std::get_if<routing::Route>(&routed))
+    if (auto* route = std::get_if<routing::Route>(&routed)) {
       state->configure(tenant_limits(route->placement, *route->tier));
+      state->retired = false;
+      ++it;
+    } else {
+      // Gone from the directory: connected sessions keep their state object until they leave.
+      state->retired = true;
+      tenants_.erase(it++);
+    }
   }
+}
+
+std::vector<std::shared_ptr<TenantState>> TenantRegistry::snapshot() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<TenantState>> out;
+  out.reserve(tenants_.size());
+  for (const auto& [tenant, state] : tenants_) out.push_back(state);
+  return out;
+}
+
+std::shared_ptr<TenantState> TenantRegistry::find(const std::string& tenant) const {
+  std::lock_guard lock(mu_);
+  auto it = tenants_.find(tenant);
+  return it == tenants_.end() ? nullptr : it->second;
 }
 
 }  // namespace shardgate::proxy

@@ -8,9 +8,12 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "config/config.h"
+#include "proxy/latency_histogram.h"
 #include "routing/directory.h"
 #include "routing/token_bucket.h"
 
@@ -35,8 +38,21 @@ struct TenantState {
   std::atomic<double> queries_per_second{0};
   std::atomic<uint64_t> queries{0};
   std::atomic<uint64_t> rate_limited{0};
+  // Sessions of this tenant inside a transaction or request right now (PAUSE waits for 0).
+  std::atomic<int> in_flight{0};
+  // Time from a request reaching the server to its ReadyForQuery.
+  LatencyHistogram latency;
+  // Set when the tenant leaves the directory: its series disappear from /metrics.
+  std::atomic<bool> retired{false};
 
   void configure(const TenantLimits& limits);
+  // Counts an ErrorResponse the tenant's client received, by SQLSTATE class ("42", "53", ...).
+  void count_error(std::string_view sqlstate);
+  std::vector<std::pair<std::string, uint64_t>> errors_by_class() const;
+
+ private:
+  mutable std::mutex errors_mu_;
+  absl::flat_hash_map<std::string, uint64_t> errors_;
 };
 
 class TenantRegistry {
@@ -45,9 +61,13 @@ class TenantRegistry {
   std::shared_ptr<TenantState> get(const std::string& tenant, const TenantLimits& limits);
   // Re-applies limits after a reload, for every tenant that has state.
   void reconfigure(const Runtime& runtime);
+  // Every tenant with state, for SHOW TENANTS and /metrics.
+  std::vector<std::shared_ptr<TenantState>> snapshot() const;
+  // The tenant's state if it has any.
+  std::shared_ptr<TenantState> find(const std::string& tenant) const;
 
  private:
-  std::mutex mu_;
+  mutable std::mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<TenantState>> tenants_;
 };
 
