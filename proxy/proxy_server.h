@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pool/asio.h"
+#include "proxy/admin_command_counts.h"
 #include "proxy/cancel_registry.h"
 #include "proxy/client_session.h"
 #include "proxy/runtime.h"
@@ -42,6 +43,7 @@ class Proxy {
   CancelRegistry cancels_;
   TenantRegistry tenants_;
   PauseControl pauses_;
+  AdminCommandCounts admin_counts_;
   SessionServices services_{runtime_, cancels_, tenants_, pauses_, 1};
   std::vector<std::unique_ptr<Worker>> workers_;
   asio::io_context main_io_{1};
