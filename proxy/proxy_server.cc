@@ -8,9 +8,19 @@
 namespace shardgate::proxy {
 
 Proxy::Proxy(RuntimePtr runtime, std::string config_path)
-    : config_path_(std::move(config_path)), runtime_(std::move(runtime)) {}
+    : config_path_(std::move(config_path)), runtime_(std::move(runtime)) {
+  admin_ctx_.config_path = config_path_;
+  admin_ctx_.reload = [this] { return reload(); };
+  admin_ctx_.shutdown = [this](bool wait) {
+    asio::post(main_io_, [this, wait] {
+      if (stop_) stop_(wait);
+    });
+  };
+}
 
 Proxy::~Proxy() {
+  if (admin_) admin_->stop();
+  control_.join();
   for (auto& w : workers_) {
     w->io.stop();
     if (w->thread.joinable()) w->thread.join();
@@ -62,6 +72,8 @@ bool Proxy::bind() {
   }
   bound_port_ = port;
   services_.workers = count;
+  admin_ = std::make_unique<AdminServer>(admin_ctx_);
+  if (!admin_->bind(rt->config->admin)) return false;
 
   log_event(spdlog::level::info, "listening", nullptr,
             {{"address", address.to_string() + ":" + std::to_string(port)},
@@ -130,17 +142,19 @@ void Proxy::begin_shutdown() {
   }
 }
 
-void Proxy::reload() {
+std::optional<std::string> Proxy::reload() {
   auto next = load_runtime(config_path_);
   if (!next.ok()) {
+    std::string why(next.status().message());
     log_event(spdlog::level::err, "reload refused: configuration unchanged", nullptr,
-              {{"error", std::string(next.status().message())}});
-    return;
+              {{"error", why}});
+    return why;
   }
   runtime_.set(*next);
   tenants_.reconfigure(**next);  // new rate limits apply to connected clients at once
   log_event(spdlog::level::info, "configuration reloaded", nullptr,
             {{"tenants", std::to_string((*next)->directory->size())}});
+  return std::nullopt;
 }
 
 int Proxy::run() {
@@ -157,7 +171,7 @@ int Proxy::run() {
   std::function<void()> wait_hup = [&] {
     hup.async_wait([&](error_code ec, int) {
       if (ec) return;
-      reload();
+      asio::post(control_, [this] { reload(); });
       wait_hup();
     });
   };
@@ -184,13 +198,25 @@ int Proxy::run() {
       if (!ec) poll();
     });
   };
+  bool stopping = false;
+  stop_ = [&](bool wait) {
+    auto grace = wait ? runtime_.get()->config->shutdown_timeout : config::Duration{0};
+    auto next = std::chrono::steady_clock::now() + grace;
+    if (next < deadline) deadline = next;  // SHUTDOWN after SIGTERM shortens the wait
+    begin_shutdown();
+    if (!stopping) {
+      stopping = true;
+      poll();
+    }
+  };
   stop_signals.async_wait([&](error_code ec, int) {
     if (ec) return;
-    deadline = std::chrono::steady_clock::now() + runtime_.get()->config->shutdown_timeout;
-    begin_shutdown();
-    poll();
+    stop_(true);
   });
+  admin_->start();
   main_io_.run();
+  stop_ = nullptr;
+  admin_->stop();
   for (auto& w : workers_) {
     w->io.stop();
     if (w->thread.joinable()) w->thread.join();

@@ -5,7 +5,10 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/thread_pool.hpp>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -13,6 +16,7 @@
 
 #include "pool/asio.h"
 #include "proxy/admin_command_counts.h"
+#include "proxy/admin_server.h"
 #include "proxy/cancel_registry.h"
 #include "proxy/client_session.h"
 #include "proxy/runtime.h"
@@ -36,7 +40,9 @@ class Proxy {
   awaitable<void> accept_loop(Worker& worker);
   void spawn(Worker& worker, std::shared_ptr<ClientSession> session, bool resume);
   void begin_shutdown();
-  void reload();
+  // Loads config + directory and swaps them in; the reason when refused. Runs on the control
+  // thread (SIGHUP posts it there) so it never races an admin change.
+  std::optional<std::string> reload();
 
   std::string config_path_;
   RuntimeHolder runtime_;
@@ -47,6 +53,22 @@ class Proxy {
   SessionServices services_{runtime_, cancels_, tenants_, pauses_, 1};
   std::vector<std::unique_ptr<Worker>> workers_;
   asio::io_context main_io_{1};
+  // The control plane: blocking admin work and every config/directory change, one at a time.
+  asio::thread_pool control_{1};
+  AdminContext admin_ctx_{runtime_,
+                          tenants_,
+                          pauses_,
+                          admin_counts_,
+                          workers_,
+                          services_.context_switches,
+                          config_path_,
+                          {},
+                          {},
+                          control_.get_executor(),
+                          {}};
+  std::unique_ptr<AdminServer> admin_;
+  // Stops serving: `wait` lets transactions finish (SIGTERM, SHUTDOWN WAIT). Main thread only.
+  std::function<void(bool wait)> stop_;
   std::atomic<int> active_sessions_{0};
   std::atomic<uint64_t> next_session_id_{1};
   std::atomic<bool> stopping_{false};
