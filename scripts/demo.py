@@ -96,6 +96,10 @@ tiers:
 directory:
   file: {demo_dir / "directory.yaml"}
   default_placement: reject
+provisioning:   # what CREATE TENANT runs on the shard (admin socket)
+  schema_sql: |
+    CREATE SCHEMA {{schema}};
+    CREATE TABLE {{schema}}.items (id bigserial PRIMARY KEY, body text);
 """
     directory = "# Written by scripts/demo.py: tenant -> placement.\ntenants:\n" + "".join(
         f"  {tenant}: {{ shard: {shard}, tier: {TIERS[tenant]}, schema: tenant_{tenant} }}\n"
@@ -116,8 +120,19 @@ def psql_lines(port: int) -> list[tuple[str, str]]:
     ]
 
 
-def smoke_check(port: int) -> bool:
+def admin_line(demo_dir: Path, port: int) -> str:
+    return f"psql -h {demo_dir} -p {port} -U admin admin   # admin socket: SHOW TENANTS; SHOW HELP"
+
+
+def smoke_check(port: int, demo_dir: Path) -> bool:
     ok = True
+    admin = subprocess.run(["psql", "-X", "-A", "-t", "-h", str(demo_dir), "-p", str(port), "-U",
+                            "admin", "-d", "admin", "-c", "SHOW TENANTS"],
+                           capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    tenants = sorted(line.split("|")[0] for line in admin.stdout.splitlines() if line)
+    good = admin.returncode == 0 and tenants == sorted(TENANTS)
+    log(f"smoke admin socket: {'ok' if good else 'FAILED'}: {tenants} {admin.stderr.strip()}")
+    ok = ok and good
     for tenant, line in psql_lines(port)[:2]:
         conninfo = line.split("psql ", 1)[1].strip('"')
         env = dict(os.environ, PGPASSWORD=APP_PASSWORD, PGCONNECT_TIMEOUT="10")
@@ -177,8 +192,9 @@ def run(args) -> int:
         for _tenant, line in psql_lines(port):
             print(f"  {line}")
         print("  then: SELECT current_schema(), inet_server_port(); SELECT * FROM items;", flush=True)
+        print(f"  {admin_line(demo_dir, port)}", flush=True)
         if args.smoke:
-            return 0 if smoke_check(port) else 1
+            return 0 if smoke_check(port, demo_dir) else 1
         log("Ctrl-C stops shardgate and both shards.")
         code = proxy.wait()
         log(f"shardgate exited with {code}")
