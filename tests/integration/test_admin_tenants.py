@@ -218,3 +218,29 @@ def test_kill_9_during_create_burst_leaves_a_loadable_directory(start_proxy, lau
         for name in names:
             for shard in shards.values():
                 shard.sql(f"DROP SCHEMA IF EXISTS tenant_{name}")
+
+
+def test_login_tenant_tier_creates_a_login_role(start_proxy, launcher, shards, monkeypatch):
+    monkeypatch.setenv("SG_PW_loginco", "pw-loginco-1")
+    config = launcher.config(
+        tiers={"own": {"pool": "dedicated", "pool_size": 2, "pool_mode": "transaction",
+                       "login": "tenant", "login_password": "env:SG_PW_{tenant}"}},
+        provisioning={"schema_sql": TEMPLATE})
+    proxy = start_proxy(config, directory_for({"acme": "s1"}, tier="own"))
+    s2 = shards["s2"]
+    try:
+        admin_ok(proxy, "CREATE TENANT loginco ON SHARD s2 TIER own")
+        assert s2.scalar("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'tenant_loginco'")
+        with proxy.connect(tenant="loginco") as conn:
+            # The server connection logged in as the tenant's own role.
+            assert conn.execute("SELECT session_user, current_user").fetchone() == \
+                ("tenant_loginco", "tenant_loginco")
+            conn.execute("INSERT INTO items (body) VALUES ('own login')")
+            assert conn.execute("SELECT count(*) FROM items").fetchone() == (2,)
+        admin_ok(proxy, "DROP TENANT loginco")
+        assert not s2.scalar("SELECT count(*) FROM pg_roles WHERE rolname = 'tenant_loginco'")
+        assert not schema_exists(s2, "tenant_loginco")
+    finally:
+        s2.sql("DROP SCHEMA IF EXISTS tenant_loginco CASCADE")
+        s2.sql("DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tenant_loginco') "
+               "THEN DROP OWNED BY tenant_loginco; DROP ROLE tenant_loginco; END IF; END $$")
