@@ -62,10 +62,12 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
     routing::TokenBucket::Clock::duration throttle{0};
     for (;;) {
       if (!first && pending_ == 0 && !unsynced_ && status_ == 'I' && streaming == 0 &&
-          session_mode() && services_.pauses.any() && !client_buf_.empty() &&
-          !enter_unless_paused()) {
-        // Session mode, between transactions, and the tenant or shard was paused: end the
-        // checkout here; serve_loop holds the next statement until RESUME (server kept).
+          session_mode() && !client_buf_.empty() &&
+          (services_.runtime.generation() != runtime_generation_ ||
+           (services_.pauses.any() && !enter_unless_paused()))) {
+        // Session mode, between transactions, and the tenant or shard was paused (or the
+        // directory changed): end the checkout here; serve_loop holds the next statement
+        // until RESUME, or ends the session if the tenant is gone (server kept otherwise).
         finish(CheckoutEnd::kReleased);
         co_return;
       }

@@ -244,3 +244,20 @@ def test_login_tenant_tier_creates_a_login_role(start_proxy, launcher, shards, m
         s2.sql("DROP SCHEMA IF EXISTS tenant_loginco CASCADE")
         s2.sql("DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tenant_loginco') "
                "THEN DROP OWNED BY tenant_loginco; DROP ROLE tenant_loginco; END IF; END $$")
+
+
+def test_session_mode_client_of_a_dropped_tenant_is_ended(start_proxy, launcher, shards):
+    config = launcher.config(provisioning={"schema_sql": TEMPLATE})  # session-mode tier
+    proxy = start_proxy(config, directory_for({"acme": "s1", "globex": "s2"}))
+    admin_ok(proxy, "CREATE TENANT newco ON SHARD s1")
+    with proxy.connect(tenant="newco") as gone, proxy.connect(tenant="acme") as stays:
+        gone.execute("CREATE TEMP TABLE scratch (x int)")
+        stays.execute("CREATE TEMP TABLE scratch (x int)")
+        admin_ok(proxy, "ALTER TENANT globex SET RATE 100")  # another tenant's change
+        gone.execute("INSERT INTO scratch VALUES (1)")  # session state survives it
+        admin_ok(proxy, "DROP TENANT newco")
+        with pytest.raises(psycopg.OperationalError, match="not in the shard directory"):
+            gone.execute("SELECT 1")
+        stays.execute("INSERT INTO scratch VALUES (1)")  # other sessions keep their state
+        assert stays.execute("SELECT count(*) FROM scratch").fetchone() == (1,)
+    assert not schema_exists(shards["s1"], "tenant_newco")
