@@ -104,14 +104,25 @@ def bind_mounts(service: dict) -> list[tuple[Path, str]]:
 
 
 def named_volumes(service: dict) -> list[str]:
-    names = []
+    return [name for name, _, _ in named_volume_mounts(service)]
+
+
+def named_volume_mounts(service: dict) -> list[tuple[str, str, dict]]:
+    """(volume name, container path, options) of every named-volume mount. Options: read_only
+    and nocopy, from the long syntax or the short syntax's third field ("ro", "nocopy")."""
+    mounts = []
     for volume in service.get("volumes") or []:
         if isinstance(volume, dict):
             if volume.get("type") == "volume":
-                names.append(volume["source"])
+                mounts.append((volume["source"], volume["target"], {
+                    "read_only": bool(volume.get("read_only")),
+                    "nocopy": bool((volume.get("volume") or {}).get("nocopy"))}))
         elif ":" in volume and not volume.startswith((".", "/", "~")):
-            names.append(volume.split(":")[0])
-    return names
+            parts = volume.split(":")
+            flags = set(parts[2].split(",")) if len(parts) > 2 else set()
+            mounts.append((parts[0], parts[1], {"read_only": "ro" in flags,
+                                                "nocopy": "nocopy" in flags}))
+    return mounts
 
 
 def host_path_of(service: dict, container_path: str) -> Path | None:
@@ -204,6 +215,49 @@ def promql_label_names(expr: str) -> set[str]:
     return labels - {"__name__"}
 
 
+def directory_file(shardgate_config: dict) -> str:
+    """directory.file as the container sees it."""
+    path = str(shardgate_config["directory"]["file"])
+    return path if path.startswith("/") else str(Path(CONFIG_IN_CONTAINER).parent / path)
+
+
+def runtime_stage() -> list[tuple[str, str]]:
+    """The Dockerfile's instructions from the last FROM on."""
+    instructions = dockerfile_instructions()
+    last_from = max(i for i, (ins, _) in enumerate(instructions) if ins == "FROM")
+    return instructions[last_from:]
+
+
+def copy_args(args: str) -> tuple[dict[str, str], list[str], str]:
+    """A COPY/ADD's (--flags, sources, destination), shell form only."""
+    words = args.split()
+    flags = dict(w[2:].partition("=")[::2] for w in words if w.startswith("--"))
+    paths = [w for w in words if not w.startswith("--")]
+    return flags, paths[:-1], paths[-1]
+
+
+def copy_destinations(flags_sources_dest: tuple[dict[str, str], list[str], str]) -> list[str]:
+    """Where each source of a COPY lands (a destination ending in / is a folder)."""
+    _, sources, dest = flags_sources_dest
+    if dest.endswith("/"):
+        return [dest + Path(source).name for source in sources]
+    return [dest] * len(sources)
+
+
+def directory_seed(shardgate_config: dict) -> Path:
+    """The repository file the runtime stage copies to directory.file: what the named volume
+    over its folder starts as."""
+    target = directory_file(shardgate_config)
+    seeds = []
+    for ins, args in runtime_stage():
+        if ins in ("COPY", "ADD") and "--from=" not in args:
+            parsed = copy_args(args)
+            seeds += [REPO / source for source, dest in zip(parsed[1], copy_destinations(parsed))
+                      if dest == target]
+    assert len(seeds) == 1, f"Dockerfile: want one COPY to {target} in the runtime stage, {seeds}"
+    return seeds[0]
+
+
 def dockerfile_instructions() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) with line continuations joined and comments dropped."""
     text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
@@ -263,8 +317,7 @@ def test_shards_are_initialised_with_the_directory_tenants(compose, shardgate_co
     shards = shard_services(compose)
     gate = compose["services"]["shardgate"]
     gate_env = service_env(gate)
-    directory_path = (SHARDGATE_YAML.parent / shardgate_config["directory"]["file"]).resolve()
-    tenants = load_yaml(directory_path)["tenants"]
+    tenants = load_yaml(directory_seed(shardgate_config))["tenants"]
     template = shardgate_config.get("tenant", {}).get("schema_template", "tenant_{tenant}")
     assert set(shardgate_config["shards"]) and len(shardgate_config["shards"]) == len(shards)
     for shard_name, entry in shardgate_config["shards"].items():
@@ -292,13 +345,31 @@ def test_shards_are_initialised_with_the_directory_tenants(compose, shardgate_co
 
 
 def test_shardgate_service_mounts_config_and_directory(compose, shardgate_config):
+    """directory.file lives on a named volume mounted at its folder: the admin socket rewrites
+    it with a temp file in that folder renamed over it, which a read-only (or single-file) bind
+    mount refuses (58030). The volume must be writable and let Docker copy the image's content
+    into it on first use (no nocopy): that is how it gets the seed and its owner (Dockerfile)."""
     gate = compose["services"]["shardgate"]
     assert host_path_of(gate, CONFIG_IN_CONTAINER) == SHARDGATE_YAML
-    directory = shardgate_config["directory"]["file"]
-    in_container = directory if directory.startswith("/") else \
-        str(Path(CONFIG_IN_CONTAINER).parent / directory)
-    assert host_path_of(gate, in_container) == (SHARDGATE_YAML.parent / directory).resolve(), \
-        f"directory file {in_container} is not mounted from docker/{directory}"
+    directory = directory_file(shardgate_config)
+    folder = str(Path(directory).parent)
+    assert folder != str(Path(CONFIG_IN_CONTAINER).parent), \
+        "directory.file shares the folder of the read-only config mount"
+    assert host_path_of(gate, directory) is None, \
+        f"directory file {directory} is behind a bind mount: admin changes cannot be written"
+    for host, target in bind_mounts(gate):
+        assert not target.startswith(folder.rstrip("/") + "/"), \
+            f"bind mount {host} at {target} sits inside the directory folder {folder}"
+    mounts = [(name, options) for name, target, options in named_volume_mounts(gate)
+              if target.rstrip("/") == folder]
+    assert len(mounts) == 1, f"shardgate: want one named volume mounted at {folder}"
+    name, options = mounts[0]
+    assert name in (compose.get("volumes") or {}), f"volume {name!r} is not declared"
+    assert not options["read_only"], f"volume {name} at {folder} is read-only"
+    assert not options["nocopy"], f"volume {name}: nocopy keeps the image's seed out of it"
+    assert not any(target.rstrip("/") == folder or folder.startswith(target.rstrip("/") + "/")
+                   for other, target, _ in named_volume_mounts(gate) if other != name), \
+        f"another volume covers {folder}"
     published = published_container_ports(gate)
     assert port_of(shardgate_config["listen"]) in published
     assert port_of(shardgate_config["metrics"]["listen"]) in published
@@ -309,15 +380,73 @@ def test_shardgate_service_mounts_config_and_directory(compose, shardgate_config
 
 
 # --- shardgate config --------------------------------------------------------------------
-def test_shardgate_check_config_passes(compose, binary):
+def test_shardgate_check_config_passes(compose, shardgate_config, binary, tmp_path):
     """The real binary validates docker/shardgate.yaml and its directory with exactly the
-    environment compose gives the container (plus PATH)."""
+    environment compose gives the container (plus PATH).
+
+    directory.file is /var/lib/shardgate/directory.yaml, on the compose volume; it does not
+    exist on the host, and shardgate takes a missing directory file for an empty directory, so
+    checking docker/shardgate.yaml as is would pass without reading any tenant. The check runs
+    on a temp copy of docker/shardgate.yaml that differs only in directory.file, pointed at the
+    seed the image copies there (docker/directory.yaml), and the tenant count it reports must
+    be the seed's."""
+    text = SHARDGATE_YAML.read_text()
+    seed = directory_seed(shardgate_config)
+    pattern = re.compile(r"^(directory:\s*\n(?:[ \t]+#.*\n)*[ \t]+file:[ \t]*)(\S+)", re.MULTILINE)
+    assert len(pattern.findall(text)) == 1, "docker/shardgate.yaml: directory.file not found"
+    copy = tmp_path / "shardgate.yaml"
+    copy.write_text(pattern.sub(lambda m: m.group(1) + json.dumps(str(seed)), text))
+    expected = dict(shardgate_config, directory=dict(shardgate_config["directory"], file=str(seed)))
+    assert load_yaml(copy) == expected, "the temp copy differs in more than directory.file"
+
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     env.update(service_env(compose["services"]["shardgate"]))
-    result = subprocess.run([str(binary), "--check-config", str(SHARDGATE_YAML)], env=env,
+    result = subprocess.run([str(binary), "--check-config", str(copy)], env=env,
                             cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, \
         f"shardgate --check-config failed ({result.returncode}):\n{result.stdout}{result.stderr}"
+    tenants = len(load_yaml(seed)["tenants"])
+    assert f", {tenants} tenants)" in result.stdout, \
+        f"want the seed's {tenants} tenants loaded: {result.stdout}"
+
+
+def test_provisioning_creates_the_sample_tenants_tables(compose, shardgate_config):
+    """CREATE TENANT on the admin socket runs provisioning.schema_sql: it must create the same
+    tables as the shards' init SQL gives the sample tenants, so a new tenant is usable like
+    them (the README's examples and pgbench script query items)."""
+    schema_sql = (shardgate_config.get("provisioning") or {}).get("schema_sql")
+    assert schema_sql, "docker/shardgate.yaml: no provisioning.schema_sql (default: schema only)"
+
+    def statements(sql: str) -> list[str]:
+        sql = re.sub(r"--[^\n]*", "", sql)
+        return [" ".join(s.split()) for s in sql.split(";") if s.strip()]
+
+    def tables(sql: str, schema: str) -> set[str]:
+        """CREATE TABLE statements on `schema`, with the schema written as {schema}."""
+        name = re.compile(rf'(?<![\w"])("{re.escape(schema)}"|{re.escape(schema)})(?=\.)')
+        return {name.sub("{schema}", s) for s in statements(sql)
+                if re.match(r"CREATE\s+TABLE\b", s, re.IGNORECASE) and name.search(s)}
+
+    assert any(re.fullmatch(r"CREATE\s+SCHEMA\s+(IF\s+NOT\s+EXISTS\s+)?\{schema\}", s, re.I)
+               for s in statements(schema_sql)), "schema_sql does not create {schema}"
+    provisioned = tables(schema_sql, "{schema}") | {
+        s for s in statements(schema_sql) if re.match(r"CREATE\s+TABLE\b", s, re.I)}
+    assert provisioned, "schema_sql creates no table"
+    template = shardgate_config.get("tenant", {}).get("schema_template", "tenant_{tenant}")
+    tenants = load_yaml(directory_seed(shardgate_config))["tenants"]
+    shards = shard_services(compose)
+    checked = 0
+    for tenant, placement in tenants.items():
+        schema = placement.get("schema") or template.replace("{tenant}", tenant)
+        host = shardgate_config["shards"][placement["shard"]]["host"]
+        init_sql = "\n".join(
+            host_path.read_text() for host_path, target in bind_mounts(shards[host])
+            if target.startswith("/docker-entrypoint-initdb.d/"))
+        assert tables(init_sql, schema) == provisioned, \
+            f"tenant {tenant}: {host}'s init SQL creates {tables(init_sql, schema)}, " \
+            f"CREATE TENANT would create {provisioned}"
+        checked += 1
+    assert checked == len(tenants) > 0
 
 
 def test_shardgate_config_serves_metrics_and_admin(shardgate_config):
@@ -440,8 +569,7 @@ def test_dockerfile_debian12_and_the_readme_scripts():
     build = [i for i, r in enumerate(runs) if "scripts/build.sh" in r]
     assert install and build and install[0] <= build[0], "runs install-deps.sh, then build.sh"
     # The runtime stage (after the last FROM) takes the binary from the build stage.
-    last_from = max(i for i, (ins, _) in enumerate(instructions) if ins == "FROM")
-    runtime = instructions[last_from:]
+    runtime = runtime_stage()
     assert any(ins == "COPY" and "--from=" in args and "shardgate" in args for ins, args in runtime)
     assert not any("build.sh" in args or "install-deps.sh" in args for _, args in runtime)
     entry = [json.loads(args) for ins, args in runtime if ins == "ENTRYPOINT"]
@@ -457,6 +585,50 @@ def test_dockerfile_copies_existing_files():
             for source in sources:
                 if source != ".":
                     assert (REPO / source).exists(), f"Dockerfile copies {source}, which is missing"
+
+
+def test_dockerfile_seeds_the_directory_volume(shardgate_config):
+    """The runtime stage copies docker/directory.yaml to directory.file and gives the folder to
+    the user the image runs as (before USER: chown needs root). Docker copies that content, with
+    its owner, into the empty named volume compose mounts there, so the admin socket's temp
+    file + rename in that folder works from the first start."""
+    assert directory_seed(shardgate_config) == DOCKER / "directory.yaml"
+    runtime = runtime_stage()
+    users = [(i, args.strip()) for i, (ins, args) in enumerate(runtime) if ins == "USER"]
+    assert users, "the runtime stage runs as root: want USER"
+    user_at, user = users[-1]
+    user_name = user.split(":")[0]
+    assert user_name not in ("root", "0"), "the image runs as root"
+    # The user is created in the runtime stage, with a fixed uid: a rebuilt image must still
+    # own the files an older one put on the volume.
+    created = [args for ins, args in runtime[:user_at] if ins == "RUN"
+               and re.search(rf"\buseradd\b[^&;|]*\s{re.escape(user_name)}\b", args)]
+    assert created, f"runtime stage: no useradd of {user_name}"
+    assert re.search(rf"useradd\b[^&;|]*(--uid|-u)[ =]\d+[^&;|]*\s{re.escape(user_name)}\b",
+                     created[0]), f"useradd {user_name} without a fixed --uid"
+
+    target = directory_file(shardgate_config)
+    folder = str(Path(target).parent)
+    copied_at = [i for i, (ins, args) in enumerate(runtime) if ins in ("COPY", "ADD")
+                 and "--from=" not in args and target in copy_destinations(copy_args(args))]
+    assert copied_at and copied_at[-1] < user_at
+    owner = re.compile(rf"^({re.escape(user_name)}|{re.escape(user)})(:\S+)?$")
+    chowned = False
+    for ins, args in runtime[copied_at[-1] + 1:user_at]:
+        if ins != "RUN":
+            continue
+        for command in re.split(r"&&|;|\|\|", args):
+            words = command.split()
+            if words[:1] != ["chown"]:
+                continue
+            operands = [w for w in words[1:] if not w.startswith("-")]
+            recursive = any(w in ("-R", "--recursive") for w in words[1:])
+            if operands and owner.match(operands[0]) and \
+                    any(o.rstrip("/") == folder for o in operands[1:]) and \
+                    (recursive or target in operands[1:]):
+                chowned = True
+    assert chowned, \
+        f"Dockerfile: want `RUN chown -R {user_name}:... {folder}` after copying {target}, before USER"
 
 
 def test_runtime_packages_script(binary):
