@@ -32,6 +32,33 @@ bool resets_session_state(std::string_view tag) {
 }  // namespace
 
 awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextPrefix& prefix) {
+  pending_ = 0;
+  request_timing_.clear();
+  unsynced_ = false;
+  status_ = 'I';
+  state_dirty_ = false;
+  discard_after_ = false;
+  context_error_.clear();
+  expect_.clear();
+  CheckoutEnd end = CheckoutEnd::kReleased;
+  if (sequential_fits()) {
+    auto done = co_await run_sequential(prefix);
+    // Not finished sequentially (a slow statement, COPY from the client, an open transaction
+    // block, a large row): the concurrent relay takes over where it stopped.
+    if (done)
+      end = *done;
+    else
+      end = co_await run_relay(ContextPrefix{});
+  } else {
+    end = co_await run_relay(prefix);
+  }
+  co_return co_await finish_checkout(end);
+}
+
+// Both directions at once: client to server and server to client, until the transaction
+// is over. `prefix` goes in front of the client's first request (empty when a sequential
+// start already sent it).
+awaitable<ClientSession::CheckoutEnd> ClientSession::run_relay(const ContextPrefix& prefix) {
   std::optional<CheckoutEnd> end;
   auto finish = [&end](CheckoutEnd why) {
     if (!end) end = why;
@@ -39,22 +66,15 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
   tcp::socket& server = server_->socket();
   ReadBuffer& server_buf = server_->buffer();
   auto executor = client_.get_executor();
-  pending_ = 0;
-  request_timing_.clear();
-  unsynced_ = false;
-  status_ = 'I';
   bool hold = !prefix.empty();  // until the context is confirmed, forward one request only
   bool context_failed = false;
-  bool state_dirty = false;
-  std::string context_error;
+  std::string& context_error = context_error_;
   asio::steady_timer confirmed(executor, asio::steady_timer::time_point::max());
   asio::steady_timer local_wait(executor, asio::steady_timer::time_point::max());
   shutdown_signal_.emplace(executor, asio::steady_timer::time_point::max());
 
   std::deque<Expectation>& expect = expect_;
-  expect.clear();
   RequestRewriter rewriter(worker_->statements, statements_, server_->prepared);
-  bool discard_after = false;
 
   auto client_to_server = [&]() -> awaitable<void> {
     bool first = true;
@@ -108,61 +128,12 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
           consumed = data.size();
           break;
         }
-        auto raw = data.subspan(consumed, header.total);
-        protocol::Bytes substitute;
-        std::optional<routing::SessionCommand> command;
-        if (!vet_request(type, raw.subspan(5), raw, substitute, command)) break;  // answered after
-        if (type == protocol::fe::kBind && strip_refused_bind(raw.subspan(5), substitute))
-          raw = protocol::ByteSpan(substitute);
-        switch (type) {
-          case protocol::fe::kQuery:
-          case protocol::fe::kFunctionCall:
-            begin_request(type, raw.subspan(5));
-            break;
-          case protocol::fe::kSync:
-            begin_request(type, raw.subspan(5));
-            unsynced_ = false;
-            break;
-          case protocol::fe::kParse:
-          case protocol::fe::kBind:
-          case protocol::fe::kDescribe:
-          case protocol::fe::kExecute:
-          case protocol::fe::kClose:
-            unsynced_ = true;
-            break;
-          default:
-            break;
-        }
-        std::string error;
-        const routing::SessionCommand* bound = nullptr;
-        bool rejected = false;
-        bool counted = head_counted_ && type == protocol::fe::kQuery;
-        head_counted_ = false;  // only the checkout's first message was counted beforehand
-        if ((type == protocol::fe::kQuery || type == protocol::fe::kExecute) && tenant_state_ &&
-            !counted) {
-          // One query message, or one Execute, counts once against the tenant's rate.
-          tenant_state_->queries.fetch_add(1, std::memory_order_relaxed);
-          auto decision = tenant_state_->bucket.take(routing::TokenBucket::Clock::now());
-          throttle = std::max(throttle, decision.delay);
-          if (!decision.allowed) {
-            tenant_state_->rate_limited.fetch_add(1, std::memory_order_relaxed);
-            reject_over_rate(type, raw.subspan(5), out, expect);
-            rejected = true;
-          }
-        }
-        if (!rejected && !rewriter.add(type, raw.subspan(5), raw, out, expect, &error,
-                                       command ? &*command : nullptr, &bound)) {
-          log_event(spdlog::level::warn, "client protocol error", &log_, {{"reason", error}});
+        auto added =
+            add_request(type, data.subspan(consumed, header.total), out, rewriter, throttle);
+        if (added == Added::kStopped) break;  // answered once the checkout is over
+        if (added == Added::kProtocolError) {
           finish(CheckoutEnd::kProtocolError);
           co_return;
-        }
-        if (type == protocol::fe::kBind) {
-          if (!bound && unnamed_command_) {
-            protocol::Reader br(raw.subspan(5));
-            br.cstr();
-            if (br.cstr().empty()) bound = &*unnamed_command_;
-          }
-          if (bound) schedule_switch(*bound);
         }
         consumed += header.total;
         if (hold && (type == protocol::fe::kQuery || type == protocol::fe::kSync ||
@@ -280,41 +251,7 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
           consumed = data.size();
           break;
         }
-        auto body = data.subspan(consumed + 5, header.total - 5);
-        switch (type) {
-          case protocol::be::kReadyForQuery:
-            if (body.size() == 1) {
-              status_ = static_cast<char>(body[0]);
-              finish_request();
-            }
-            break;
-          case protocol::be::kErrorResponse:
-            if (tenant_state_) {
-              auto fields = protocol::decode_error_fields(body);
-              tenant_state_->count_error(fields ? fields->sqlstate() : "XX");
-            }
-            break;
-          case protocol::be::kParameterStatus:
-            if (auto p = protocol::decode_parameter_status(body)) {
-              server_->set_parameter(p->first, p->second);
-              for (auto& kv : client_params_)
-                if (kv.first == p->first) kv.second = p->second;
-            }
-            break;
-          case protocol::be::kCommandComplete:
-            if (auto tag = protocol::decode_command_complete(body)) {
-              if (resets_session_state(*tag)) state_dirty = true;
-              if (*tag == "DISCARD ALL" || *tag == "DEALLOCATE ALL") {
-                server_->prepared.clear();
-                statements_.clear();  // as in PostgreSQL: all of the client's statements are gone
-                unnamed_command_.reset();
-              } else if (*tag == "DEALLOCATE")
-                discard_after = true;
-            }
-            break;
-          default:
-            break;
-        }
+        observe_server_message(type, data.subspan(consumed + 5, header.total - 5));
         bool forward = route_response(type, true, expect, server_->prepared);
         if (!forward && !dropped) {
           dropped = true;
@@ -337,7 +274,7 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
       server_buf.shrink_if_idle(64 * 1024);
       if (pending_ == 0 && !unsynced_ && status_ == 'I' && server_buf.empty() && streaming == 0 &&
           (!session_mode() || stop_for_local_ || pending_switch_ || shutdown_requested_ ||
-           state_dirty)) {
+           state_dirty_)) {
         // (session mode: after RESET ALL / DISCARD ALL / SET, end the checkout so the next
         // statement gets the tenant context again)
         finish(shutdown_requested_ ? CheckoutEnd::kShutdown : CheckoutEnd::kReleased);
@@ -368,24 +305,28 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
   };
   co_await (client_to_server() || server_to_client() || wait_shutdown());
   shutdown_signal_.reset();
+  co_return *end;
+}
+
+awaitable<ClientSession::CheckoutEnd> ClientSession::finish_checkout(CheckoutEnd end) {
   request_timing_.clear();
   set_in_flight(false);
-  if (state_dirty) server_->context_tenant.clear();
-  if (discard_after) server_->close();  // a DEALLOCATE may have removed a shared statement
+  if (state_dirty_) server_->context_tenant.clear();
+  if (discard_after_) server_->close();  // a DEALLOCATE may have removed a shared statement
 
   protocol::Bytes out;
-  if (*end == CheckoutEnd::kContextFailed) {
+  if (end == CheckoutEnd::kContextFailed) {
     log_event(spdlog::level::err, "could not set tenant context", &log_,
-              {{"reason", context_error}});
+              {{"reason", context_error_}});
     protocol::encode_error(out, "ERROR", "08006",
                            "could not set the context of tenant \"" + route_->tenant +
-                               "\" on shard \"" + route_->placement.shard + "\": " + context_error,
+                               "\" on shard \"" + route_->placement.shard + "\": " + context_error_,
                            "Check the tier's role and the tenant's schema on the shard.");
     if (pending_ > 0)
       protocol::encode_ready_for_query(out, 'I');
     else
       skip_to_sync_ = unsynced_;
-  } else if (*end == CheckoutEnd::kServerGone) {
+  } else if (end == CheckoutEnd::kServerGone) {
     log_event(spdlog::level::warn, "shard connection lost", &log_);
     protocol::encode_error(out, session_mode() ? "FATAL" : "ERROR", "08006",
                            "lost the connection to shard \"" + route_->placement.shard +
@@ -402,7 +343,105 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
     status_ = 'I';
     co_await write_bytes(client_, out);
   }
-  co_return *end;
+  co_return end;
+}
+
+ClientSession::Added ClientSession::add_request(char type, protocol::ByteSpan raw,
+                                                protocol::Bytes& out, RequestRewriter& rewriter,
+                                                routing::TokenBucket::Clock::duration& throttle) {
+  protocol::Bytes substitute;
+  std::optional<routing::SessionCommand> command;
+  if (!vet_request(type, raw.subspan(5), raw, substitute, command)) return Added::kStopped;
+  if (type == protocol::fe::kBind && strip_refused_bind(raw.subspan(5), substitute))
+    raw = protocol::ByteSpan(substitute);
+  switch (type) {
+    case protocol::fe::kQuery:
+    case protocol::fe::kFunctionCall:
+      begin_request(type, raw.subspan(5));
+      break;
+    case protocol::fe::kSync:
+      begin_request(type, raw.subspan(5));
+      unsynced_ = false;
+      break;
+    case protocol::fe::kParse:
+    case protocol::fe::kBind:
+    case protocol::fe::kDescribe:
+    case protocol::fe::kExecute:
+    case protocol::fe::kClose:
+      unsynced_ = true;
+      break;
+    default:
+      break;
+  }
+  std::string error;
+  const routing::SessionCommand* bound = nullptr;
+  bool rejected = false;
+  bool counted = head_counted_ && type == protocol::fe::kQuery;
+  head_counted_ = false;  // only the checkout's first message was counted beforehand
+  if ((type == protocol::fe::kQuery || type == protocol::fe::kExecute) && tenant_state_ &&
+      !counted) {
+    // One query message, or one Execute, counts once against the tenant's rate.
+    tenant_state_->queries.fetch_add(1, std::memory_order_relaxed);
+    auto decision = tenant_state_->bucket.take(routing::TokenBucket::Clock::now());
+    throttle = std::max(throttle, decision.delay);
+    if (!decision.allowed) {
+      tenant_state_->rate_limited.fetch_add(1, std::memory_order_relaxed);
+      reject_over_rate(type, raw.subspan(5), out, expect_);
+      rejected = true;
+    }
+  }
+  if (!rejected && !rewriter.add(type, raw.subspan(5), raw, out, expect_, &error,
+                                 command ? &*command : nullptr, &bound)) {
+    log_event(spdlog::level::warn, "client protocol error", &log_, {{"reason", error}});
+    return Added::kProtocolError;
+  }
+  if (type == protocol::fe::kBind) {
+    if (!bound && unnamed_command_) {
+      protocol::Reader br(raw.subspan(5));
+      br.cstr();
+      if (br.cstr().empty()) bound = &*unnamed_command_;
+    }
+    if (bound) schedule_switch(*bound);
+  }
+  return Added::kAdded;
+}
+
+void ClientSession::observe_server_message(char type, protocol::ByteSpan body) {
+  switch (type) {
+    case protocol::be::kReadyForQuery:
+      if (body.size() == 1) {
+        status_ = static_cast<char>(body[0]);
+        finish_request();
+      }
+      break;
+    case protocol::be::kErrorResponse:
+      if (tenant_state_) {
+        auto fields = protocol::decode_error_fields(body);
+        tenant_state_->count_error(fields ? fields->sqlstate() : "XX");
+      }
+      break;
+    case protocol::be::kParameterStatus:
+      if (auto p = protocol::decode_parameter_status(body)) {
+        server_->set_parameter(p->first, p->second);
+        for (auto& kv : client_params_)
+          if (kv.first == p->first) kv.second = p->second;
+      }
+      break;
+    case protocol::be::kCommandComplete:
+      if (auto tag = protocol::decode_command_complete(body)) {
+        if (resets_session_state(*tag)) state_dirty_ = true;
+        if (*tag == "DISCARD ALL" || *tag == "DEALLOCATE ALL") {
+          server_->prepared.clear();
+          statements_.clear();  // as in PostgreSQL: all of the client's statements are gone
+          unnamed_command_.reset();
+        } else if (*tag == "DEALLOCATE") {
+          discard_after_ = true;  // a DEALLOCATE may have removed a shared statement
+        }
+      }
+      break;
+    default:
+      break;
+  }
 }
 
 }  // namespace shardgate::proxy

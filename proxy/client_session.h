@@ -159,6 +159,33 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   // --- the relay of one checkout (checkout_relay.cc); in session mode it lasts the session ---
   awaitable<CheckoutEnd> run_checkout(const ContextPrefix& prefix);
+  awaitable<CheckoutEnd> run_relay(const ContextPrefix& prefix);
+  // One complete client message of a checkout, vetted (guard, session commands, rate) and
+  // rewritten (prepared statements) into `out`.
+  enum class Added { kAdded, kStopped, kProtocolError };
+  Added add_request(char type, protocol::ByteSpan raw, protocol::Bytes& out,
+                    RequestRewriter& rewriter, routing::TokenBucket::Clock::duration& throttle);
+  // What a whole server message tells us (status, parameters, tags, errors).
+  void observe_server_message(char type, protocol::ByteSpan body);
+  // After either relay: bookkeeping and the error the client must see.
+  awaitable<CheckoutEnd> finish_checkout(CheckoutEnd end);
+  // The common transaction-mode case, one simple Query, done without running both
+  // directions at once (checkout_sequential.cc): write, then read the server to
+  // ReadyForQuery. Empty when the concurrent relay must take over.
+  bool sequential_fits();
+  awaitable<std::optional<CheckoutEnd>> run_sequential(const ContextPrefix& prefix);
+  // Set by the worker's watch when a sequential checkout waits on its server too long.
+  bool sequential_expired_ = false;
+  bool state_dirty_ = false;    // the server's session state may differ from what we set
+  bool discard_after_ = false;  // a DEALLOCATE ran: retire the connection after the checkout
+  std::string context_error_;   // why the tenant context could not be set
+
+ public:
+  // The worker's watch found this session's sequential checkout waiting on its server too
+  // long: the wait is cancelled and the concurrent relay takes over.
+  void expire_sequential();
+
+ private:
   // Turns a client Query/Parse into what the server must get (guard, session commands);
   // false to stop before this message (answered by shardgate once the checkout ends).
   bool vet_request(char type, protocol::ByteSpan body, protocol::ByteSpan& raw,
@@ -242,6 +269,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::chrono::steady_clock::time_point connected_at_ = std::chrono::steady_clock::now();
   // Buffers reused by every checkout.
   protocol::Bytes request_out_;
+  protocol::Bytes response_out_;
   std::deque<Expectation> expect_;
   // This client's named prepared statements (transaction mode).
   ClientStatements statements_;

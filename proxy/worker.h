@@ -27,6 +27,14 @@ struct Worker {
   absl::flat_hash_map<std::string, std::unique_ptr<pool::ServerPool>> pools;
   StatementRegistry statements;
   routing::StatementCache statement_cache;
+  // Sequential checkouts waiting on their server, and the tick they started waiting at: a
+  // 5 ms ticker hands the ones still waiting after two ticks to the concurrent relay.
+  struct SequentialWatch {
+    uint64_t tick = 0;
+    absl::flat_hash_map<ClientSession*, uint64_t> waiting;
+    std::unique_ptr<asio::steady_timer> timer;
+    bool running = false;
+  } sequential_watch;
   std::thread thread;
 };
 

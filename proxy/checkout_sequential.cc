@@ -1,0 +1,244 @@
+// Transaction mode's common case without running both directions at once: a checkout that
+// starts with one simple Query writes it (behind the tenant context) and reads the server
+// until ReadyForQuery, forwarding as it goes. No client read, no second coroutine, no
+// cancellation: in the usual short statement that is all a checkout needs.
+//
+// Whatever this path does not handle hands over to the concurrent relay (checkout_relay.cc)
+// at a message boundary: a server that has not finished within two ticks of the worker's
+// 5 ms watch (so a client that leaves mid-query is still noticed), COPY FROM STDIN, an open
+// transaction block, a message too large to buffer.
+#include "pool/wire_io.h"
+#include "protocol/messages.h"
+#include "proxy/client_session.h"
+#include "proxy/context_prefix.h"
+#include "proxy/prepared_statements.h"
+#include "proxy/stream_scanner.h"
+
+namespace shardgate::proxy {
+
+namespace {
+
+constexpr auto kTick = std::chrono::milliseconds(5);
+constexpr uint64_t kTicksBeforeHandover = 2;
+
+void run_watch(Worker& worker) {
+  auto& watch = worker.sequential_watch;
+  if (watch.running) return;
+  if (!watch.timer) watch.timer = std::make_unique<asio::steady_timer>(worker.io);
+  watch.running = true;
+  watch.timer->expires_after(kTick);
+  watch.timer->async_wait([&worker](error_code ec) {
+    auto& w = worker.sequential_watch;
+    w.running = false;
+    if (ec) return;
+    ++w.tick;
+    for (auto it = w.waiting.begin(); it != w.waiting.end();) {
+      if (w.tick - it->second >= kTicksBeforeHandover) {
+        it->first->expire_sequential();
+        w.waiting.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+    if (!w.waiting.empty()) run_watch(worker);
+  });
+}
+
+// Registers a session waiting on its server for as long as it lives.
+class WatchedWait {
+ public:
+  WatchedWait(Worker& worker, ClientSession* session) : worker_(worker), session_(session) {
+    worker_.sequential_watch.waiting.insert_or_assign(session_, worker_.sequential_watch.tick);
+    run_watch(worker_);
+  }
+  ~WatchedWait() { worker_.sequential_watch.waiting.erase(session_); }
+  WatchedWait(const WatchedWait&) = delete;
+  WatchedWait& operator=(const WatchedWait&) = delete;
+
+ private:
+  Worker& worker_;
+  ClientSession* session_;
+};
+
+}  // namespace
+
+void ClientSession::expire_sequential() {
+  sequential_expired_ = true;
+  if (server_) {
+    error_code ignored;
+    server_->socket().cancel(ignored);  // the pending read ends; the data stays in the socket
+  }
+}
+
+bool ClientSession::sequential_fits() {
+  if (session_mode() || stop_for_local_ || skip_to_sync_ || shutdown_requested_ || !route_)
+    return false;
+  // Whole messages only, exactly one request (a Query, or an extended batch up to its Sync),
+  // ending the buffer: what a client waiting for its answer has sent.
+  auto data = client_buf_.data();
+  size_t at = 0;
+  while (data.size() - at >= 5) {
+    auto header = protocol::parse_header(data.subspan(at));
+    if (header.status == protocol::FrameStatus::kError || header.total > data.size() - at)
+      return false;
+    at += header.total;
+    switch (header.type) {
+      case protocol::fe::kQuery:
+      case protocol::fe::kSync:
+        return at == data.size();
+      case protocol::fe::kParse:
+      case protocol::fe::kBind:
+      case protocol::fe::kDescribe:
+      case protocol::fe::kExecute:
+      case protocol::fe::kClose:
+        continue;
+      default:
+        return false;  // Flush, COPY, function calls, Terminate: the relay's business
+    }
+  }
+  return false;
+}
+
+awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequential(
+    const ContextPrefix& prefix) {
+  tcp::socket& server = server_->socket();
+  ReadBuffer& server_buf = server_->buffer();
+  sequential_expired_ = false;
+  RequestRewriter rewriter(worker_->statements, statements_, server_->prepared);
+
+  // The request: context prefix + the client's messages, vetted and rewritten, in one write.
+  protocol::Bytes& out = request_out_;
+  out.assign(prefix.bytes.begin(), prefix.bytes.end());
+  routing::TokenBucket::Clock::duration throttle{0};
+  auto data = client_buf_.data();
+  size_t consumed = 0;
+  bool stopped = false;
+  while (consumed < data.size()) {
+    auto header = protocol::parse_header(data.subspan(consumed));
+    auto added =
+        add_request(header.type, data.subspan(consumed, header.total), out, rewriter, throttle);
+    if (added == Added::kProtocolError) co_return CheckoutEnd::kProtocolError;
+    if (added == Added::kStopped) {
+      stopped = true;  // a session command: the relay stops before it
+      break;
+    }
+    consumed += header.total;
+  }
+  if (throttle.count() > 0) {
+    // Over the tenant's rate in throttle mode: wait our turn (at most rate.max_delay).
+    asio::steady_timer wait(client_.get_executor(), throttle);
+    co_await wait.async_wait(use_nothrow);
+  }
+  if (!out.empty()) {
+    auto wec = co_await write_bytes(server, out);
+    if (wec) co_return CheckoutEnd::kServerGone;
+  }
+  client_buf_.consume(consumed);
+  WatchedWait watched(*worker_, this);
+  // Reads more from the server, unless the watch expired (then: hand over).
+  enum class Read { kData, kGone, kHandOver };
+  auto read_more = [&]() -> awaitable<Read> {
+    if (sequential_expired_) co_return Read::kHandOver;
+    auto space = server_buf.prepare(16 * 1024);
+    auto [ec, n] =
+        co_await server.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
+    if (ec == asio::error::operation_aborted && sequential_expired_) co_return Read::kHandOver;
+    if (ec) co_return Read::kGone;
+    server_buf.commit(n);
+    co_return Read::kData;
+  };
+
+  // Phase 1: the context prefix's responses are shardgate's own.
+  int remaining = prefix.commands;
+  while (remaining > 0) {
+    auto header = protocol::parse_header(server_buf.data());
+    if (header.status == protocol::FrameStatus::kError) co_return CheckoutEnd::kServerGone;
+    if (header.status != protocol::FrameStatus::kFrame || header.total > server_buf.size()) {
+      if (header.total > protocol::kDefaultMaxMessage) co_return CheckoutEnd::kServerGone;
+      if (!sequential_expired_) {
+        auto got = co_await read_more();
+        if (got == Read::kGone) co_return CheckoutEnd::kServerGone;
+        continue;  // data, or expired: then read on below
+      }
+      // Slow already inside the prefix: its responses come first and quickly; read them
+      // here, then phase 2's first read hands the rest to the relay.
+      auto space = server_buf.prepare(16 * 1024);
+      auto [ec, n] =
+          co_await server.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
+      if (ec) co_return CheckoutEnd::kServerGone;
+      server_buf.commit(n);
+      continue;
+    }
+    auto body = server_buf.data().subspan(5, header.total - 5);
+    if (header.type == protocol::be::kCommandComplete) {
+      --remaining;
+    } else if (header.type == protocol::be::kParameterStatus) {
+      if (auto p = protocol::decode_parameter_status(body))
+        server_->set_parameter(p->first, p->second);
+    } else if (header.type == protocol::be::kErrorResponse) {
+      auto fields = protocol::decode_error_fields(body);
+      context_error_ = fields ? fields->message() : "malformed error";
+      server_buf.consume(header.total);
+      co_return CheckoutEnd::kContextFailed;
+    }
+    server_buf.consume(header.total);
+  }
+  if (!prefix.empty()) server_->context_tenant = route_->tenant;
+  // A session command met on the way: the relay sends nothing more and answers it after
+  // what was sent has been answered.
+  if (stopped) co_return std::nullopt;
+
+  // Phase 2: relay to the client; responses to shardgate's own messages (a Parse it added
+  // for a statement this server had not seen) are dropped.
+  protocol::Bytes& to_client = response_out_;
+  for (;;) {
+    auto data = server_buf.data();
+    size_t consumed = 0;
+    bool hand_over = false, dropped = false;
+    while (data.size() - consumed >= 5) {
+      auto header = protocol::parse_header(data.subspan(consumed));
+      if (header.status == protocol::FrameStatus::kError) co_return CheckoutEnd::kServerGone;
+      if (header.total > data.size() - consumed) {
+        // A message larger than we buffer: the relay streams it.
+        if (header.total > StreamScanner::kStreamThreshold) hand_over = true;
+        break;
+      }
+      observe_server_message(header.type, data.subspan(consumed + 5, header.total - 5));
+      bool forward = route_response(header.type, true, expect_, server_->prepared);
+      auto whole = data.subspan(consumed, header.total);
+      if (!forward && !dropped) {
+        dropped = true;
+        to_client.assign(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(consumed));
+      } else if (forward && dropped) {
+        to_client.insert(to_client.end(), whole.begin(), whole.end());
+      }
+      consumed += header.total;
+      if (header.type == protocol::be::kCopyInResponse ||
+          header.type == protocol::be::kCopyBothResponse) {
+        hand_over = true;  // the client has data to send now
+        break;
+      }
+    }
+    if (consumed > 0) {
+      protocol::ByteSpan bytes = dropped ? protocol::ByteSpan(to_client) : data.first(consumed);
+      if (!bytes.empty()) {
+        auto ec = co_await write_bytes(client_, bytes);
+        if (ec) co_return CheckoutEnd::kClientGone;
+      }
+      server_buf.consume(consumed);
+    }
+    if (hand_over) co_return std::nullopt;
+    if (pending_ == 0 && !unsynced_ && server_buf.empty()) {
+      if (status_ == 'I') {
+        server_buf.shrink_if_idle(64 * 1024);
+        co_return shutdown_requested_ ? CheckoutEnd::kShutdown : CheckoutEnd::kReleased;
+      }
+      co_return std::nullopt;  // a transaction block is open: the client speaks next
+    }
+    auto got = co_await read_more();
+    if (got == Read::kGone) co_return CheckoutEnd::kServerGone;
+    if (got == Read::kHandOver) co_return std::nullopt;
+  }
+}
+
+}  // namespace shardgate::proxy
