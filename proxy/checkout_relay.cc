@@ -123,6 +123,9 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
             break;
           case protocol::fe::kParse:
           case protocol::fe::kBind:
+            if (slow_threshold().count() > 0) note_statement(type, raw.subspan(5));
+            unsynced_ = true;
+            break;
           case protocol::fe::kDescribe:
           case protocol::fe::kExecute:
           case protocol::fe::kClose:

@@ -11,6 +11,7 @@ Proxy::Proxy(RuntimePtr runtime, std::string config_path)
     : config_path_(std::move(config_path)), runtime_(std::move(runtime)) {}
 
 Proxy::~Proxy() {
+  metrics_.reset();
   for (auto& w : workers_) {
     w->io.stop();
     if (w->thread.joinable()) w->thread.join();
@@ -62,6 +63,11 @@ bool Proxy::bind() {
   }
   bound_port_ = port;
   services_.workers = count;
+  if (const auto& metrics = rt->config->metrics.listen) {
+    metrics_ = MetricsEndpoint::start(
+        *metrics, {runtime_, tenants_, workers_, admin_counts_, active_sessions_});
+    if (!metrics_) return false;
+  }
 
   log_event(spdlog::level::info, "listening", nullptr,
             {{"address", address.to_string() + ":" + std::to_string(port)},
@@ -96,15 +102,17 @@ void Proxy::spawn(Worker& worker, std::shared_ptr<ClientSession> session, bool r
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& ex) {
-        log_event(spdlog::level::err, "session ended by an exception", nullptr,
+        log_event(spdlog::level::err, "session ended by an exception", &session->log_context(),
                   {{"error", ex.what()}});
       } catch (...) {
-        log_event(spdlog::level::err, "session ended by an unknown exception");
+        log_event(spdlog::level::err, "session ended by an unknown exception",
+                  &session->log_context());
       }
     }
     worker.sessions.erase(session.get());
     int target = e ? -1 : session->take_handoff();
     if (target < 0) {
+      session->log_closed();
       --active_sessions_;
       return;
     }
@@ -191,6 +199,7 @@ int Proxy::run() {
     poll();
   });
   main_io_.run();
+  metrics_.reset();
   for (auto& w : workers_) {
     w->io.stop();
     if (w->thread.joinable()) w->thread.join();

@@ -15,6 +15,7 @@
 #include "proxy/admin_command_counts.h"
 #include "proxy/cancel_registry.h"
 #include "proxy/client_session.h"
+#include "proxy/metrics_endpoint.h"
 #include "proxy/runtime.h"
 #include "proxy/worker.h"
 
@@ -46,6 +47,8 @@ class Proxy {
   AdminCommandCounts admin_counts_;
   SessionServices services_{runtime_, cancels_, tenants_, pauses_, 1};
   std::vector<std::unique_ptr<Worker>> workers_;
+  // GET /metrics; stopped before the workers (a scrape asks them for their pools).
+  std::unique_ptr<MetricsEndpoint> metrics_;
   asio::io_context main_io_{1};
   std::atomic<int> active_sessions_{0};
   std::atomic<uint64_t> next_session_id_{1};
