@@ -145,6 +145,11 @@ void Proxy::reload() {
               {{"error", std::string(next.status().message())}});
     return;
   }
+  auto before = runtime_.get()->config->metrics.listen;
+  const auto& after = (*next)->config->metrics.listen;
+  if (before.has_value() != after.has_value() ||
+      (before && (before->host != after->host || before->port != after->port)))
+    log_event(spdlog::level::warn, "metrics.listen changed: it applies after a restart");
   runtime_.set(*next);
   tenants_.reconfigure(**next);  // new rate limits apply to connected clients at once
   log_event(spdlog::level::info, "configuration reloaded", nullptr,

@@ -67,21 +67,22 @@ def test_connection_and_auth_events_carry_client_session_and_tenant(start_proxy,
     assert "wrong-password" not in proxy.log()
 
 
-def slow_config(launcher) -> dict:
+def slow_config(launcher, pool_mode: str) -> dict:
     config = launcher.config(log={"level": "info", "format": "json"})
     config["tiers"] = {
-        "default": {"pool": "shared", "pool_size": 5, "pool_mode": "transaction"},
-        "watched": {"pool": "shared", "pool_size": 5, "pool_mode": "transaction",
+        "default": {"pool": "shared", "pool_size": 5, "pool_mode": pool_mode},
+        "watched": {"pool": "shared", "pool_size": 5, "pool_mode": pool_mode,
                     "slow_query_threshold": "50ms"},
     }
     return config
 
 
+@pytest.mark.parametrize("pool_mode", ["transaction", "session"])
 def test_slow_statements_are_logged_with_tenant_and_truncated_text_never_parameters(
-        start_proxy, launcher):
+        start_proxy, launcher, pool_mode):
     directory = directory_for(TENANT_SHARDS)
     directory["tenants"]["acme"]["tier"] = "watched"
-    proxy = start_proxy(slow_config(launcher), directory)
+    proxy = start_proxy(slow_config(launcher, pool_mode), directory)
     long_comment = "x" * 400
     secret = "SECRET-PARAM-4711"
     with psycopg.connect(proxy.conninfo("acme"), autocommit=True, prepare_threshold=None) as conn:
