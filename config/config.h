@@ -29,6 +29,8 @@ enum class Isolation { kSchema, kShared, kDatabase };
 enum class Login { kProxy, kTenant };  // kTenant: servers log in as the tenant's own role
 enum class RateAction { kThrottle, kReject };
 enum class LogFormat { kJson, kText };
+// Whether a tier's tenants get their own series in /metrics (within metrics.per_tenant_series).
+enum class TenantSeries { kAuto, kAlways, kNever };
 
 struct UserConfig {
   std::string name;
@@ -76,6 +78,7 @@ struct TierConfig {
   Duration slow_query_threshold{0};      // 0 = off
   bool allow_dynamic_sql = false;        // guard.allow_dynamic_sql
   RateConfig rate;
+  TenantSeries tenant_series = TenantSeries::kAuto;
 };
 
 struct AdminConfig {

@@ -216,7 +216,7 @@ class ConfigParser {
               {"pool", "pool_size", "min_pool_size", "pool_mode", "isolation", "weight",
                "max_server_connections_per_tenant", "max_client_connections", "role", "login",
                "login_password", "pool_timeout", "pause_timeout", "server_idle_timeout",
-               "server_lifetime", "slow_query_threshold", "guard", "rate"},
+               "server_lifetime", "slow_query_threshold", "tenant_series", "guard", "rate"},
               [&](const std::string& k, const YAML::Node& f, const std::string& fkey) {
                 if (k == "pool") {
                   t.pool = r_.choice<PoolKind>(
@@ -259,6 +259,11 @@ class ConfigParser {
                   t.server_lifetime = r_.duration(f, fkey);
                 } else if (k == "slow_query_threshold") {
                   t.slow_query_threshold = r_.duration(f, fkey);
+                } else if (k == "tenant_series") {
+                  t.tenant_series = r_.choice<TenantSeries>(f, fkey,
+                                                            {{"auto", TenantSeries::kAuto},
+                                                             {"always", TenantSeries::kAlways},
+                                                             {"never", TenantSeries::kNever}});
                 } else if (k == "guard") {
                   r_.for_each(
                       f, fkey, {"allow_dynamic_sql"},

@@ -93,6 +93,8 @@ awaitable<Lease> ServerPool::open(const std::string& tenant) {
   if (!*alive)
     co_return Lease{nullptr, {ServerResult::Kind::kUnreachable, "08006", "pool closed"}, {}};
   --connecting_;
+  counters_.last_connect = r.kind == ServerResult::Kind::kUnreachable ? -1 : 1;
+  counters_.last_connect_at = Clock::now();
   if (!r.ok()) {
     --total_;
     forget(tenant);
@@ -112,21 +114,25 @@ awaitable<Lease> ServerPool::open(const std::string& tenant) {
 
 awaitable<Lease> ServerPool::acquire(const std::string& tenant, int weight, Millis timeout) {
   auto alive = alive_;
+  auto start = Clock::now();
   if (waiters_.empty() && under_cap(tenant)) {
     if (auto conn = take_idle(tenant)) {
       ++tenant_active_[tenant];
       ++counters_.acquired;
+      wait_.observe(Clock::now() - start);
       co_return Lease{std::move(conn), {}, {}};
     }
     if (total_ < settings_.size) {
       ++total_;
       ++tenant_active_[tenant];
       Lease lease = co_await open(tenant);
-      if (lease.conn) ++counters_.acquired;
+      if (lease.conn) {
+        ++counters_.acquired;
+        wait_.observe(Clock::now() - start);
+      }
       co_return lease;
     }
   }
-  auto start = Clock::now();
   asio::steady_timer timer(executor_);
   timer.expires_after(timeout);
   Waiter w{tenant, weight, &timer, nullptr, false};
@@ -138,12 +144,16 @@ awaitable<Lease> ServerPool::acquire(const std::string& tenant, int weight, Mill
   auto waited = std::chrono::duration_cast<Millis>(Clock::now() - start);
   if (w.granted) {
     ++counters_.acquired;
+    wait_.observe(Clock::now() - start);
     co_return Lease{std::move(w.granted), {}, waited};
   }
   if (w.slot) {
     Lease lease = co_await open(tenant);
     lease.waited = waited;
-    if (lease.conn) ++counters_.acquired;
+    if (lease.conn) {
+      ++counters_.acquired;
+      wait_.observe(Clock::now() - start);
+    }
     co_return lease;
   }
   waiters_.remove(&w);
@@ -199,6 +209,7 @@ void ServerPool::close_idle() {
 
 PoolStats ServerPool::stats() const {
   PoolStats s = counters_;
+  s.wait = wait_.snapshot();
   s.idle = static_cast<int>(idle_.size());
   s.connecting = connecting_;
   s.active = total_ - s.idle - connecting_;

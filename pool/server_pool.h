@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "pool/asio.h"
 #include "pool/fair_queue.h"
+#include "pool/latency_histogram.h"
 #include "pool/server_connection.h"
 
 namespace shardgate::pool {
@@ -38,6 +39,12 @@ struct PoolStats {
   uint64_t acquired = 0;
   uint64_t timeouts = 0;
   uint64_t connect_failures = 0;
+  // How long acquire() took for each connection it handed out (queueing and connecting).
+  LatencyHistogram::Snapshot wait;
+  // The last connect attempt: 1 reached the shard (even if it then refused the login), -1 could
+  // not reach it, 0 none yet.
+  int last_connect = 0;
+  std::chrono::steady_clock::time_point last_connect_at{};
 };
 
 struct Lease {
@@ -99,6 +106,7 @@ class ServerPool {
   int total_ = 0;  // idle + leased + connecting
   int connecting_ = 0;
   PoolStats counters_;
+  LatencyHistogram wait_;
   std::vector<std::pair<std::string, std::string>> welcome_;
   std::chrono::steady_clock::time_point down_until_{};
   Millis backoff_{0};

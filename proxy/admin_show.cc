@@ -229,7 +229,7 @@ AdminReply show_tenants(const AdminContext& ctx, const std::optional<std::string
     int clients = state ? state->clients.load() : 0;
     uint64_t queries = state ? state->queries.load() : 0;
     uint64_t limited = state ? state->rate_limited.load() : 0;
-    auto latency = state ? state->latency.snapshot() : LatencyHistogram::Snapshot{};
+    auto latency = state ? state->latency.snapshot() : pool::LatencyHistogram::Snapshot{};
     auto q = ctx.qps.find(name);
     std::string status = ctx.pauses.tenant_paused(name)     ? "paused"
                          : ctx.pauses.shard_paused(p.shard) ? "shard paused"

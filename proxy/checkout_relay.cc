@@ -365,6 +365,9 @@ ClientSession::Added ClientSession::add_request(char type, protocol::ByteSpan ra
       break;
     case protocol::fe::kParse:
     case protocol::fe::kBind:
+      if (slow_threshold().count() > 0) note_statement(type, raw.subspan(5));
+      unsynced_ = true;
+      break;
     case protocol::fe::kDescribe:
     case protocol::fe::kExecute:
     case protocol::fe::kClose:

@@ -19,6 +19,20 @@ std::string endpoint_text(const tcp::socket& s) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
+std::string_view auth_method_name(config::AuthMethod method) {
+  switch (method) {
+    case config::AuthMethod::kScramSha256:
+      return "scram-sha-256";
+    case config::AuthMethod::kMd5:
+      return "md5";
+    case config::AuthMethod::kPlain:
+      return "plain";
+    case config::AuthMethod::kTrust:
+      return "trust";
+  }
+  return "unknown";
+}
+
 bool session_source_enabled(const config::Config& c) {
   for (auto s : c.tenant.sources)
     if (s == config::TenantSource::kSession) return true;
@@ -190,15 +204,25 @@ awaitable<void> ClientSession::run() {
   }
   identity_ = std::get<routing::Identity>(std::move(resolved));
   log_.user = identity_.login_user;
+  if (identity_.tenant) log_.tenant = *identity_.tenant;  // as asked for; routed below
 
   user_ = config.find_user(identity_.login_user);
   auto auth = co_await authenticate_client(client_, client_buf_, user_, identity_.login_user,
                                            sid.user, *runtime_);
   if (!auth.ok()) {
-    if (auth.kind != AuthOutcome::Kind::kDisconnected)
-      co_await send_error("FATAL", auth.sqlstate, auth.message);
+    if (auth.kind == AuthOutcome::Kind::kDisconnected) {
+      log_event(spdlog::level::info, "client left during authentication", &log_);
+      co_return;
+    }
+    log_event(spdlog::level::warn, "authentication failed", &log_,
+              {{"sqlstate", auth.sqlstate}, {"reason", auth.message}});
+    Bytes out;
+    protocol::encode_error(out, "FATAL", auth.sqlstate, auth.message, {});
+    co_await write_bytes(client_, out);
     co_return;
   }
+  log_event(spdlog::level::info, "client authenticated", &log_,
+            {{"method", auth_method_name(user_->method)}});
 
   if (auto err = check_startup_settings()) {
     co_await send_fatal(*err);

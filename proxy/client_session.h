@@ -89,6 +89,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   };
   Info describe() const;
 
+  // The session's log fields (tenant, shard, client, session id).
+  const LogContext& log_context() const { return log_; }
+  // Logs the end of the connection ("client disconnected" once it was connected).
+  void log_closed() const;
+
  private:
   enum class CheckoutEnd {
     kReleased,
@@ -241,8 +246,20 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   struct RequestTiming {
     std::chrono::steady_clock::time_point started;
     char type = 0;
+    // Only while the tier logs slow statements: the text, already cut for the log.
+    std::string statement;
+    size_t statement_bytes = 0;
   };
   std::deque<RequestTiming> request_timing_;
+  // The tier's slow_query_threshold; zero = off (nothing is captured).
+  std::chrono::milliseconds slow_threshold() const {
+    return route_ ? route_->tier->slow_query_threshold : std::chrono::milliseconds(0);
+  }
+  // While slow statements are logged: the statement text of the extended-protocol batch in
+  // progress (from its Parse or Bind), logged against its Sync.
+  void note_statement(char type, protocol::ByteSpan body);
+  std::string batch_statement_;
+  std::string unnamed_statement_;
   // Counts the session as in flight for PAUSE while it has requests outstanding.
   void set_in_flight(bool busy);
   bool in_flight_ = false;

@@ -19,6 +19,7 @@ Proxy::Proxy(RuntimePtr runtime, std::string config_path)
 }
 
 Proxy::~Proxy() {
+  metrics_.reset();
   if (admin_) admin_->stop();
   control_.join();
   for (auto& w : workers_) {
@@ -74,6 +75,11 @@ bool Proxy::bind() {
   services_.workers = count;
   admin_ = std::make_unique<AdminServer>(admin_ctx_);
   if (!admin_->bind(rt->config->admin)) return false;
+  if (const auto& metrics = rt->config->metrics.listen) {
+    metrics_ = MetricsEndpoint::start(
+        *metrics, {runtime_, tenants_, workers_, admin_counts_, active_sessions_});
+    if (!metrics_) return false;
+  }
 
   log_event(spdlog::level::info, "listening", nullptr,
             {{"address", address.to_string() + ":" + std::to_string(port)},
@@ -108,15 +114,17 @@ void Proxy::spawn(Worker& worker, std::shared_ptr<ClientSession> session, bool r
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& ex) {
-        log_event(spdlog::level::err, "session ended by an exception", nullptr,
+        log_event(spdlog::level::err, "session ended by an exception", &session->log_context(),
                   {{"error", ex.what()}});
       } catch (...) {
-        log_event(spdlog::level::err, "session ended by an unknown exception");
+        log_event(spdlog::level::err, "session ended by an unknown exception",
+                  &session->log_context());
       }
     }
     worker.sessions.erase(session.get());
     int target = e ? -1 : session->take_handoff();
     if (target < 0) {
+      session->log_closed();
       --active_sessions_;
       return;
     }
@@ -150,6 +158,11 @@ std::optional<std::string> Proxy::reload() {
               {{"error", why}});
     return why;
   }
+  auto before = runtime_.get()->config->metrics.listen;
+  const auto& after = (*next)->config->metrics.listen;
+  if (before.has_value() != after.has_value() ||
+      (before && (before->host != after->host || before->port != after->port)))
+    log_event(spdlog::level::warn, "metrics.listen changed: it applies after a restart");
   runtime_.set(*next);
   tenants_.reconfigure(**next);  // new rate limits apply to connected clients at once
   log_event(spdlog::level::info, "configuration reloaded", nullptr,
@@ -217,6 +230,7 @@ int Proxy::run() {
   main_io_.run();
   stop_ = nullptr;
   admin_->stop();
+  metrics_.reset();
   for (auto& w : workers_) {
     w->io.stop();
     if (w->thread.joinable()) w->thread.join();

@@ -19,6 +19,7 @@
 #include "proxy/admin_server.h"
 #include "proxy/cancel_registry.h"
 #include "proxy/client_session.h"
+#include "proxy/metrics_endpoint.h"
 #include "proxy/runtime.h"
 #include "proxy/worker.h"
 
@@ -52,6 +53,8 @@ class Proxy {
   AdminCommandCounts admin_counts_;
   SessionServices services_{runtime_, cancels_, tenants_, pauses_, 1};
   std::vector<std::unique_ptr<Worker>> workers_;
+  // GET /metrics; stopped before the workers (a scrape asks them for their pools).
+  std::unique_ptr<MetricsEndpoint> metrics_;
   asio::io_context main_io_{1};
   // The control plane: blocking admin work and every config/directory change, one at a time.
   asio::thread_pool control_{1};

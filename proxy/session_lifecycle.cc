@@ -1,4 +1,6 @@
-// Ending a session from outside: SIGTERM drains, the shutdown timeout closes.
+// Ending a session: SIGTERM drains, the shutdown timeout closes; the line logged at the end.
+#include <cstdio>
+
 #include "proxy/client_session.h"
 
 namespace shardgate::proxy {
@@ -18,6 +20,18 @@ void ClientSession::force_close() {
   client_.cancel(ignored);
   client_.close(ignored);
   if (server_) server_->close();
+}
+
+void ClientSession::log_closed() const {
+  char seconds[32];
+  std::snprintf(
+      seconds, sizeof seconds, "%.3f",
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - connected_at_).count());
+  if (welcomed_)
+    log_event(spdlog::level::info, "client disconnected", &log_, {{"duration_s", seconds}});
+  else
+    log_event(spdlog::level::debug, "connection closed before startup completed", &log_,
+              {{"duration_s", seconds}});
 }
 
 ClientSession::Info ClientSession::describe() const {

@@ -5,6 +5,7 @@
 #include "proxy/client_session.h"
 #include "proxy/context_prefix.h"
 #include "proxy/pool_spec.h"
+#include "proxy/slow_statement.h"
 #include "routing/tenant_context.h"
 
 namespace shardgate::proxy {
@@ -71,18 +72,65 @@ awaitable<bool> ClientSession::pass_pause_gate() {
   co_return entered;
 }
 
-void ClientSession::begin_request(char type, protocol::ByteSpan) {
+void ClientSession::begin_request(char type, protocol::ByteSpan body) {
   ++pending_;
-  request_timing_.push_back({std::chrono::steady_clock::now(), type});
+  request_timing_.push_back({std::chrono::steady_clock::now(), type, {}, 0});
+  if (slow_threshold().count() > 0) {
+    auto& timing = request_timing_.back();
+    std::string_view sql;
+    if (type == protocol::fe::kQuery) {
+      protocol::Reader r(body);
+      sql = r.cstr();
+    } else if (type == protocol::fe::kSync) {
+      sql = batch_statement_;
+    } else {
+      sql = "(function call)";
+    }
+    timing.statement = truncate_statement(sql);
+    timing.statement_bytes = sql.size();
+    if (type == protocol::fe::kSync) batch_statement_.clear();
+  }
   set_in_flight(true);
+}
+
+void ClientSession::note_statement(char type, protocol::ByteSpan body) {
+  if (type == protocol::fe::kParse) {
+    std::string_view sql = parse_statement_text(body);
+    batch_statement_.assign(sql);
+    protocol::Reader r(body);
+    if (r.cstr().empty()) unnamed_statement_.assign(sql);
+  } else if (type == protocol::fe::kBind) {
+    std::string_view name = bind_statement_name(body);
+    if (name.empty()) {
+      batch_statement_ = unnamed_statement_;
+    } else if (const auto* entry = statements_.find(std::string(name))) {
+      const auto& parse = entry->statement->parse;  // a whole Parse message: skip its header
+      if (parse.size() > 5)
+        batch_statement_.assign(parse_statement_text(protocol::ByteSpan(parse).subspan(5)));
+    }
+  }
 }
 
 void ClientSession::finish_request() {
   if (pending_ > 0) --pending_;
   if (!request_timing_.empty()) {
-    auto elapsed = std::chrono::steady_clock::now() - request_timing_.front().started;
-    request_timing_.pop_front();
+    const auto& timing = request_timing_.front();
+    auto elapsed = std::chrono::steady_clock::now() - timing.started;
     if (tenant_state_) tenant_state_->latency.observe(elapsed);
+    auto threshold = slow_threshold();
+    if (threshold.count() > 0 && elapsed > threshold) {
+      char duration[32], limit[32];
+      std::snprintf(duration, sizeof duration, "%.3f",
+                    std::chrono::duration<double, std::milli>(elapsed).count());
+      std::snprintf(limit, sizeof limit, "%lld", static_cast<long long>(threshold.count()));
+      log_event(
+          spdlog::level::warn, "slow statement", &log_,
+          {{"duration_ms", duration},
+           {"threshold_ms", limit},
+           {"statement", timing.statement},
+           {"truncated", timing.statement_bytes > timing.statement.size() ? "true" : "false"}});
+    }
+    request_timing_.pop_front();
   }
   if (pending_ == 0 && status_ == 'I') set_in_flight(false);
 }

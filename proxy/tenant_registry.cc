@@ -7,6 +7,7 @@ namespace shardgate::proxy {
 
 TenantLimits tenant_limits(const routing::Placement& placement, const config::TierConfig& tier) {
   TenantLimits limits;
+  limits.tier = tier.name;
   limits.rate = placement.rate ? *placement.rate : tier.rate;
   limits.max_client_connections = placement.max_client_connections
                                       ? placement.max_client_connections
@@ -19,6 +20,43 @@ void TenantState::configure(const TenantLimits& limits) {
                    limits.rate.action == config::RateAction::kThrottle, limits.rate.max_delay);
   queries_per_second = limits.rate.queries_per_second;
   max_clients = limits.max_client_connections.value_or(0);
+  std::lock_guard lock(errors_mu_);
+  if (tier_ != limits.tier) tier_ = limits.tier;
+}
+
+std::string TenantState::tier() const {
+  std::lock_guard lock(errors_mu_);
+  return tier_;
+}
+
+TenantCounts TenantState::counts() const {
+  TenantCounts c;
+  c.queries = queries.load(std::memory_order_relaxed);
+  c.rate_limited = rate_limited.load(std::memory_order_relaxed);
+  c.latency = latency.snapshot();
+  std::lock_guard lock(errors_mu_);
+  for (const auto& [cls, n] : errors_) c.errors[cls] = n;
+  return c;
+}
+
+TenantCounts& TenantCounts::operator+=(const TenantCounts& other) {
+  queries += other.queries;
+  rate_limited += other.rate_limited;
+  latency += other.latency;
+  for (const auto& [cls, n] : other.errors) errors[cls] += n;
+  return *this;
+}
+
+TenantCounts& TenantCounts::operator-=(const TenantCounts& baseline) {
+  auto minus = [](uint64_t a, uint64_t b) { return a > b ? a - b : 0; };
+  queries = minus(queries, baseline.queries);
+  rate_limited = minus(rate_limited, baseline.rate_limited);
+  latency -= baseline.latency;
+  for (auto& [cls, n] : errors) {
+    auto it = baseline.errors.find(cls);
+    if (it != baseline.errors.end()) n = minus(n, it->second);
+  }
+  return *this;
 }
 
 std::shared_ptr<TenantState> TenantRegistry::get(const std::string& tenant,
@@ -57,7 +95,9 @@ void TenantRegistry::reconfigure(const Runtime& runtime) {
       ++it;
     } else {
       // Gone from the directory: connected sessions keep their state object until they leave.
+      // Its counts so far stay in /metrics, summed under tenant="_other" of its tier.
       state->retired = true;
+      retired_by_tier_[state->tier()] += state->counts();
       tenants_.erase(it++);
     }
   }
@@ -69,6 +109,15 @@ std::vector<std::shared_ptr<TenantState>> TenantRegistry::snapshot() const {
   out.reserve(tenants_.size());
   for (const auto& [tenant, state] : tenants_) out.push_back(state);
   return out;
+}
+
+TenantRegistry::MetricsView TenantRegistry::metrics_view() const {
+  MetricsView view;
+  std::lock_guard lock(mu_);
+  view.states.reserve(tenants_.size());
+  for (const auto& [tenant, state] : tenants_) view.states.push_back(state);
+  view.retired_by_tier = retired_by_tier_;
+  return view;
 }
 
 std::shared_ptr<TenantState> TenantRegistry::find(const std::string& tenant) const {

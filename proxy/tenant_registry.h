@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -13,7 +14,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "config/config.h"
-#include "proxy/latency_histogram.h"
+#include "pool/latency_histogram.h"
 #include "routing/directory.h"
 #include "routing/token_bucket.h"
 
@@ -22,12 +23,25 @@ namespace shardgate::proxy {
 struct Runtime;
 
 struct TenantLimits {
+  std::string tier;
   config::RateConfig rate;
   std::optional<int> max_client_connections;
 };
 
 // The tenant's effective limits: the directory entry's overrides, else its tier's.
 TenantLimits tenant_limits(const routing::Placement& placement, const config::TierConfig& tier);
+
+// A tenant's counters at one moment (or the sum over several tenants), for /metrics.
+struct TenantCounts {
+  uint64_t queries = 0;
+  uint64_t rate_limited = 0;
+  pool::LatencyHistogram::Snapshot latency;
+  std::map<std::string, uint64_t> errors;  // by SQLSTATE class
+
+  TenantCounts& operator+=(const TenantCounts& other);
+  // Counts since `baseline` (never below zero).
+  TenantCounts& operator-=(const TenantCounts& baseline);
+};
 
 struct TenantState {
   explicit TenantState(std::string id) : tenant(std::move(id)) {}
@@ -41,7 +55,7 @@ struct TenantState {
   // Sessions of this tenant inside a transaction or request right now (PAUSE waits for 0).
   std::atomic<int> in_flight{0};
   // Time from a request reaching the server to its ReadyForQuery.
-  LatencyHistogram latency;
+  pool::LatencyHistogram latency;
   // Set when the tenant leaves the directory: its series disappear from /metrics.
   std::atomic<bool> retired{false};
 
@@ -49,10 +63,14 @@ struct TenantState {
   // Counts an ErrorResponse the tenant's client received, by SQLSTATE class ("42", "53", ...).
   void count_error(std::string_view sqlstate);
   std::vector<std::pair<std::string, uint64_t>> errors_by_class() const;
+  // The tier the tenant was last routed under.
+  std::string tier() const;
+  TenantCounts counts() const;
 
  private:
   mutable std::mutex errors_mu_;
   absl::flat_hash_map<std::string, uint64_t> errors_;
+  std::string tier_;  // under errors_mu_
 };
 
 class TenantRegistry {
@@ -66,9 +84,18 @@ class TenantRegistry {
   // The tenant's state if it has any.
   std::shared_ptr<TenantState> find(const std::string& tenant) const;
 
+  // For /metrics: every tenant with state and, taken under the same lock, the final counts of
+  // tenants that left the directory, summed by the tier they had.
+  struct MetricsView {
+    std::vector<std::shared_ptr<TenantState>> states;
+    std::map<std::string, TenantCounts> retired_by_tier;
+  };
+  MetricsView metrics_view() const;
+
  private:
   mutable std::mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<TenantState>> tenants_;
+  std::map<std::string, TenantCounts> retired_by_tier_;
 };
 
 }  // namespace shardgate::proxy

@@ -205,6 +205,7 @@ TEST(ConfigLoad, TierKeysAndDefaults) {
   t1: { pool: dedicated, pool_size: 5, min_pool_size: 2, pool_mode: session, isolation: database,
         weight: 3, max_client_connections: 7, role: "r_{tenant}", login: proxy,
         pool_timeout: 0, server_idle_timeout: 1m, server_lifetime: 2h, slow_query_threshold: 250, guard: { allow_dynamic_sql: yes },
+        tenant_series: always,
         rate: { queries_per_second: 1.5, burst: 3, action: throttle, max_delay: 1s } }
   t2: {}
 )");
@@ -221,6 +222,7 @@ TEST(ConfigLoad, TierKeysAndDefaults) {
   EXPECT_EQ(t1.role, "r_{tenant}");
   EXPECT_EQ(t1.pool_timeout, Duration(0));
   EXPECT_EQ(t1.slow_query_threshold, Duration(250));
+  EXPECT_EQ(t1.tenant_series, TenantSeries::kAlways);
   EXPECT_EQ(t1.server_idle_timeout, Duration(60000));
   EXPECT_EQ(t1.server_lifetime, Duration(7200000));
   EXPECT_TRUE(t1.allow_dynamic_sql);
@@ -232,6 +234,7 @@ TEST(ConfigLoad, TierKeysAndDefaults) {
   EXPECT_EQ(t2.server_idle_timeout, Duration(600000));
   EXPECT_EQ(t2.server_lifetime, Duration(3600000));
   EXPECT_EQ(t2.rate.queries_per_second, 0);
+  EXPECT_EQ(t2.tenant_series, TenantSeries::kAuto);
   EXPECT_EQ(c->find_tier("default"), nullptr);  // only when no tiers are configured
 }
 

@@ -1,5 +1,6 @@
 // A fixed-bucket latency histogram of relaxed atomics: recording is two atomic adds, no lock,
-// so the per-query path can use it; readers (SHOW TENANT, /metrics) take a snapshot.
+// so the per-query path can use it; readers (SHOW TENANT, /metrics) take a snapshot. Used for
+// per-tenant query latency (proxy) and per-pool wait times (pool).
 #pragma once
 
 #include <array>
@@ -7,7 +8,7 @@
 #include <chrono>
 #include <cstdint>
 
-namespace shardgate::proxy {
+namespace shardgate::pool {
 
 class LatencyHistogram {
  public:
@@ -23,6 +24,10 @@ class LatencyHistogram {
     double sum_seconds = 0;
     // The q-quantile (0..1) in seconds, interpolated inside its bucket; 0 without samples.
     double quantile(double q) const;
+    // Sums of histograms (e.g. several tenants under one series) and differences (counts
+    // since a baseline; never below zero).
+    Snapshot& operator+=(const Snapshot& other);
+    Snapshot& operator-=(const Snapshot& other);
   };
 
   void observe(std::chrono::nanoseconds elapsed) {
@@ -66,4 +71,21 @@ inline double LatencyHistogram::Snapshot::quantile(double q) const {
   return kBounds.back();
 }
 
-}  // namespace shardgate::proxy
+inline LatencyHistogram::Snapshot& LatencyHistogram::Snapshot::operator+=(const Snapshot& other) {
+  for (size_t i = 0; i < kBuckets; ++i) counts[i] += other.counts[i];
+  count += other.count;
+  sum_seconds += other.sum_seconds;
+  return *this;
+}
+
+inline LatencyHistogram::Snapshot& LatencyHistogram::Snapshot::operator-=(const Snapshot& other) {
+  count = 0;
+  for (size_t i = 0; i < kBuckets; ++i) {
+    counts[i] = counts[i] > other.counts[i] ? counts[i] - other.counts[i] : 0;
+    count += counts[i];
+  }
+  sum_seconds = sum_seconds > other.sum_seconds ? sum_seconds - other.sum_seconds : 0;
+  return *this;
+}
+
+}  // namespace shardgate::pool

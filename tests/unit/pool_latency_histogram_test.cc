@@ -1,8 +1,8 @@
-#include "proxy/latency_histogram.h"
+#include "pool/latency_histogram.h"
 
 #include <gtest/gtest.h>
 
-namespace shardgate::proxy {
+namespace shardgate::pool {
 namespace {
 
 using std::chrono::microseconds;
@@ -41,4 +41,4 @@ TEST(LatencyHistogram, QuantilesFollowTheDistribution) {
 }
 
 }  // namespace
-}  // namespace shardgate::proxy
+}  // namespace shardgate::pool
