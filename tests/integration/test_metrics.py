@@ -403,3 +403,20 @@ def test_tiers_ask_for_or_refuse_series_of_their_own(start_proxy, launcher):
     series = {(labels["tenant"], labels["tier"]): v for n, labels, v in samples(text)
               if n == "shardgate_tenant_queries_total"}
     assert series == {("acme", "vip"): 1.0, ("_other", "bulk"): 9.0, ("_other", "default"): 4.0}
+
+
+def test_admin_commands_are_counted_by_command_and_result(start_proxy, launcher):
+    from admin_helpers import admin_error, admin_ok
+    config, port = metrics_config(launcher)
+    proxy = start_proxy(config, directory_for({"acme": "s1"}))
+    admin_ok(proxy, "SHOW TENANTS")
+    admin_ok(proxy, "SHOW TENANTS LIKE 'a%'")
+    admin_error(proxy, "RESUME TENANT acme")  # not paused: an error
+    admin_error(proxy, "SELECT 1")            # not a command at all
+    counts = {(labels["command"], labels["result"]): value
+              for name, labels, value in samples(scrape(port))
+              if name == "shardgate_admin_commands_total"}
+    assert counts[("SHOW TENANTS", "ok")] == 2
+    assert counts[("RESUME TENANT", "error")] == 1
+    assert counts[("UNKNOWN", "error")] == 1
+    assert ("RESUME TENANT", "ok") not in counts or counts[("RESUME TENANT", "ok")] == 0
