@@ -130,13 +130,24 @@ awaitable<std::optional<protocol::StartupMessage>> ClientSession::read_startup()
 
 std::optional<routing::RouteError> ClientSession::refresh_runtime() {
   runtime_generation_ = services_.runtime.generation();
-  runtime_ = services_.runtime.get();
+  auto next = services_.runtime.get();
+  // user_ and route_ point into the config snapshot: both move to the new one together.
+  const config::UserConfig* user = next->config->find_user(identity_.login_user);
+  if (!user) {
+    // The login user is gone from the new config: the session authenticated under the old
+    // one and keeps it (and its pointers) until it ends.
+    log_event(spdlog::level::warn, "login user removed from the configuration", &log_);
+    return std::nullopt;
+  }
+  runtime_ = std::move(next);
+  user_ = user;
   if (!route_) return std::nullopt;
   std::string tenant = route_->tenant;
   auto err = route_to(tenant);
-  if (err && err->sqlstate == "3D000") {
-    // The tenant left the directory: this session has no tenant any more.
-    log_event(spdlog::level::info, "tenant removed from the directory", &log_);
+  if (err) {
+    // The tenant left the directory, or this user may no longer act for it: this session
+    // has no tenant any more (its old route pointed into the old config).
+    log_event(spdlog::level::info, "tenant no longer routable", &log_, {{"reason", err->message}});
     route_.reset();
     drop_tenant_state();
     pool_key_.clear();
