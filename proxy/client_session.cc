@@ -129,6 +129,7 @@ awaitable<std::optional<protocol::StartupMessage>> ClientSession::read_startup()
 }
 
 std::optional<routing::RouteError> ClientSession::refresh_runtime() {
+  forward_memo_set_ = false;  // decided under the old config
   runtime_generation_ = services_.runtime.generation();
   auto next = services_.runtime.get();
   // user_ and route_ point into the config snapshot: both move to the new one together.

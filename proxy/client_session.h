@@ -150,6 +150,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::string sqlstate, message, hint;
   };
   StatementAction classify(std::string_view sql);
+  // The head Query answer_locally found plainly forwardable (used once, by vet_request).
+  std::string forward_memo_;
+  bool forward_memo_set_ = false;
   // SET/RESET shardgate.tenant or a tenant's search_path: switches route_; error if refused.
   std::optional<routing::RouteError> apply_session_command(const routing::SessionCommand& cmd);
   // Whether a session command could run (allow-list, directory), without running it.

@@ -291,6 +291,11 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
   std::string_view sql = r.cstr();
   if (!r.ok()) return true;  // malformed: the server answers as PostgreSQL would
   auto tail = r.rest();      // Parse: parameter types
+  if (type == protocol::fe::kQuery && forward_memo_set_) {
+    // answer_locally classified this very Query just before the checkout: plainly forwarded.
+    forward_memo_set_ = false;
+    if (sql == forward_memo_) return true;
+  }
   StatementAction action = classify(sql);
   if (type == protocol::fe::kParse && name.empty()) {
     unnamed_command_.reset();

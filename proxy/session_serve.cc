@@ -103,6 +103,10 @@ awaitable<ClientSession::Local> ClientSession::answer_locally(char type, protoco
     co_await refuse_request(type, action.sqlstate, action.message, action.hint);
     co_return Local::kAnswered;
   }
+  if (action.kind == StatementAction::Kind::kForward && action.info->deallocated.empty()) {
+    forward_memo_ = std::move(*sql);  // vet_request need not classify it again
+    forward_memo_set_ = true;
+  }
   co_return Local::kNeedsServer;
 }
 
@@ -130,6 +134,7 @@ awaitable<void> ClientSession::serve_loop() {
     size_t size = 0;
     bool got_message = co_await head_message(type, body, size);
     if (!got_message) break;
+    forward_memo_set_ = false;  // a verdict lives for this message's checkout only
     auto local_answer = co_await answer_locally(type, body, size);
     if (local_answer == Local::kAnswered) continue;
     if (local_answer == Local::kMoved) co_return;

@@ -10,7 +10,14 @@ namespace {
 
 constexpr size_t kMaxPlainLength = 8192;
 
-bool is_word_char(unsigned char c) { return std::isalnum(c) || c == '_'; }
+// ASCII only (bytes >= 0x80 end the fast path before these run); inline, no locale lookup.
+bool is_ascii_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+bool is_word_char(unsigned char c) {
+  return is_ascii_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+char ascii_lower(unsigned char c) {
+  return static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+}
 
 // Words after which a statement is not plain (lower case).
 bool is_denied_word(std::string_view w) {
@@ -60,6 +67,7 @@ bool is_plain_first_word(std::string_view w) {
 bool is_plain_statement(std::string_view sql) {
   if (sql.empty() || sql.size() > kMaxPlainLength) return false;
   std::string word;
+  word.reserve(32);
   bool first_word_seen = false;
   size_t i = 0;
   const size_t n = sql.size();
@@ -77,7 +85,7 @@ bool is_plain_statement(std::string_view sql) {
     unsigned char c = static_cast<unsigned char>(sql[i]);
     if (c >= 0x80 || c == 0) return false;
     if (is_word_char(c)) {
-      word += static_cast<char>(std::tolower(c));
+      word += ascii_lower(c);
       ++i;
       continue;
     }
@@ -106,12 +114,12 @@ bool is_plain_statement(std::string_view sql) {
       }
       case '.': {
         // Only inside a number: digit '.' digit.
-        bool digit_before = i > 0 && std::isdigit(static_cast<unsigned char>(sql[i - 1]));
-        bool digit_after = i + 1 < n && std::isdigit(static_cast<unsigned char>(sql[i + 1]));
+        bool digit_before = i > 0 && is_ascii_digit(static_cast<unsigned char>(sql[i - 1]));
+        bool digit_after = i + 1 < n && is_ascii_digit(static_cast<unsigned char>(sql[i + 1]));
         if (!digit_before || !digit_after) return false;
         // The digits before must be a number, not the end of an identifier (t1.2).
         size_t j = i;
-        while (j > 0 && std::isdigit(static_cast<unsigned char>(sql[j - 1]))) --j;
+        while (j > 0 && is_ascii_digit(static_cast<unsigned char>(sql[j - 1]))) --j;
         if (j > 0 && is_word_char(static_cast<unsigned char>(sql[j - 1]))) return false;
         ++i;
         continue;
