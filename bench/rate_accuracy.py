@@ -11,16 +11,13 @@ if the result is off by more than --tolerance (default 5%), 0 otherwise.
     /usr/bin/python3 bench/rate_accuracy.py [--rate 200] [--burst 50] [--clients 8] [--seconds 10]
 
 Environment: SHARDGATE_BIN (default <repo>/build/proxy/shardgate). Every process it starts is
-stopped at exit, also on Ctrl-C/SIGTERM.
+stopped at exit, also on Ctrl-C/SIGTERM (the cleanup of bench/compare.py is reused).
 """
 from __future__ import annotations
 
 import argparse
-import atexit
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,52 +31,9 @@ APP_USER = "app"
 APP_PASSWORD = "app-bench-pw"
 RATE_LIMITED = "53400"
 
-_children: list[subprocess.Popen] = []
-
-
-def _stop_process(proc: subprocess.Popen, grace: float = 5.0) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        proc.terminate()
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
-    except ProcessLookupError:
-        pass
-
-
-def _on_signal(signum, _frame):
-    raise SystemExit(128 + signum)
-
-
-# Installed before pgshards is imported, so pgshards keeps these handlers (see bench/compare.py).
-for _sig in (signal.SIGTERM, signal.SIGHUP):
-    signal.signal(_sig, _on_signal)
-
-sys.path.insert(0, str(REPO / "scripts"))
-import pgshards  # noqa: E402
-import psycopg  # noqa: E402
-
-_cluster: pgshards.ShardCluster | None = None
-_work_dir: Path | None = None
-
-
-def _cleanup() -> None:
-    for proc in reversed(_children):
-        _stop_process(proc)
-    _children.clear()
-    if _cluster is not None:
-        _cluster.cleanup()
-    if _work_dir is not None:
-        shutil.rmtree(_work_dir, ignore_errors=True)
-
-
-atexit.register(_cleanup)
+sys.path.insert(0, str(REPO / "bench"))
+import compare  # noqa: E402  (installs signal handlers, imports pgshards, registers cleanup)
+from compare import pgshards, psycopg  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -111,10 +65,7 @@ def start_shardgate(work: Path, shard: pgshards.Shard, binary: Path, args) -> tu
     if check.returncode != 0:
         raise RuntimeError(f"shardgate --check-config failed:\n{check.stdout}{check.stderr}")
     log_path = work / "shardgate.log"
-    with open(log_path, "ab") as out:
-        proc = subprocess.Popen([str(binary), "--config", str(config_path)], stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    _children.append(proc)
+    proc = compare.start_child([str(binary), "--config", str(config_path)], log_path)
     if not pgshards.wait_for_port(port, timeout=15) or proc.poll() is not None:
         raise RuntimeError(f"shardgate did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
     return proc, port, log_path
@@ -175,18 +126,18 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> int:
-    global _cluster, _work_dir
     args = parse_args()
     binary = Path(os.environ.get("SHARDGATE_BIN", str(REPO / "build" / "proxy" / "shardgate")))
     if not binary.exists():
         log(f"shardgate binary not found at {binary}: build it or set SHARDGATE_BIN")
         return 2
-    _work_dir = Path(tempfile.mkdtemp(prefix="sg-rate-", dir="/tmp"))
+    work = compare._work_dir = Path(tempfile.mkdtemp(prefix="sg-rate-", dir="/tmp"))
+    os.chmod(work, 0o755)  # the shard runs as the unprivileged service user when we are root
     log("starting PostgreSQL shard s1")
-    _cluster = pgshards.ShardCluster()
-    shard = _cluster.start_shard("s1")
+    cluster = compare._cluster = pgshards.ShardCluster(base_dir=work / "shards")
+    shard = cluster.start_shard("s1")
     pgshards.provision_tenant(shard, TENANT)
-    proc, port, log_path = start_shardgate(_work_dir, shard, binary, args)
+    proc, port, log_path = start_shardgate(work, shard, binary, args)
     conninfo = psycopg.conninfo.make_conninfo(
         host="127.0.0.1", port=port, user=APP_USER, password=APP_PASSWORD, dbname="app",
         options=f"-c shardgate.tenant={TENANT}", connect_timeout=10)
