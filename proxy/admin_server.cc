@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <ctime>
 
 #include "pool/wire_io.h"
 #include "protocol/messages.h"
@@ -16,19 +15,6 @@
 namespace shardgate::proxy {
 
 namespace {
-
-std::string utc_now() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms.count()));
-  return buf;
-}
 
 void encode_reply(protocol::Bytes& out, const AdminReply& reply) {
   if (!reply.ok()) {
@@ -129,37 +115,41 @@ void AdminServer::stop() {
   }
 }
 
-awaitable<void> AdminServer::accept_unix() {
+namespace {
+
+// Accepts until the acceptor closes, backing off briefly after a failed accept (fd limit).
+template <class Acceptor, class OnSocket>
+awaitable<void> accept_each(Acceptor& acceptor, OnSocket on_socket) {
   for (;;) {
-    auto [ec, socket] = co_await unix_acceptor_->async_accept(use_nothrow);
+    auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
-      asio::steady_timer backoff(io_, std::chrono::milliseconds(50));
+      asio::steady_timer backoff(acceptor.get_executor(), std::chrono::milliseconds(50));
       co_await backoff.async_wait(use_nothrow);
       continue;
     }
+    on_socket(std::move(socket));
+  }
+}
+
+}  // namespace
+
+awaitable<void> AdminServer::accept_unix() {
+  co_await accept_each(*unix_acceptor_, [this](asio::local::stream_protocol::socket socket) {
     // The wire helpers take tcp::socket; reads and writes on a stream socket do not depend on
     // its address family, so the Unix socket's descriptor is carried in one (never asked for
     // TCP endpoints or options).
     tcp::socket carried(io_);
-    error_code assign_ec;
-    carried.assign(tcp::v4(), socket.release(), assign_ec);
-    if (assign_ec) continue;
-    asio::co_spawn(io_, session(std::move(carried), false, next_id_++), asio::detached);
-  }
+    error_code ec;
+    carried.assign(tcp::v4(), socket.release(), ec);
+    if (!ec) asio::co_spawn(io_, session(std::move(carried), false, next_id_++), asio::detached);
+  });
 }
 
 awaitable<void> AdminServer::accept_tcp() {
-  for (;;) {
-    auto [ec, socket] = co_await tcp_acceptor_->async_accept(use_nothrow);
-    if (ec) {
-      if (ec == asio::error::operation_aborted) co_return;
-      asio::steady_timer backoff(io_, std::chrono::milliseconds(50));
-      co_await backoff.async_wait(use_nothrow);
-      continue;
-    }
+  co_await accept_each(*tcp_acceptor_, [this](tcp::socket socket) {
     asio::co_spawn(io_, session(std::move(socket), true, next_id_++), asio::detached);
-  }
+  });
 }
 
 awaitable<void> AdminServer::sample_qps() {
@@ -192,7 +182,7 @@ void AdminServer::audit(const std::string& user, const std::string& command,
   log_event(reply.ok() ? spdlog::level::info : spdlog::level::warn, "admin command", nullptr,
             {{"admin_user", user}, {"command", command}, {"result", result}});
   if (!audit_file_.is_open()) return;
-  std::string line = "{\"time\":\"" + utc_now() + "\",\"admin_user\":\"" + json_escape(user) +
+  std::string line = "{\"time\":\"" + utc_timestamp() + "\",\"admin_user\":\"" + json_escape(user) +
                      "\",\"command\":\"" + json_escape(command) + "\",\"result\":\"" +
                      json_escape(result) + "\"}\n";
   std::lock_guard lock(audit_mu_);

@@ -3,6 +3,7 @@
 // file atomically and swaps the running directory. Runs on the control-plane thread.
 #include <limits>
 #include <map>
+#include <variant>
 
 #include "proxy/admin_commands.h"
 #include "proxy/directory_store.h"
@@ -37,6 +38,17 @@ std::optional<AdminReply> need_directory_file(const RuntimePtr& rt) {
   if (!rt->config->directory.file.empty()) return std::nullopt;
   return AdminReply::error("55000", "the directory is not kept in a file",
                            "Set directory.file in the config so tenant changes are durable.");
+}
+
+// The tenant's directory entry, or why DROP/ALTER cannot change it (no directory file,
+// unknown tenant).
+std::variant<routing::Placement, AdminReply> existing_entry(const RuntimePtr& rt,
+                                                            const std::string& tenant) {
+  if (auto e = need_directory_file(rt)) return *e;
+  const routing::Placement* found = rt->directory->find(tenant);
+  if (!found)
+    return AdminReply::error("3D000", "tenant " + quoted(tenant) + " is not in the directory");
+  return *found;
 }
 
 // Where a new tenant goes without ON SHARD: the shard with the fewest tenants.
@@ -125,11 +137,9 @@ AdminReply create_tenant(AdminContext& ctx, const AdminCommand& cmd) {
 AdminReply drop_tenant(AdminContext& ctx, const AdminCommand& cmd) {
   auto rt = ctx.runtime.get();
   const config::Config& config = *rt->config;
-  if (auto e = need_directory_file(rt)) return *e;
-  const routing::Placement* found = rt->directory->find(cmd.name);
-  if (!found)
-    return AdminReply::error("3D000", "tenant " + quoted(cmd.name) + " is not in the directory");
-  routing::Placement placement = *found;
+  auto entry = existing_entry(rt, cmd.name);
+  if (auto* refused = std::get_if<AdminReply>(&entry)) return *refused;
+  routing::Placement placement = std::get<routing::Placement>(std::move(entry));
   // 1. The directory: from now on the tenant's sessions get 3D000 at their next transaction.
   routing::Directory next = *rt->directory;
   next.erase(cmd.name);
@@ -161,11 +171,9 @@ AdminReply drop_tenant(AdminContext& ctx, const AdminCommand& cmd) {
 AdminReply alter_tenant(AdminContext& ctx, const AdminCommand& cmd) {
   auto rt = ctx.runtime.get();
   const config::Config& config = *rt->config;
-  if (auto e = need_directory_file(rt)) return *e;
-  const routing::Placement* found = rt->directory->find(cmd.name);
-  if (!found)
-    return AdminReply::error("3D000", "tenant " + quoted(cmd.name) + " is not in the directory");
-  routing::Placement placement = *found;
+  auto entry = existing_entry(rt, cmd.name);
+  if (auto* refused = std::get_if<AdminReply>(&entry)) return *refused;
+  routing::Placement placement = std::get<routing::Placement>(std::move(entry));
   const config::TierConfig* tier = config.find_tier(placement.tier);
   switch (cmd.verb) {
     case AdminVerb::kAlterTenantTier: {

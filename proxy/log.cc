@@ -28,7 +28,9 @@ void append_field(std::string& out, bool json, std::string_view key, std::string
   }
 }
 
-std::string timestamp() {
+}  // namespace
+
+std::string utc_timestamp() {
   auto now = std::chrono::system_clock::now();
   auto t = std::chrono::system_clock::to_time_t(now);
   auto ms =
@@ -40,7 +42,6 @@ std::string timestamp() {
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
   return buf;
 }
-}  // namespace
 
 std::string json_escape(std::string_view s) {
   std::string out;
@@ -94,11 +95,11 @@ void log_event(spdlog::level::level_enum level, std::string_view message, const 
   line.reserve(160);
   auto level_name = spdlog::level::to_string_view(level);
   if (json) {
-    line += "{\"time\":\"" + timestamp() + "\",\"level\":\"";
+    line += "{\"time\":\"" + utc_timestamp() + "\",\"level\":\"";
     line.append(level_name.data(), level_name.size());
     line += "\",\"msg\":\"" + json_escape(message) + '"';
   } else {
-    line += timestamp() + ' ';
+    line += utc_timestamp() + ' ';
     line.append(level_name.data(), level_name.size());
     line += ' ';
     line += message;

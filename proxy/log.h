@@ -29,6 +29,9 @@ void log_event(spdlog::level::level_enum level, std::string_view message,
                const LogContext* context = nullptr, LogExtra extra = {});
 bool log_enabled(spdlog::level::level_enum level);
 
+// Now in UTC, ISO 8601 with milliseconds ("2026-11-23T20:33:20.219Z"), as log lines carry it.
+std::string utc_timestamp();
+
 // JSON string escaping (without the surrounding quotes).
 std::string json_escape(std::string_view s);
 
