@@ -68,7 +68,6 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_relay(const ContextPref
   auto executor = client_.get_executor();
   bool hold = !prefix.empty();  // until the context is confirmed, forward one request only
   bool context_failed = false;
-  std::string& context_error = context_error_;
   asio::steady_timer confirmed(executor, asio::steady_timer::time_point::max());
   asio::steady_timer local_wait(executor, asio::steady_timer::time_point::max());
   shutdown_signal_.emplace(executor, asio::steady_timer::time_point::max());
@@ -200,16 +199,7 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_relay(const ContextPref
         finish(CheckoutEnd::kServerGone);
         co_return;
       }
-      if (frame.type == protocol::be::kCommandComplete) {
-        --remaining;
-      } else if (frame.type == protocol::be::kParameterStatus) {
-        if (auto p = protocol::decode_parameter_status(frame.body))
-          server_->set_parameter(p->first, p->second);
-      } else if (frame.type == protocol::be::kErrorResponse) {
-        auto fields = protocol::decode_error_fields(frame.body);
-        context_error = fields ? fields->message() : "malformed error";
-        context_failed = true;
-      }
+      context_failed = !absorb_prefix_response(frame.type, frame.body, remaining);
       server_buf.consume(frame.size);
       if (context_failed) break;
     }
@@ -407,6 +397,20 @@ ClientSession::Added ClientSession::add_request(char type, protocol::ByteSpan ra
     if (bound) schedule_switch(*bound);
   }
   return Added::kAdded;
+}
+
+bool ClientSession::absorb_prefix_response(char type, protocol::ByteSpan body, int& remaining) {
+  if (type == protocol::be::kCommandComplete) {
+    --remaining;
+  } else if (type == protocol::be::kParameterStatus) {
+    if (auto p = protocol::decode_parameter_status(body))
+      server_->set_parameter(p->first, p->second);
+  } else if (type == protocol::be::kErrorResponse) {
+    auto fields = protocol::decode_error_fields(body);
+    context_error_ = fields ? fields->message() : "malformed error";
+    return false;
+  }
+  return true;
 }
 
 void ClientSession::observe_server_message(char type, protocol::ByteSpan body) {

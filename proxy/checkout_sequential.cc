@@ -1,7 +1,8 @@
 // Transaction mode's common case without running both directions at once: a checkout that
-// starts with one simple Query writes it (behind the tenant context) and reads the server
-// until ReadyForQuery, forwarding as it goes. No client read, no second coroutine, no
-// cancellation: in the usual short statement that is all a checkout needs.
+// starts with one request (a simple Query, or an extended batch up to its Sync) writes it
+// behind the tenant context and reads the server until ReadyForQuery, forwarding as it goes.
+// No client read, no second coroutine, no cancellation: for the usual short statement that is
+// all a checkout needs.
 //
 // Whatever this path does not handle hands over to the concurrent relay (checkout_relay.cc)
 // at a message boundary: a server that has not finished within two ticks of the worker's
@@ -134,6 +135,22 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequenti
     if (wec) co_return CheckoutEnd::kServerGone;
   }
   client_buf_.consume(consumed);
+
+  // Phase 1: the context prefix's responses are shardgate's own. They come before the
+  // client's statement runs, so this wait is short and needs no watch.
+  int remaining = prefix.commands;
+  while (remaining > 0) {
+    auto [ec, frame] = co_await read_message(server, server_buf);
+    if (ec || frame.status != protocol::FrameStatus::kFrame) co_return CheckoutEnd::kServerGone;
+    bool confirmed = absorb_prefix_response(frame.type, frame.body, remaining);
+    server_buf.consume(frame.size);
+    if (!confirmed) co_return CheckoutEnd::kContextFailed;
+  }
+  if (!prefix.empty()) server_->context_tenant = route_->tenant;
+  // A session command met on the way: the relay sends nothing more and answers it after
+  // what was sent has been answered.
+  if (stopped) co_return std::nullopt;
+
   WatchedWait watched(*worker_, this);
   // Reads more from the server, unless the watch expired (then: hand over).
   enum class Read { kData, kGone, kHandOver };
@@ -147,46 +164,6 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequenti
     server_buf.commit(n);
     co_return Read::kData;
   };
-
-  // Phase 1: the context prefix's responses are shardgate's own.
-  int remaining = prefix.commands;
-  while (remaining > 0) {
-    auto header = protocol::parse_header(server_buf.data());
-    if (header.status == protocol::FrameStatus::kError) co_return CheckoutEnd::kServerGone;
-    if (header.status != protocol::FrameStatus::kFrame || header.total > server_buf.size()) {
-      if (header.total > protocol::kDefaultMaxMessage) co_return CheckoutEnd::kServerGone;
-      if (!sequential_expired_) {
-        auto got = co_await read_more();
-        if (got == Read::kGone) co_return CheckoutEnd::kServerGone;
-        continue;  // data, or expired: then read on below
-      }
-      // Slow already inside the prefix: its responses come first and quickly; read them
-      // here, then phase 2's first read hands the rest to the relay.
-      auto space = server_buf.prepare(16 * 1024);
-      auto [ec, n] =
-          co_await server.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
-      if (ec) co_return CheckoutEnd::kServerGone;
-      server_buf.commit(n);
-      continue;
-    }
-    auto body = server_buf.data().subspan(5, header.total - 5);
-    if (header.type == protocol::be::kCommandComplete) {
-      --remaining;
-    } else if (header.type == protocol::be::kParameterStatus) {
-      if (auto p = protocol::decode_parameter_status(body))
-        server_->set_parameter(p->first, p->second);
-    } else if (header.type == protocol::be::kErrorResponse) {
-      auto fields = protocol::decode_error_fields(body);
-      context_error_ = fields ? fields->message() : "malformed error";
-      server_buf.consume(header.total);
-      co_return CheckoutEnd::kContextFailed;
-    }
-    server_buf.consume(header.total);
-  }
-  if (!prefix.empty()) server_->context_tenant = route_->tenant;
-  // A session command met on the way: the relay sends nothing more and answers it after
-  // what was sent has been answered.
-  if (stopped) co_return std::nullopt;
 
   // Phase 2: relay to the client; responses to shardgate's own messages (a Parse it added
   // for a statement this server had not seen) are dropped.

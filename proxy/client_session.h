@@ -173,6 +173,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   enum class Added { kAdded, kStopped, kProtocolError };
   Added add_request(char type, protocol::ByteSpan raw, protocol::Bytes& out,
                     RequestRewriter& rewriter, routing::TokenBucket::Clock::duration& throttle);
+  // One response to the tenant-context prefix: counts CommandCompletes down and records
+  // ParameterStatus; false (context_error_ set) for an ErrorResponse.
+  bool absorb_prefix_response(char type, protocol::ByteSpan body, int& remaining);
   // What a whole server message tells us (status, parameters, tags, errors).
   void observe_server_message(char type, protocol::ByteSpan body);
   // After either relay: bookkeeping and the error the client must see.
