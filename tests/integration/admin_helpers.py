@@ -3,6 +3,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import psycopg
+
 from proxyctl import Proxy
 
 
@@ -39,3 +41,14 @@ def admin_error(proxy: Proxy, sql: str) -> str:
     r = admin_psql(proxy, sql)
     assert r.returncode != 0, f"{sql} should fail, got {r.stdout}"
     return r.stderr
+
+
+def rate_refusals(conn: psycopg.Connection, count: int) -> int:
+    """Runs SELECT 1 `count` times; how many were refused for the tenant's rate (53400)."""
+    refused = 0
+    for _ in range(count):
+        try:
+            conn.execute("SELECT 1")
+        except psycopg.errors.ConfigurationLimitExceeded:
+            refused += 1
+    return refused

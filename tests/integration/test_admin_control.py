@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 import pgshards
-from admin_helpers import admin_error, admin_ok, admin_psql, admin_rows
+from admin_helpers import admin_error, admin_ok, admin_psql, admin_rows, rate_refusals
 from proxyctl import directory_for
 
 TXN = {"pool": "shared", "pool_size": 10, "pool_mode": "transaction"}
@@ -156,12 +156,7 @@ def test_reload_changes_a_tier_for_connected_clients(txn_proxy):
         admin_ok(proxy, "RELOAD")
         values = {r["key"]: r["value"] for r in admin_rows(proxy, "SHOW CONFIG")}
         assert values["tiers.default.rate.queries_per_second"] == "1.000"
-        refused = 0
-        for _ in range(5):
-            try:
-                conn.execute("SELECT 1")
-            except psycopg.errors.ConfigurationLimitExceeded:
-                refused += 1
+        refused = rate_refusals(conn, 5)
         assert refused >= 3  # the connected client is under the new tier settings
         # SIGHUP does the same: the limit goes away again.
         del config["tiers"]["default"]["rate"]

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 import yaml
 
-from admin_helpers import admin_error, admin_ok, admin_rows
+from admin_helpers import admin_error, admin_ok, admin_rows, rate_refusals
 from proxyctl import directory_for
 
 TEMPLATE = """CREATE SCHEMA {schema};
@@ -132,12 +132,7 @@ def test_alter_rate_and_max_clients_apply_to_connected_clients(admin_proxy):
         conn.execute("SELECT 1")
         admin_ok(proxy, "ALTER TENANT acme SET RATE 1")
         assert directory_file(proxy)["acme"]["rate"]["queries_per_second"] == 1
-        refused = 0
-        for _ in range(5):
-            try:
-                conn.execute("SELECT 1")
-            except psycopg.errors.ConfigurationLimitExceeded:
-                refused += 1
+        refused = rate_refusals(conn, 5)
         assert refused >= 3
         admin_ok(proxy, "ALTER TENANT acme SET RATE 0")  # 0 = no limit
         for _ in range(20):
