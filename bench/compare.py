@@ -132,8 +132,8 @@ def raise_fd_limit(needed: int) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def proc_cpu_seconds(pid: int) -> float | None:
-    """utime+stime of a whole process (all its threads), in seconds; None if it is gone."""
+def proc_cpu_seconds(pid: int) -> tuple[float, float] | None:
+    """(utime, stime) of a whole process (all its threads), in seconds; None if it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             stat = f.read()
@@ -142,7 +142,7 @@ def proc_cpu_seconds(pid: int) -> float | None:
     # Field 2 (comm) may contain spaces; everything after the last ')' is positional.
     fields = stat[stat.rindex(")") + 2:].split()
     utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
-    return (utime + stime) / CLK_TCK
+    return utime / CLK_TCK, stime / CLK_TCK
 
 
 def start_child(cmd: list[str], log_path: Path, as_service_user: bool = False,
@@ -270,7 +270,7 @@ pidfile = {d / "pgbouncer.pid"}
 
 def start_shardgate(work: Path, shard: pgshards.Shard, binary: Path, pool: int,
                     workers: int | None, client_auth: str, tenant_by: str,
-                    guard: str = "on") -> Target:
+                    guard: str = "on", pipeline_depth: int = 1) -> Target:
     d = work / "shardgate"
     d.mkdir()
     port = pgshards.free_port()
@@ -290,7 +290,7 @@ tenant: {{ sources: [options, user_suffix] }}
 shards:
   s1: {{ host: 127.0.0.1, port: {shard.port}, dbname: {shard.dbname}, user: {shard.user}, password: "{shard.password}" }}
 tiers:
-  default: {{ pool: shared, pool_size: {pool}, pool_mode: transaction }}
+  default: {{ pool: shared, pool_size: {pool}, pool_mode: transaction, pipeline_depth: {pipeline_depth} }}
 directory: {{ file: {d / "directory.yaml"} }}
 {workers_line}"""
     (d / "shardgate.yaml").write_text(config)
@@ -328,6 +328,7 @@ class RunResult:
     wall_seconds: float = 0.0
     server_connections: int | None = None  # PostgreSQL client backends at mid-run
     proxy_cpu_seconds: float | None = None
+    proxy_user_seconds: float | None = None  # the user-space part of proxy_cpu_seconds
     cpu_us_per_txn: float | None = None
     ok: bool = False
     error: str | None = None
@@ -449,7 +450,8 @@ def run_pgbench(target: Target, script: Path, mode: str, clients: int, jobs: int
     result.exit_code = proc.returncode
     parse_pgbench(out, err, result)
     if cpu_before is not None and cpu_after is not None:
-        result.proxy_cpu_seconds = round(cpu_after - cpu_before, 3)
+        result.proxy_user_seconds = round(cpu_after[0] - cpu_before[0], 3)
+        result.proxy_cpu_seconds = round(sum(cpu_after) - sum(cpu_before), 3)
         if result.transactions > 0:
             result.cpu_us_per_txn = round(result.proxy_cpu_seconds * 1e6 / result.transactions, 2)
     elif target.proc is not None:
@@ -572,6 +574,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--json", metavar="FILE", help="write configuration, every run and the summary")
     p.add_argument("--bin", help="shardgate binary (default $SHARDGATE_BIN or build/proxy/shardgate)")
     p.add_argument("--keep", action="store_true", help="keep the work folder (configs, logs)")
+    p.add_argument("--pipeline-depth", type=int, default=1,
+                   help="shardgate tier pipeline_depth (default 1 = off, the tier default)")
     p.add_argument("--guard", choices=("on", "off"), default="on",
                    help="shardgate's statement guard (off only to measure its cost; default on)")
     args = p.parse_args()
@@ -658,7 +662,8 @@ def main() -> int:
     if "shardgate" in args.targets:
         log(f"starting shardgate {binary}")
         targets["shardgate"] = start_shardgate(work, shard, binary, args.pool, args.workers,
-                                               args.client_auth, args.tenant_by, args.guard)
+                                               args.client_auth, args.tenant_by, args.guard,
+                                               args.pipeline_depth)
     broken: dict[str, str] = {}  # target -> why it is left out
     if direct_note:
         broken["direct"] = f"max_connections={max_connections}"
@@ -700,7 +705,8 @@ def main() -> int:
                 tps = f"{r.tps:>7.0f} tps" if r.tps is not None else "     no tps"
                 log(f"{mode:<8} round {round_no} {name:<9}: {tps}, {r.transactions} txns, "
                     f"{fmt(r.server_connections, 'd', '?')} server conns"
-                    + (f", proxy cpu {r.proxy_cpu_seconds:.2f}s = {fmt(r.cpu_us_per_txn, '.1f')} µs/txn"
+                    + (f", proxy cpu {r.proxy_cpu_seconds:.2f}s (user {r.proxy_user_seconds:.2f}s)"
+                       f" = {fmt(r.cpu_us_per_txn, '.1f')} µs/txn"
                        if r.proxy_cpu_seconds is not None else "")
                     + ("" if r.ok else f"  FAILED: {r.error}"))
                 if targets[name].proc is not None and not targets[name].alive():

@@ -65,6 +65,9 @@ struct TierConfig {
   PoolMode pool_mode = PoolMode::kSession;
   Isolation isolation = Isolation::kSchema;
   int weight = 1;
+  // Transaction mode: requests of one tenant that may be in flight on one server connection
+  // at once while the pool is exhausted (1 = one at a time, no pipelining).
+  int pipeline_depth = 1;
   std::optional<int> max_server_connections_per_tenant;
   std::optional<int> max_client_connections;
   std::string role;  // template, e.g. "tenant_{tenant}"; empty = no SET ROLE

@@ -213,10 +213,26 @@ class ConfigParser {
           YAML::Node pool_node, min_node, login_node;
           r_.for_each(
               v, key,
-              {"pool", "pool_size", "min_pool_size", "pool_mode", "isolation", "weight",
-               "max_server_connections_per_tenant", "max_client_connections", "role", "login",
-               "login_password", "pool_timeout", "pause_timeout", "server_idle_timeout",
-               "server_lifetime", "slow_query_threshold", "tenant_series", "guard", "rate"},
+              {"pool",
+               "pool_size",
+               "min_pool_size",
+               "pool_mode",
+               "isolation",
+               "weight",
+               "pipeline_depth",
+               "max_server_connections_per_tenant",
+               "max_client_connections",
+               "role",
+               "login",
+               "login_password",
+               "pool_timeout",
+               "pause_timeout",
+               "server_idle_timeout",
+               "server_lifetime",
+               "slow_query_threshold",
+               "tenant_series",
+               "guard",
+               "rate"},
               [&](const std::string& k, const YAML::Node& f, const std::string& fkey) {
                 if (k == "pool") {
                   t.pool = r_.choice<PoolKind>(
@@ -237,6 +253,8 @@ class ConfigParser {
                   t.isolation = isolation(f, fkey);
                 } else if (k == "weight") {
                   t.weight = static_cast<int>(r_.integer(f, fkey, 1, 1000));
+                } else if (k == "pipeline_depth") {
+                  t.pipeline_depth = static_cast<int>(r_.integer(f, fkey, 1, 16));
                 } else if (k == "max_server_connections_per_tenant") {
                   t.max_server_connections_per_tenant = count(f, fkey, 1);
                 } else if (k == "max_client_connections") {

@@ -82,6 +82,10 @@ class FairQueue {
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   size_t tenants() const { return lanes_.size(); }
+  // Everyone waiting is of `tenant` (false when nobody waits).
+  bool only_tenant(std::string_view tenant) const {
+    return lanes_.size() == 1 && lanes_.front().tenant == tenant;
+  }
 
  private:
   struct Lane {

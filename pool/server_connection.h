@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pool/asio.h"
+#include "pool/pipeline.h"
 #include "pool/prepared_lru.h"
 #include "pool/read_buffer.h"
 
@@ -85,6 +86,8 @@ class ServerConnection {
   uint64_t pool_generation = 0;
   // Proxy-wide statement names prepared on this connection (transaction mode).
   PreparedLru prepared;
+  // Other clients' requests queued behind the owner's (pipeline.h).
+  Pipeline pipeline;
 
   // Sends Terminate (best effort) and closes the socket.
   awaitable<void> terminate();

@@ -166,7 +166,55 @@ awaitable<Lease> ServerPool::acquire(const std::string& tenant, int weight, Mill
                   waited};
 }
 
+bool ServerPool::pass_down(std::unique_ptr<ServerConnection>& conn) {
+  Pipeline& pipe = conn->pipeline;
+  if (pipe.queue.empty()) {
+    close_pipeline(*conn);
+    pipe.served = 0;
+    return false;
+  }
+  PipelineSlot* next = pipe.queue.front();
+  pipe.queue.pop_front();
+  next->turn = true;
+  next->granted = std::move(conn);
+  next->wake.cancel();
+  return true;
+}
+
+void ServerPool::open_pipeline(ServerConnection& conn) {
+  if (settings_.pipeline_depth <= 1 || conn.pipeline.open) return;
+  conn.pipeline.open = true;
+  pipelines_.push_back(&conn);
+}
+
+void ServerPool::close_pipeline(ServerConnection& conn) {
+  if (!conn.pipeline.open) return;
+  conn.pipeline.open = false;
+  std::erase(pipelines_, &conn);
+}
+
+ServerConnection* ServerPool::pipeline_for(std::string_view tenant) {
+  // Never ahead of another tenant's waiting clients (fair queuing decides for them); ahead of
+  // this tenant's own, whose requests could not queue when they came.
+  if (pipelines_.empty() || !idle_.empty() || total_ < settings_.size ||
+      (!waiters_.empty() && !waiters_.only_tenant(tenant)))
+    return nullptr;
+  // A lease serves a bounded number of requests before it goes back to the pool, where
+  // waiting clients of other tenants get their turn.
+  const int max_served = settings_.pipeline_depth * 4;
+  ServerConnection* best = nullptr;
+  for (ServerConnection* c : pipelines_) {
+    const Pipeline& p = c->pipeline;
+    if (c->context_tenant != tenant || c->last_tenant != tenant || p.served >= max_served ||
+        static_cast<int>(p.queue.size()) + 1 >= settings_.pipeline_depth || !c->is_open())
+      continue;
+    if (!best || p.queue.size() < best->pipeline.queue.size()) best = c;
+  }
+  return best;
+}
+
 void ServerPool::release(std::unique_ptr<ServerConnection> conn, const std::string& tenant) {
+  if (pass_down(conn)) return;
   forget(tenant);
   if (conn->pool_generation != generation_ || !conn->is_open() ||
       Clock::now() - conn->created_at > settings_.lifetime) {
@@ -180,8 +228,11 @@ void ServerPool::release(std::unique_ptr<ServerConnection> conn, const std::stri
 }
 
 void ServerPool::discard(std::unique_ptr<ServerConnection> conn, const std::string& tenant) {
+  if (conn) {
+    conn->close();
+    if (pass_down(conn)) return;
+  }
   forget(tenant);
-  if (conn) conn->close();
   --total_;
   dispatch();
 }

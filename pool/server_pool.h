@@ -26,6 +26,7 @@ struct PoolSettings {
   int size = 20;
   int min_size = 0;
   std::optional<int> per_tenant_cap;  // max_server_connections_per_tenant
+  int pipeline_depth = 1;             // requests per connection at once (pipeline.h)
   Millis connect_timeout{5000};
   Millis idle_timeout{600000};  // server_idle_timeout
   Millis lifetime{3600000};     // server_lifetime
@@ -39,6 +40,7 @@ struct PoolStats {
   uint64_t acquired = 0;
   uint64_t timeouts = 0;
   uint64_t connect_failures = 0;
+  uint64_t pipelined = 0;  // requests that queued behind another on a busy connection
   // How long acquire() took for each connection it handed out (queueing and connecting).
   LatencyHistogram::Snapshot wait;
   // The last connect attempt: 1 reached the shard (even if it then refused the login), -1 could
@@ -65,6 +67,19 @@ class ServerPool {
   void release(std::unique_ptr<ServerConnection> conn, const std::string& tenant);
   // Closes a connection that must not be reused.
   void discard(std::unique_ptr<ServerConnection> conn, const std::string& tenant);
+  // Both pass the connection to the first client queued on it instead, if any (pipeline.h);
+  // discard closes its socket first, so every queued client then reads an error.
+
+  // Pipelining (pipeline_depth > 1). The owner of `conn` runs a request that others of its
+  // tenant may queue behind: list it, or stop listing it (a slow statement, a hand-over).
+  void open_pipeline(ServerConnection& conn);
+  void close_pipeline(ServerConnection& conn);
+  // A listed connection carrying `tenant`'s context with room for one more request, only
+  // while the pool has no idle connection, cannot open another and no other tenant waits
+  // for one (they are served fairly first). Null otherwise. The caller queues at once.
+  ServerConnection* pipeline_for(std::string_view tenant);
+  // Counts a request that queued on a pipeline.
+  void count_pipelined() { ++counters_.pipelined; }
 
   // New settings or target after a reload; connections to an old target are retired.
   void update(PoolSettings settings, ConnectTarget target);
@@ -95,12 +110,15 @@ class ServerPool {
   awaitable<Lease> open(const std::string& tenant);
   awaitable<void> maintain();
   void forget(const std::string& tenant);
+  // Hands `conn` to the first client queued on it; false when nobody is.
+  bool pass_down(std::unique_ptr<ServerConnection>& conn);
 
   asio::any_io_executor executor_;
   PoolSettings settings_;
   ConnectTarget target_;
   uint64_t generation_ = 0;                              // bumped when the target changes
   std::vector<std::unique_ptr<ServerConnection>> idle_;  // back = most recently used
+  std::vector<ServerConnection*> pipelines_;             // leased, joinable (open)
   FairQueue<Waiter> waiters_;
   absl::flat_hash_map<std::string, int> tenant_active_;
   int total_ = 0;  // idle + leased + connecting

@@ -31,7 +31,7 @@ bool resets_session_state(std::string_view tag) {
 
 }  // namespace
 
-awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextPrefix& prefix) {
+void ClientSession::reset_checkout_state() {
   pending_ = 0;
   request_timing_.clear();
   unsynced_ = false;
@@ -40,6 +40,10 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
   discard_after_ = false;
   context_error_.clear();
   expect_.clear();
+}
+
+awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextPrefix& prefix) {
+  reset_checkout_state();
   CheckoutEnd end = CheckoutEnd::kReleased;
   if (sequential_fits()) {
     auto done = co_await run_sequential(prefix);

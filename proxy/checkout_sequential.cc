@@ -100,31 +100,37 @@ bool ClientSession::sequential_fits() {
   return false;
 }
 
+ClientSession::Added ClientSession::build_request(protocol::Bytes& out, RequestRewriter& rewriter,
+                                                  size_t& consumed, Throttle& throttle) {
+  auto data = client_buf_.data();
+  consumed = 0;
+  while (consumed < data.size()) {
+    auto header = protocol::parse_header(data.subspan(consumed));
+    auto added =
+        add_request(header.type, data.subspan(consumed, header.total), out, rewriter, throttle);
+    if (added != Added::kAdded) return added;  // kStopped: a session command, answered later
+    consumed += header.total;
+  }
+  return Added::kAdded;
+}
+
 awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequential(
     const ContextPrefix& prefix) {
   tcp::socket& server = server_->socket();
   ReadBuffer& server_buf = server_->buffer();
   sequential_expired_ = false;
+  // Decided before the request is consumed: may others queue behind this one (pipeline.h)?
+  bool may_pipeline = route_->tier->pipeline_depth > 1 && pipelinable_request();
   RequestRewriter rewriter(worker_->statements, statements_, server_->prepared);
 
   // The request: context prefix + the client's messages, vetted and rewritten, in one write.
   protocol::Bytes& out = request_out_;
   out.assign(prefix.bytes.begin(), prefix.bytes.end());
-  routing::TokenBucket::Clock::duration throttle{0};
-  auto data = client_buf_.data();
+  Throttle throttle{0};
   size_t consumed = 0;
-  bool stopped = false;
-  while (consumed < data.size()) {
-    auto header = protocol::parse_header(data.subspan(consumed));
-    auto added =
-        add_request(header.type, data.subspan(consumed, header.total), out, rewriter, throttle);
-    if (added == Added::kProtocolError) co_return CheckoutEnd::kProtocolError;
-    if (added == Added::kStopped) {
-      stopped = true;  // a session command: the relay stops before it
-      break;
-    }
-    consumed += header.total;
-  }
+  auto added = build_request(out, rewriter, consumed, throttle);
+  if (added == Added::kProtocolError) co_return CheckoutEnd::kProtocolError;
+  bool stopped = added == Added::kStopped;  // a session command: the relay stops before it
   if (throttle.count() > 0) {
     // Over the tenant's rate in throttle mode: wait our turn (at most rate.max_delay).
     asio::steady_timer wait(client_.get_executor(), throttle);
@@ -150,19 +156,54 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequenti
   // A session command met on the way: the relay sends nothing more and answers it after
   // what was sent has been answered.
   if (stopped) co_return std::nullopt;
+  if (may_pipeline && !stopped) {
+    server_pool_->open_pipeline(*server_);
+    ++server_->pipeline.served;
+  }
+  co_return co_await relay_response(false);
+}
+
+awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::relay_response(
+    bool discard_output) {
+  tcp::socket& server = server_->socket();
+  ReadBuffer& server_buf = server_->buffer();
+  pool::Pipeline& pipe = server_->pipeline;
+  // Others queued behind this request: the connection must stay with this path until its
+  // answer is read (no hand-over to the relay, which would forward more of this client's
+  // messages into the middle of theirs), and a client that left is drained, not cancelled.
+  auto queued = [&pipe] { return !pipe.queue.empty(); };
+  bool client_lost = discard_output;
+  size_t stream_left = 0;  // bytes of a large message still passing through
 
   WatchedWait watched(*worker_, this);
   // Reads more from the server, unless the watch expired (then: hand over).
   enum class Read { kData, kGone, kHandOver };
   auto read_more = [&]() -> awaitable<Read> {
-    if (sequential_expired_) co_return Read::kHandOver;
-    auto space = server_buf.prepare(16 * 1024);
-    auto [ec, n] =
-        co_await server.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
-    if (ec == asio::error::operation_aborted && sequential_expired_) co_return Read::kHandOver;
-    if (ec) co_return Read::kGone;
-    server_buf.commit(n);
-    co_return Read::kData;
+    for (;;) {
+      // Requests queued since the last read go out now, together: the server is busy with
+      // the one before them until then, and never waits on an answer to an unsent request.
+      if (!pipe.outbox.empty()) {
+        bool sent = co_await flush_pipeline(*server_);
+        if (!sent) co_return Read::kGone;
+      }
+      if (sequential_expired_) {
+        // A slow statement: nobody new queues behind it.
+        server_pool_->close_pipeline(*server_);
+        if (!queued()) co_return Read::kHandOver;
+        sequential_expired_ = false;  // keep reading: the queued requests need this path
+      }
+      auto space = server_buf.prepare(16 * 1024);
+      auto [ec, n] =
+          co_await server.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
+      if (ec == asio::error::operation_aborted && sequential_expired_) continue;
+      if (ec) co_return Read::kGone;
+      server_buf.commit(n);
+      if (!pipe.outbox.empty()) {  // the server is answering: send what queued meanwhile
+        bool sent = co_await flush_pipeline(*server_);
+        if (!sent) co_return Read::kGone;
+      }
+      co_return Read::kData;
+    }
   };
 
   // Phase 2: relay to the client; responses to shardgate's own messages (a Parse it added
@@ -171,13 +212,31 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequenti
   for (;;) {
     auto data = server_buf.data();
     size_t consumed = 0;
-    bool hand_over = false, dropped = false;
-    while (data.size() - consumed >= 5) {
+    bool hand_over = false, dropped = false, answered = false;
+    if (stream_left > 0) {  // the rest of a large row, as it comes
+      consumed = std::min(stream_left, data.size());
+      stream_left -= consumed;
+    }
+    while (stream_left == 0 && !answered && data.size() - consumed >= 5) {
       auto header = protocol::parse_header(data.subspan(consumed));
       if (header.status == protocol::FrameStatus::kError) co_return CheckoutEnd::kServerGone;
       if (header.total > data.size() - consumed) {
-        // A message larger than we buffer: the relay streams it.
-        if (header.total > StreamScanner::kStreamThreshold) hand_over = true;
+        // A message larger than we buffer: the relay streams it, or with requests queued
+        // behind, this path passes it through as it comes.
+        if (header.total > StreamScanner::kStreamThreshold) {
+          bool row = header.type == protocol::be::kDataRow ||
+                     header.type == protocol::be::kCopyData ||
+                     header.type == protocol::be::kNoticeResponse;
+          if (!queued()) {
+            hand_over = true;
+          } else if (row && route_response(header.type, false, expect_, server_->prepared)) {
+            if (dropped) to_client.insert(to_client.end(), data.begin() + consumed, data.end());
+            stream_left = header.total - (data.size() - consumed);
+            consumed = data.size();
+          } else {
+            co_return CheckoutEnd::kServerGone;  // nothing else of a pipelined answer is large
+          }
+        }
         break;
       }
       observe_server_message(header.type, data.subspan(consumed + 5, header.total - 5));
@@ -190,27 +249,48 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequenti
         to_client.insert(to_client.end(), whole.begin(), whole.end());
       }
       consumed += header.total;
+      // This request's last ReadyForQuery: what follows belongs to the next one in line.
+      if (header.type == protocol::be::kReadyForQuery && pending_ == 0 && !unsynced_ &&
+          (pipe.open || queued()))
+        answered = true;
       if (header.type == protocol::be::kCopyInResponse ||
           header.type == protocol::be::kCopyBothResponse) {
-        hand_over = true;  // the client has data to send now
+        if (queued()) co_return CheckoutEnd::kServerGone;  // never for a pipelined request
+        hand_over = true;                                  // the client has data to send now
         break;
       }
     }
     if (consumed > 0) {
       protocol::ByteSpan bytes = dropped ? protocol::ByteSpan(to_client) : data.first(consumed);
-      if (!bytes.empty()) {
+      if (!bytes.empty() && !client_lost) {
         auto ec = co_await write_bytes(client_, bytes);
-        if (ec) co_return CheckoutEnd::kClientGone;
+        if (ec) {
+          server_pool_->close_pipeline(*server_);
+          if (!queued()) co_return CheckoutEnd::kClientGone;
+          client_lost = true;  // read this request's answer to its end for those behind it
+        }
       }
       server_buf.consume(consumed);
     }
-    if (hand_over) co_return std::nullopt;
-    if (pending_ == 0 && !unsynced_ && server_buf.empty()) {
+    if (hand_over) {
+      server_pool_->close_pipeline(*server_);  // the relay's turn: nobody queues behind it
+      co_return std::nullopt;
+    }
+    if (pending_ == 0 && !unsynced_ && stream_left == 0 && (answered || server_buf.empty())) {
       if (status_ == 'I') {
         server_buf.shrink_if_idle(64 * 1024);
+        if (client_lost) co_return CheckoutEnd::kClientGone;
         co_return shutdown_requested_ ? CheckoutEnd::kShutdown : CheckoutEnd::kReleased;
       }
-      co_return std::nullopt;  // a transaction block is open: the client speaks next
+      // A transaction block is open: the client speaks next. Never after a pipelined request;
+      // were it to happen, what is queued behind must not run inside it.
+      if (queued() || pipe.open) {
+        server_pool_->close_pipeline(*server_);
+        server_->close();
+        co_return CheckoutEnd::kServerGone;
+      }
+      server_pool_->close_pipeline(*server_);
+      co_return std::nullopt;
     }
     auto got = co_await read_more();
     if (got == Read::kGone) co_return CheckoutEnd::kServerGone;

@@ -185,6 +185,31 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // ReadyForQuery. Empty when the concurrent relay must take over.
   bool sequential_fits();
   awaitable<std::optional<CheckoutEnd>> run_sequential(const ContextPrefix& prefix);
+  using Throttle = routing::TokenBucket::Clock::duration;
+  // The client's buffered request, vetted and rewritten into `out`; `consumed` bytes of it.
+  Added build_request(protocol::Bytes& out, RequestRewriter& rewriter, size_t& consumed,
+                      Throttle& throttle);
+  // Reads the server to this request's ReadyForQuery, forwarding to the client (or not, with
+  // `discard_output`). Empty when the concurrent relay must take over.
+  awaitable<std::optional<CheckoutEnd>> relay_response(bool discard_output);
+  // Clears the per-checkout state before a request goes out.
+  void reset_checkout_state();
+
+  // --- pipelining (checkout_pipelined.cc, pool/pipeline.h) ---
+  // A busy connection of this tenant's pool the buffered request may queue behind, or null.
+  pool::ServerConnection* joinable_pipeline();
+  // The buffered request is one statement that starts and ends outside a transaction block
+  // and needs nothing from the client while it runs.
+  bool pipelinable_request() const;
+  // `conn` already carries this client's tenant context and parameters.
+  bool context_matches(const pool::ServerConnection& conn) const;
+  // Writes the request behind the others on `conn`, waits for its turn, reads its answer.
+  awaitable<CheckoutEnd> run_joined(pool::ServerConnection& conn);
+  // The owner writes what queued clients appended to `conn`'s pipeline; false on error (the
+  // connection is then closed).
+  awaitable<bool> flush_pipeline(pool::ServerConnection& conn);
+  // The head Query is one statement that starts as DML (set with forward_memo_).
+  bool memo_single_dml_ = false;
   // Set by the worker's watch when a sequential checkout waits on its server too long.
   bool sequential_expired_ = false;
   bool state_dirty_ = false;    // the server's session state may differ from what we set

@@ -106,6 +106,7 @@ void add_pool_families(const std::vector<PoolRow>& pools, std::vector<MetricFami
     t.stats.waiting += row.stats.waiting;
     t.stats.timeouts += row.stats.timeouts;
     t.stats.connect_failures += row.stats.connect_failures;
+    t.stats.pipelined += row.stats.pipelined;
     t.stats.wait += row.stats.wait;
   }
   auto connections = family("shardgate_pool_server_connections",
@@ -123,8 +124,13 @@ void add_pool_families(const std::vector<PoolRow>& pools, std::vector<MetricFami
              "Clients that waited longer than pool_timeout (53300).", MetricType::Counter);
   auto failures = family("shardgate_pool_connect_failures_total",
                          "Failed attempts to open a server connection.", MetricType::Counter);
+  auto pipelined = family("shardgate_pool_pipelined_requests_total",
+                          "Requests that queued behind another of their tenant on a busy server "
+                          "connection instead of waiting for a free one (tier pipeline_depth).",
+                          MetricType::Counter);
   for (const auto& [name, t] : by_name) {
     Labels labels{{"pool", name}, {"shard", t.shard}};
+    add_counter(pipelined, labels, static_cast<double>(t.stats.pipelined));
     add_gauge(connections, {{"pool", name}, {"shard", t.shard}, {"state", "active"}},
               t.stats.active);
     add_gauge(connections, {{"pool", name}, {"shard", t.shard}, {"state", "idle"}}, t.stats.idle);
@@ -140,6 +146,7 @@ void add_pool_families(const std::vector<PoolRow>& pools, std::vector<MetricFami
   out.push_back(std::move(wait));
   out.push_back(std::move(timeouts));
   out.push_back(std::move(failures));
+  out.push_back(std::move(pipelined));
 }
 
 void add_client_family(const std::map<std::string, int64_t>& clients_by_tier,

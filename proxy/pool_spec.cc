@@ -21,6 +21,8 @@ PoolSpec pool_spec(const routing::Route& route, const config::Config& config) {
   spec.settings.size = tier.pool_size > 0 ? tier.pool_size : 1;
   spec.settings.min_size = tier.min_pool_size;
   spec.settings.per_tenant_cap = per_tenant ? std::nullopt : tier.max_server_connections_per_tenant;
+  spec.settings.pipeline_depth =
+      tier.pool_mode == config::PoolMode::kTransaction ? tier.pipeline_depth : 1;
   spec.settings.connect_timeout = config.connect_timeout;
   spec.settings.idle_timeout = tier.server_idle_timeout;
   spec.settings.lifetime = tier.server_lifetime;

@@ -20,7 +20,8 @@ pool::ServerPool& ClientSession::current_pool() {
                                                                    spec.settings, spec.target))
              .first;
   } else if (it->second->settings().size != spec.settings.size ||
-             it->second->settings().per_tenant_cap != spec.settings.per_tenant_cap) {
+             it->second->settings().per_tenant_cap != spec.settings.per_tenant_cap ||
+             it->second->settings().pipeline_depth != spec.settings.pipeline_depth) {
     it->second->update(spec.settings, spec.target);
   }
   pool_cache_ = it->second.get();

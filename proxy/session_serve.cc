@@ -5,6 +5,7 @@
 #include "proxy/client_session.h"
 #include "proxy/context_prefix.h"
 #include "proxy/pool_spec.h"
+#include "routing/plain_statement.h"
 
 namespace shardgate::proxy {
 
@@ -104,6 +105,8 @@ awaitable<ClientSession::Local> ClientSession::answer_locally(char type, protoco
     co_return Local::kAnswered;
   }
   if (action.kind == StatementAction::Kind::kForward && action.info->deallocated.empty()) {
+    memo_single_dml_ = action.info->statement_count == 1 && !action.info->transaction_control &&
+                       routing::starts_as_dml(*sql);
     forward_memo_ = std::move(*sql);  // vet_request need not classify it again
     forward_memo_set_ = true;
   }
@@ -198,6 +201,21 @@ awaitable<void> ClientSession::serve_loop() {
       }
       head_counted_ = true;
     }
+    // The pool is exhausted and a connection of this tenant runs a request this one may queue
+    // behind (tier pipeline_depth > 1): no wait for a free connection.
+    std::optional<CheckoutEnd> joined;
+    if (!server_) {
+      if (auto* conn = joinable_pipeline()) {
+        stop_for_local_ = false;
+        joined = co_await run_joined(*conn);
+        if (!server_) {  // a malformed request, refused before it was queued
+          protocol::Bytes out;
+          protocol::encode_error(out, "FATAL", "08P01", "invalid message from client");
+          co_await write_bytes(client_, out);
+          co_return;
+        }
+      }
+    }
     if (!server_) {
       waiting_ = true;
       auto lease = co_await acquire_server();
@@ -215,9 +233,14 @@ awaitable<void> ClientSession::serve_loop() {
       }
       server_ = std::move(lease.conn);
     }
-    auto prefix = prepare_context(*server_);
-    stop_for_local_ = false;
-    CheckoutEnd end = co_await run_checkout(prefix);
+    CheckoutEnd end;
+    if (joined) {
+      end = *joined;
+    } else {
+      auto prefix = prepare_context(*server_);
+      stop_for_local_ = false;
+      end = co_await run_checkout(prefix);
+    }
     server_->set_transaction_status(status_);
     protocol::Bytes out;
     switch (end) {
@@ -264,8 +287,10 @@ awaitable<void> ClientSession::serve_loop() {
         }
         co_return;
       case CheckoutEnd::kProtocolError:
-        co_await pool::send_cancel(server_->cancel_target());
-        return_server(false);
+        if (pending_ > 0) co_await pool::send_cancel(server_->cancel_target());
+        // Nothing of this client's left on the connection (a queued request reads its answer
+        // to the end first): others may use it.
+        return_server(pending_ == 0 && !unsynced_ && status_ == 'I');
         protocol::encode_error(out, "FATAL", "08P01", "invalid message framing from client");
         co_await write_bytes(client_, out);
         co_return;

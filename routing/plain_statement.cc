@@ -170,4 +170,22 @@ bool is_plain_statement(std::string_view sql) {
   return first_word_seen;
 }
 
+bool starts_as_dml(std::string_view sql) {
+  size_t i = 0;
+  while (i < sql.size() && (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\n' || sql[i] == '\r' ||
+                            sql[i] == '\f' || sql[i] == '\v'))
+    ++i;
+  size_t start = i;
+  while (i < sql.size() && is_word_char(static_cast<unsigned char>(sql[i]))) ++i;
+  if (i == start || i - start > 6) return false;
+  // The word must end there: "selectx" is not SELECT.
+  if (i < sql.size() && static_cast<unsigned char>(sql[i]) >= 0x80) return false;
+  char word[7] = {};
+  for (size_t k = start; k < i; ++k)
+    word[k - start] = ascii_lower(static_cast<unsigned char>(sql[k]));
+  std::string_view w(word, i - start);
+  return w == "select" || w == "insert" || w == "update" || w == "delete" || w == "values" ||
+         w == "with" || w == "table";
+}
+
 }  // namespace shardgate::routing

@@ -18,4 +18,12 @@ namespace shardgate::routing {
 
 bool is_plain_statement(std::string_view sql);
 
+// True when the text's first word is SELECT, INSERT, UPDATE, DELETE, VALUES, WITH or TABLE
+// (after ASCII whitespace, any case): a statement that cannot open a transaction block, start
+// COPY or answer with anything but rows and one CommandComplete. Used to decide which
+// requests may queue behind another client's on one server connection (a tier's
+// pipeline_depth). A leading comment or parenthesis gives false: conservative, not clever.
+// One statement is the caller's business (an extended-protocol Parse holds one at most).
+bool starts_as_dml(std::string_view sql);
+
 }  // namespace shardgate::routing

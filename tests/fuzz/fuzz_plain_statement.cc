@@ -1,5 +1,6 @@
 // Differential fuzzing of the guard's fast path: whatever is_plain_statement() lets through
-// unparsed, the full inspector must find nothing in that the guard could refuse.
+// unparsed, the full inspector must find nothing in that the guard could refuse. And whatever
+// starts_as_dml() accepts (pipelining) must not be transaction control or a session command.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -9,6 +10,13 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string sql(reinterpret_cast<const char*>(data), size);
+  if (shardgate::routing::starts_as_dml(sql)) {
+    auto info = shardgate::routing::inspect_statement(sql);
+    if (info.parsed && info.statement_count == 1 &&
+        (info.transaction_control ||
+         info.session.kind != shardgate::routing::SessionCommandKind::kNone))
+      std::abort();
+  }
   if (!shardgate::routing::is_plain_statement(sql)) return 0;
   auto info = shardgate::routing::inspect_statement(sql);
   if (!info.parsed) return 0;  // PostgreSQL rejects it before running anything

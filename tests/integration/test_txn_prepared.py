@@ -33,6 +33,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from admin_helpers import admin_rows
+
 from proxyctl import APP_PASSWORD, TENANT_SHARDS, directory_for, run_tool
 
 from txn_helpers import ext_connect, txn_config
@@ -67,8 +69,12 @@ def bench_tenant(shards):
     return BENCH_TENANT
 
 
-def test_pgbench_prepared_select_only_50_clients_pool_8(bench_tenant, start_proxy, launcher):
-    proxy = start_proxy(txn_config(launcher, pool_size=8, pool_timeout="10s"), directory())
+@pytest.mark.parametrize("depth", [1, 4])
+def test_pgbench_prepared_select_only_50_clients_pool_8(bench_tenant, start_proxy, launcher, depth):
+    """Also with pipeline_depth 4 (test_txn_pipelining.py): statements prepared on demand on
+    connections that requests queue on; SHOW POOLS must show queued requests."""
+    proxy = start_proxy(txn_config(launcher, pool_size=8, pool_timeout="10s",
+                                   pipeline_depth=depth), directory())
     env = proxy.libpq_env(tenant=bench_tenant)
     out = run_tool(["pgbench", "-S", "-M", "prepared", "-c", "50", "-j", "2", "-T", "5", "-n"],
                    env, timeout=60)
@@ -80,6 +86,11 @@ def test_pgbench_prepared_select_only_50_clients_pool_8(bench_tenant, start_prox
     assert failed is None or int(failed.group(1)) == 0, output
     assert int(processed.group(1)) >= 1000, output      # 5 s; thousands expected, 1000 is the floor
     assert "aborted" not in output and "does not exist" not in output, output
+    pipelined = sum(int(row["pipelined"]) for row in admin_rows(proxy, "SHOW POOLS"))
+    if depth == 1:
+        assert pipelined == 0
+    else:
+        assert pipelined > 0, "50 clients on 8 connections, yet no request queued on a busy one"
 
 
 # --- psycopg ---------------------------------------------------------------------------------

@@ -203,7 +203,7 @@ provisioning: { schema_sql: "CREATE SCHEMA {schema}" }
 TEST(ConfigLoad, TierKeysAndDefaults) {
   auto c = parse(R"(tiers:
   t1: { pool: dedicated, pool_size: 5, min_pool_size: 2, pool_mode: session, isolation: database,
-        weight: 3, max_client_connections: 7, role: "r_{tenant}", login: proxy,
+        weight: 3, pipeline_depth: 4, max_client_connections: 7, role: "r_{tenant}", login: proxy,
         pool_timeout: 0, server_idle_timeout: 1m, server_lifetime: 2h, slow_query_threshold: 250, guard: { allow_dynamic_sql: yes },
         tenant_series: always,
         rate: { queries_per_second: 1.5, burst: 3, action: throttle, max_delay: 1s } }
@@ -217,6 +217,7 @@ TEST(ConfigLoad, TierKeysAndDefaults) {
   EXPECT_EQ(t1.pool_mode, PoolMode::kSession);
   EXPECT_EQ(t1.isolation, Isolation::kDatabase);
   EXPECT_EQ(t1.weight, 3);
+  EXPECT_EQ(t1.pipeline_depth, 4);
   EXPECT_EQ(t1.max_client_connections, 7);
   EXPECT_FALSE(t1.max_server_connections_per_tenant.has_value());
   EXPECT_EQ(t1.role, "r_{tenant}");
@@ -230,6 +231,7 @@ TEST(ConfigLoad, TierKeysAndDefaults) {
   EXPECT_EQ(t1.rate.max_delay, Duration(1000));
   const TierConfig& t2 = *c->find_tier("t2");
   EXPECT_EQ(t2.pool_size, 20);
+  EXPECT_EQ(t2.pipeline_depth, 1);
   EXPECT_EQ(t2.pool_timeout, Duration(30000));
   EXPECT_EQ(t2.server_idle_timeout, Duration(600000));
   EXPECT_EQ(t2.server_lifetime, Duration(3600000));
@@ -384,6 +386,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "t.yaml:7: tiers.pro.pool: \"private\" is not one of: shared, dedicated"},
         ErrorCase{"min_pool", "tiers:\n  pro: { pool_size: 2, min_pool_size: 3 }\n",
                   "t.yaml:6: tiers.pro.min_pool_size: must not exceed pool_size (2)"},
+        ErrorCase{"pipeline_depth", "tiers:\n  pro: { pipeline_depth: 17 }\n",
+                  "t.yaml:6: tiers.pro.pipeline_depth: 17 is out of range (1..16)"},
         ErrorCase{"rate_action", "tiers:\n  pro:\n    rate:\n      action: drop\n",
                   "t.yaml:8: tiers.pro.rate.action: \"drop\" is not one of: throttle, reject"},
         ErrorCase{"rate_key", "tiers:\n  pro:\n    rate: { qps: 5 }\n",

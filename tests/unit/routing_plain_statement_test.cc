@@ -62,5 +62,37 @@ TEST(PlainStatement, SendsEverythingElseToTheFullInspector) {
   }
 }
 
+TEST(StartsAsDml, OnlyStatementsThatEndWhereTheyStarted) {
+  for (const char* sql :
+       {"SELECT abalance FROM pgbench_accounts WHERE aid = $1;", "select 1",
+        "\n\t  Insert into t values ($1)", "UPDATE t SET a = 1", "delete from t", "VALUES (1)",
+        "WITH x AS (SELECT 1) SELECT * FROM x", "TABLE t", "select(1)"}) {
+    EXPECT_TRUE(starts_as_dml(sql)) << sql;
+  }
+  for (const char* sql : {"",
+                          "   ",
+                          "BEGIN",
+                          "begin; select 1",
+                          "COPY t FROM STDIN",
+                          "SET search_path TO x",
+                          "/* c */ SELECT 1",
+                          "-- c\nSELECT 1",
+                          "(SELECT 1)",
+                          "selectx 1",
+                          "PREPARE p AS SELECT 1",
+                          "EXECUTE p",
+                          "LISTEN x",
+                          "START TRANSACTION",
+                          "CALL p()",
+                          "DO $$ begin end $$",
+                          "select\xc3\xa9 1",
+                          "DISCARD ALL",
+                          "DEALLOCATE p",
+                          "show x",
+                          "explain select 1"}) {
+    EXPECT_FALSE(starts_as_dml(sql)) << sql;
+  }
+}
+
 }  // namespace
 }  // namespace shardgate::routing

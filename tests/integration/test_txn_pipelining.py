@@ -1,0 +1,240 @@
+"""Pipelining (tier pipeline_depth > 1, transaction mode): while the pool is exhausted, a
+one-statement request queues behind another request of its tenant on a busy server
+connection instead of waiting for a free one (docs/pooling.md "Pipelining").
+
+Config: one tier `default`, pool: shared, pool_mode: transaction, pipeline_depth 4; pool_size
+1 or 2 (stated per test) so the pool is exhausted and requests do queue. acme and initech
+live on s1. Every test checks answers byte for byte against what each client asked, and
+SHOW POOLS' `pipelined` count shows requests really queued (the feature is not silently off).
+
+- Many clients of two tenants, simple protocol, some statements failing (division by zero):
+  each client gets exactly its own answers and its own errors, in order.
+- Extended protocol with named statements (prepared on demand on whichever connection the
+  request queues on): right answers, and the same with depth 1 gives the same answers.
+- Order and hand-down: with pool_size 1, a slow head (pg_sleep) and requests sent right behind
+  it: the queued ones answer after the head, each its own; a queued client that vanishes and
+  a head whose client vanishes do not disturb the others (no cancel reaches their statements);
+  the one connection is reusable afterwards.
+- A large row (300 kB, above the 64 kB buffering limit) in a queued request's path streams
+  through intact.
+- The server connection killed under a pipeline: every client on it gets an ERROR and stays
+  usable; the pool refills.
+- Depth 1 (the default) never queues: `pipelined` stays 0.
+"""
+import threading
+import time
+
+import pytest
+
+from admin_helpers import admin_rows
+from proxyctl import APP_PASSWORD
+
+from txn_helpers import ext_connect, shardgate_backends, txn_config
+
+import pgwire
+
+
+def pipelined(proxy) -> int:
+    return sum(int(row["pipelined"]) for row in admin_rows(proxy, "SHOW POOLS"))
+
+
+def raw_client(proxy, tenant):
+    conn = pgwire.RawConnection(proxy.host, proxy.port)
+    conn.startup("app", APP_PASSWORD, options=f"-c shardgate.tenant={tenant}")
+    return conn
+
+
+def read_result(conn):
+    """(rows, sqlstate or None, status) of one simple query's answer."""
+    rows, state = [], None
+    while True:
+        msg = conn.read_message()
+        if msg.type == b"D":
+            rows.append(pgwire.parse_data_row(msg.body))
+        elif msg.type == b"E":
+            state = pgwire.parse_error_fields(msg.body).get("C")
+        elif msg.type == b"Z":
+            return rows, state, msg.body.decode()
+
+
+def test_many_clients_get_their_own_answers_and_errors(start_proxy, launcher, shards):
+    """pool_size 2, depth 4; 24 clients (12 acme, 12 initech), 150 statements each, run
+    concurrently: `SELECT i, n, current_schema(), first item` or, every third, `SELECT n/0`
+    (22012). 3,600 statements; each answer must be the asking client's."""
+    proxy = start_proxy(txn_config(launcher, pool_size=2, pool_timeout="20s", pipeline_depth=4))
+    problems, done = [], []
+
+    def worker(index, tenant):
+        try:
+            with raw_client(proxy, tenant) as conn:
+                for n in range(150):
+                    if n % 3 == 0:
+                        conn.send_query(f"SELECT {n}/0")
+                        rows, state, status = read_result(conn)
+                        if rows or state != "22012" or status != "I":
+                            problems.append((index, n, rows, state, status))
+                        continue
+                    conn.send_query(f"SELECT {index}, {n}, current_schema(), "
+                                    "(SELECT body FROM items ORDER BY id LIMIT 1)")
+                    rows, state, status = read_result(conn)
+                    want = [(str(index), str(n), f"tenant_{tenant}", f"{tenant} secret 1")]
+                    if rows != want or state is not None or status != "I":
+                        problems.append((index, n, rows, state, status))
+            done.append(index)
+        except Exception as e:  # noqa: BLE001 - reported below
+            problems.append((index, repr(e)))
+
+    threads = [threading.Thread(target=worker, args=(i, "acme" if i % 2 else "initech"))
+               for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not problems, problems[:5]
+    assert len(done) == 24
+    assert pipelined(proxy) > 0, "the pool was exhausted the whole time, yet nothing queued"
+    assert shardgate_backends(shards["s1"]) <= 2
+
+
+def at_once(conn, *calls):
+    """Runs ExtConnection message calls (e.g. bind, execute, sync) as one socket write, as
+    libpq sends a batch, and reads the answer up to ReadyForQuery."""
+    parts, real = [], conn.send
+    conn.send = parts.append
+    try:
+        for call, args in calls:
+            getattr(conn, call)(*args)
+    finally:
+        conn.send = real
+    conn.send(b"".join(parts))
+    return conn.read_until_ready()
+
+
+@pytest.mark.parametrize("depth", [1, 4])
+def test_named_statements_on_queued_requests(start_proxy, launcher, depth):
+    """pool_size 2; 16 raw extended-protocol clients of acme, each preparing its own named
+    statement `s<i>` (`SELECT $1::int + <i>, current_schema()`) once and executing it 100
+    times with Bind/Execute/Sync (each batch in one write, as libpq sends it): the proxy-wide
+    statement is prepared on demand on whichever connection the request queues on. Every
+    answer must be n + i in tenant_acme."""
+    proxy = start_proxy(txn_config(launcher, pool_size=2, pool_timeout="20s",
+                                   pipeline_depth=depth))
+    problems = []
+
+    def worker(index):
+        try:
+            with ext_connect(proxy, "acme") as conn:
+                name, sql = f"s{index}", f"SELECT $1::int + {index}, current_schema()"
+                first = at_once(conn, ("parse", (name, sql)), ("bind", (name, (0,))),
+                                ("execute", ()), ("sync", ()))
+                if first.rows != [(str(index), "tenant_acme")] or first.errors:
+                    problems.append((index, "prepare", first))
+                for n in range(100):
+                    r = at_once(conn, ("bind", (name, (n,))), ("execute", ()), ("sync", ()))
+                    if r.rows != [(str(n + index), "tenant_acme")] or r.errors or r.status != "I":
+                        problems.append((index, n, r))
+        except Exception as e:  # noqa: BLE001
+            problems.append((index, repr(e)))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not problems, problems[:5]
+    if depth == 1:
+        assert pipelined(proxy) == 0
+    else:
+        assert pipelined(proxy) > 0
+
+
+def test_queued_requests_answer_in_order_and_survive_vanishing_clients(start_proxy, launcher, shards):
+    """pool_size 1, depth 4. a runs `SELECT pg_sleep(0.5), 'a'`; right behind it (same
+    moment) b, c and d send one-row SELECTs; c closes its socket at once. a, b and d must each
+    get their own row; b and d only after a's sleep (they queued behind it, ≥ 0.3 s). Then a
+    head whose client vanishes: e runs pg_sleep(0.4) and leaves, f behind it must still get
+    its row with no error (the proxy reads e's answer to the end instead of cancelling,
+    which would hit f's statement). Finally the single connection serves a new query."""
+    proxy = start_proxy(txn_config(launcher, pool_size=1, pool_timeout="20s", pipeline_depth=4))
+    a, b, c, d = (raw_client(proxy, "acme") for _ in range(4))
+    try:
+        assert a.query("SELECT 1") == [("1",)]  # the connection now carries acme's context
+        started = time.monotonic()
+        a.send_query("SELECT pg_sleep(0.5), 'a'")
+        time.sleep(0.002)
+        b.send_query("SELECT 'b', current_schema()")
+        c.send_query("SELECT 'c'")
+        c.close()
+        d.send_query("SELECT 'd'")
+        assert read_result(b) == ([("b", "tenant_acme")], None, "I")
+        b_after = time.monotonic() - started
+        assert read_result(d) == ([("d",)], None, "I")
+        assert read_result(a) == ([("", "a")], None, "I")
+        assert b_after >= 0.3, f"b answered after {b_after:.3f}s: it did not queue behind a"
+        queued = pipelined(proxy)
+        assert queued >= 2, f"SHOW POOLS pipelined={queued}"
+
+        e, f = raw_client(proxy, "acme"), raw_client(proxy, "acme")
+        with f:
+            e.send_query("SELECT pg_sleep(0.4), 'e'")
+            time.sleep(0.002)
+            f.send_query("SELECT 'f', current_schema()")
+            time.sleep(0.05)
+            e.close()
+            assert read_result(f) == ([("f", "tenant_acme")], None, "I")
+        assert pipelined(proxy) > queued
+        assert a.query("SELECT 'again', current_schema()") == [("again", "tenant_acme")]
+        assert shardgate_backends(shards["s1"]) == 1
+    finally:
+        for conn in (a, b, d):
+            conn.close()
+
+
+def test_large_row_streams_through_a_queued_request(start_proxy, launcher):
+    """pool_size 1, depth 4: a slow head, then a 300 kB row, then a small row, all queued at
+    once: the large row passes through the pipelined path in pieces, intact."""
+    proxy = start_proxy(txn_config(launcher, pool_size=1, pool_timeout="20s", pipeline_depth=4))
+    a, b, c = (raw_client(proxy, "acme") for _ in range(3))
+    try:
+        assert a.query("SELECT 1") == [("1",)]
+        a.send_query("SELECT pg_sleep(0.3), 'a'")
+        time.sleep(0.002)
+        b.send_query("SELECT repeat('x', 300000), 'b'")
+        c.send_query("SELECT 'c'")
+        assert read_result(a) == ([("", "a")], None, "I")
+        rows, state, status = read_result(b)
+        assert state is None and status == "I" and len(rows) == 1
+        assert rows[0][0] == "x" * 300000 and rows[0][1] == "b"
+        assert read_result(c) == ([("c",)], None, "I")
+        assert pipelined(proxy) >= 2
+    finally:
+        for conn in (a, b, c):
+            conn.close()
+
+
+def test_killed_server_connection_fails_every_queued_request_and_pool_refills(start_proxy, launcher, shards):
+    """pool_size 1, depth 4: a sleeps 5 s, b and c queue behind; the shard's backend is
+    terminated. a, b and c each get an ERROR and ReadyForQuery (not a dropped connection),
+    and their next query works on a fresh server connection."""
+    proxy = start_proxy(txn_config(launcher, pool_size=1, pool_timeout="20s", pipeline_depth=4))
+    s1 = shards["s1"]
+    a, b, c = (raw_client(proxy, "acme") for _ in range(3))
+    try:
+        assert a.query("SELECT 1") == [("1",)]
+        a.send_query("SELECT pg_sleep(5), 'a'")
+        time.sleep(0.002)
+        b.send_query("SELECT 'b'")
+        c.send_query("SELECT 'c'")
+        time.sleep(0.3)
+        killed = s1.scalar("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                           "WHERE usename = 'shardgate' AND query LIKE 'SELECT pg_sleep(5)%'")
+        assert killed == 1
+        for conn in (a, b, c):
+            rows, state, status = read_result(conn)
+            assert state is not None and status == "I", (rows, state, status)
+        assert pipelined(proxy) >= 2
+        for name, conn in (("a", a), ("b", b), ("c", c)):
+            assert conn.query(f"SELECT '{name}', current_schema()") == [(name, "tenant_acme")]
+    finally:
+        for conn in (a, b, c):
+            conn.close()
