@@ -38,7 +38,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-TARGETS = ("direct", "pgbouncer", "shardgate")
+TARGETS = ("direct", "pgbouncer", "shardgate", "sg-pipe")
+# The two shardgate targets: the tier defaults, and the same with pipeline_depth (--pipeline-depth).
+SHARDGATES = ("shardgate", "sg-pipe")
 MODES = ("simple", "prepared", "extended")
 TENANT = "acme"
 SCHEMA = f"tenant_{TENANT}"
@@ -270,13 +272,15 @@ pidfile = {d / "pgbouncer.pid"}
 
 def start_shardgate(work: Path, shard: pgshards.Shard, binary: Path, pool: int,
                     workers: int | None, client_auth: str, tenant_by: str,
-                    guard: str = "on", pipeline_depth: int = 1) -> Target:
-    d = work / "shardgate"
+                    guard: str = "on", pipeline_depth: int = 1,
+                    name: str = "shardgate") -> Target:
+    d = work / name
     d.mkdir()
     port = pgshards.free_port()
     (d / "directory.yaml").write_text(
         f"tenants:\n  {TENANT}: {{ shard: s1, tier: default, schema: {SCHEMA} }}\n")
     workers_line = f"workers: {workers}\n" if workers else ""
+    depth_key = f", pipeline_depth: {pipeline_depth}" if pipeline_depth != 1 else ""
     if guard == "off":
         workers_line += "guard: { enabled: false }\n"
     config = f"""\
@@ -290,8 +294,9 @@ tenant: {{ sources: [options, user_suffix] }}
 shards:
   s1: {{ host: 127.0.0.1, port: {shard.port}, dbname: {shard.dbname}, user: {shard.user}, password: "{shard.password}" }}
 tiers:
-  default: {{ pool: shared, pool_size: {pool}, pool_mode: transaction, pipeline_depth: {pipeline_depth} }}
+  default: {{ pool: shared, pool_size: {pool}, pool_mode: transaction{depth_key} }}
 directory: {{ file: {d / "directory.yaml"} }}
+admin: {{ socket_dir: {d} }}
 {workers_line}"""
     (d / "shardgate.yaml").write_text(config)
     check = subprocess.run([str(binary), "--check-config", str(d / "shardgate.yaml")],
@@ -305,9 +310,9 @@ directory: {{ file: {d / "directory.yaml"} }}
     # shardgate sets search_path itself. The tenant rides in the startup options by default;
     # --tenant-by user puts it in the user name (app.acme) instead.
     if tenant_by == "user":
-        return Target("shardgate", "127.0.0.1", port, f"{APP_USER}.{TENANT}", APP_PASSWORD, "app",
+        return Target(name, "127.0.0.1", port, f"{APP_USER}.{TENANT}", APP_PASSWORD, "app",
                       None, proc, log_path)
-    return Target("shardgate", "127.0.0.1", port, APP_USER, APP_PASSWORD, "app",
+    return Target(name, "127.0.0.1", port, APP_USER, APP_PASSWORD, "app",
                   f"-c shardgate.tenant={TENANT}", proc, log_path)
 
 
@@ -493,14 +498,16 @@ def summarize(results: list[RunResult], modes: list[str]) -> dict:
         direct = per.get("direct", {}).get("median_tps")
         for name, s in per.items():
             s["vs_direct"] = (s["median_tps"] / direct) if (direct and s["median_tps"]) else None
-        sg, pb = per.get("shardgate", {}), per.get("pgbouncer", {})
-        ratios = {
-            "tps_shardgate_over_pgbouncer":
-                (sg["median_tps"] / pb["median_tps"]) if sg.get("median_tps") and pb.get("median_tps") else None,
-            "cpu_shardgate_over_pgbouncer":
-                (sg["median_cpu_us_per_txn"] / pb["median_cpu_us_per_txn"])
-                if sg.get("median_cpu_us_per_txn") and pb.get("median_cpu_us_per_txn") else None,
-        }
+        pb = per.get("pgbouncer", {})
+        ratios = {}
+        for name in SHARDGATES:
+            sg = per.get(name, {})
+            ratios[f"tps_{name}_over_pgbouncer"] = (
+                sg["median_tps"] / pb["median_tps"]
+                if sg.get("median_tps") and pb.get("median_tps") else None)
+            ratios[f"cpu_{name}_over_pgbouncer"] = (
+                sg["median_cpu_us_per_txn"] / pb["median_cpu_us_per_txn"]
+                if sg.get("median_cpu_us_per_txn") and pb.get("median_cpu_us_per_txn") else None)
         summary[mode] = {"targets": per, **ratios}
     return summary
 
@@ -521,9 +528,10 @@ def print_table(summary: dict, args, direct_note: str | None) -> None:
     for mode, s in summary.items():
         for name, t in s["targets"].items():
             sg_tps = sg_cpu = ""
-            if name == "shardgate":
-                sg_tps = fmt(s["tps_shardgate_over_pgbouncer"], ".2f") + ("x" if s["tps_shardgate_over_pgbouncer"] else "")
-                sg_cpu = fmt(s["cpu_shardgate_over_pgbouncer"], ".2f") + ("x" if s["cpu_shardgate_over_pgbouncer"] else "")
+            if name in SHARDGATES:
+                tps_ratio, cpu_ratio = s[f"tps_{name}_over_pgbouncer"], s[f"cpu_{name}_over_pgbouncer"]
+                sg_tps = fmt(tps_ratio, ".2f") + ("x" if tps_ratio else "")
+                sg_cpu = fmt(cpu_ratio, ".2f") + ("x" if cpu_ratio else "")
             cpu = "n/a" if name == "direct" else fmt(t["median_cpu_us_per_txn"], ".1f")
             notes = []
             if t["skipped"]:
@@ -574,8 +582,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--json", metavar="FILE", help="write configuration, every run and the summary")
     p.add_argument("--bin", help="shardgate binary (default $SHARDGATE_BIN or build/proxy/shardgate)")
     p.add_argument("--keep", action="store_true", help="keep the work folder (configs, logs)")
-    p.add_argument("--pipeline-depth", type=int, default=1,
-                   help="shardgate tier pipeline_depth (default 1 = off, the tier default)")
+    p.add_argument("--pipeline-depth", type=int, default=4,
+                   help="the sg-pipe target's tier pipeline_depth (default 4; the shardgate "
+                        "target keeps the default, 1 = no pipelining)")
     p.add_argument("--guard", choices=("on", "off"), default="on",
                    help="shardgate's statement guard (off only to measure its cost; default on)")
     args = p.parse_args()
@@ -590,6 +599,8 @@ def parse_args() -> argparse.Namespace:
     for name in ("clients", "jobs", "seconds", "rounds", "pool", "scale"):
         if getattr(args, name) < 1:
             p.error(f"--{name} must be at least 1")
+    if not 1 <= args.pipeline_depth <= 16:
+        p.error("--pipeline-depth must be 1..16 (the tier key's range)")
     if args.seconds > 600 or args.rounds > 20 or args.clients > 5000:
         p.error("bounded runs only: --seconds <= 600, --rounds <= 20, --clients <= 5000")
     return args
@@ -598,7 +609,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> int:
     args = parse_args()
     binary = Path(args.bin or os.environ.get("SHARDGATE_BIN") or REPO / "build" / "proxy" / "shardgate")
-    if "shardgate" in args.targets and not os.access(binary, os.X_OK):
+    if any(t in args.targets for t in SHARDGATES) and not os.access(binary, os.X_OK):
         log(f"shardgate binary not found at {binary}; build it with bash scripts/build.sh "
             f"(bench/compare.sh does) or pass --bin / SHARDGATE_BIN")
         return 2
@@ -662,8 +673,12 @@ def main() -> int:
     if "shardgate" in args.targets:
         log(f"starting shardgate {binary}")
         targets["shardgate"] = start_shardgate(work, shard, binary, args.pool, args.workers,
-                                               args.client_auth, args.tenant_by, args.guard,
-                                               args.pipeline_depth)
+                                               args.client_auth, args.tenant_by, args.guard)
+    if "sg-pipe" in args.targets:
+        log(f"starting shardgate {binary} with pipeline_depth {args.pipeline_depth} (sg-pipe)")
+        targets["sg-pipe"] = start_shardgate(work, shard, binary, args.pool, args.workers,
+                                             args.client_auth, args.tenant_by, args.guard,
+                                             args.pipeline_depth, name="sg-pipe")
     broken: dict[str, str] = {}  # target -> why it is left out
     if direct_note:
         broken["direct"] = f"max_connections={max_connections}"
@@ -722,7 +737,7 @@ def main() -> int:
             "host": {"cores": os.cpu_count(), "kernel": platform.release(),
                      "loadavg_at_end": os.getloadavg()},
             "config": {k: v for k, v in vars(args).items() if k not in ("json", "bin", "keep")},
-            "shardgate_binary": str(binary) if "shardgate" in targets else None,
+            "shardgate_binary": str(binary) if any(t in targets for t in SHARDGATES) else None,
             "pgbouncer_version": subprocess.run(["pgbouncer", "--version"], capture_output=True,
                                                 text=True).stdout.splitlines()[0]
                                   if "pgbouncer" in targets else None,

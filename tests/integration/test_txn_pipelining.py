@@ -4,11 +4,13 @@ connection instead of waiting for a free one (docs/pooling.md "Pipelining").
 
 Config: one tier `default`, pool: shared, pool_mode: transaction, pipeline_depth 4; pool_size
 1 or 2 (stated per test) so the pool is exhausted and requests do queue. acme and initech
-live on s1. Every test checks answers byte for byte against what each client asked, and
+live on s1, globex on s2. Every test checks answers byte for byte against what each client asked, and
 SHOW POOLS' `pipelined` count shows requests really queued (the feature is not silently off).
 
 - Many clients of two tenants, simple protocol, some statements failing (division by zero):
   each client gets exactly its own answers and its own errors, in order.
+- Fair queuing first: a request does not queue on a busy connection ahead of another
+  tenant's client waiting for the pool.
 - Extended protocol with named statements (prepared on demand on whichever connection the
   request queues on): right answers, and the same with depth 1 gives the same answers.
 - Order and hand-down: with pool_size 1, a slow head (pg_sleep) and requests sent right behind
@@ -58,7 +60,8 @@ def read_result(conn):
 
 
 def test_many_clients_get_their_own_answers_and_errors(start_proxy, launcher, shards):
-    """pool_size 2, depth 4; 24 clients (12 acme, 12 initech), 150 statements each, run
+    """pool_size 2, depth 4; 24 clients (16 acme on s1, 8 globex on s2: one pool each, so
+    neither tenant's waiters hold the other's requests back), 150 statements each, run
     concurrently: `SELECT i, n, current_schema(), first item` or, every third, `SELECT n/0`
     (22012). 3,600 statements; each answer must be the asking client's."""
     proxy = start_proxy(txn_config(launcher, pool_size=2, pool_timeout="20s", pipeline_depth=4))
@@ -84,7 +87,7 @@ def test_many_clients_get_their_own_answers_and_errors(start_proxy, launcher, sh
         except Exception as e:  # noqa: BLE001 - reported below
             problems.append((index, repr(e)))
 
-    threads = [threading.Thread(target=worker, args=(i, "acme" if i % 2 else "initech"))
+    threads = [threading.Thread(target=worker, args=(i, "globex" if i % 3 == 0 else "acme"))
                for i in range(24)]
     for t in threads:
         t.start()
@@ -93,7 +96,41 @@ def test_many_clients_get_their_own_answers_and_errors(start_proxy, launcher, sh
     assert not problems, problems[:5]
     assert len(done) == 24
     assert pipelined(proxy) > 0, "the pool was exhausted the whole time, yet nothing queued"
-    assert shardgate_backends(shards["s1"]) <= 2
+    assert shardgate_backends(shards["s1"]) <= 2 and shardgate_backends(shards["s2"]) <= 2
+
+
+def test_no_queueing_ahead_of_another_tenants_waiting_client(start_proxy, launcher):
+    """pool_size 1, depth 4, acme and initech share the pool (both on s1). a (acme) sleeps
+    0.4 s on the only connection; i (initech) asks next and waits in the fair queue; then b
+    (acme) asks, while a's connection still takes requests to queue on. b must not queue there
+    ahead of i: i is answered before b, and nothing was pipelined."""
+    proxy = start_proxy(txn_config(launcher, pool_size=1, pool_timeout="20s", pipeline_depth=4))
+    a, i, b = raw_client(proxy, "acme"), raw_client(proxy, "initech"), raw_client(proxy, "acme")
+    try:
+        assert a.query("SELECT 1") == [("1",)]
+        # Within the few milliseconds a's connection takes requests to queue on.
+        a.send_query("SELECT pg_sleep(0.4), 'a'")
+        time.sleep(0.002)
+        i.send_query("SELECT 'i', current_schema()")
+        time.sleep(0.001)
+        b.send_query("SELECT 'b', current_schema()")
+        answered = []
+
+        def read(name, conn):
+            answered.append((name, read_result(conn)))
+
+        readers = [threading.Thread(target=read, args=(n, c)) for n, c in (("i", i), ("b", b))]
+        for t in readers:
+            t.start()
+        for t in readers:
+            t.join(timeout=20)
+        assert read_result(a) == ([("", "a")], None, "I")
+        assert answered == [("i", ([("i", "tenant_initech")], None, "I")),
+                            ("b", ([("b", "tenant_acme")], None, "I"))], answered
+        assert pipelined(proxy) == 0
+    finally:
+        for conn in (a, i, b):
+            conn.close()
 
 
 def at_once(conn, *calls):
