@@ -36,7 +36,9 @@ struct Pipeline {
   std::deque<PipelineSlot*> queue;  // after the owner's request, in write order
   int served = 0;                   // requests on this lease so far (bounded by the pool)
   protocol::Bytes outbox;           // joined requests not written yet (the owner writes them)
+  int outbox_requests = 0;          // how many requests `outbox` holds
   protocol::Bytes sending;          // the part being written
+  int unanswered = 0;               // written requests whose answers were not read to the end
 };
 
 }  // namespace shardgate::pool

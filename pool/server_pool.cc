@@ -171,8 +171,10 @@ bool ServerPool::pass_down(std::unique_ptr<ServerConnection>& conn) {
   if (pipe.queue.empty()) {
     close_pipeline(*conn);
     pipe.served = 0;
+    pipe.unanswered = 0;
     return false;
   }
+  --pipe.unanswered;  // the owner's request was answered
   PipelineSlot* next = pipe.queue.front();
   pipe.queue.pop_front();
   next->turn = true;
@@ -184,6 +186,7 @@ bool ServerPool::pass_down(std::unique_ptr<ServerConnection>& conn) {
 void ServerPool::open_pipeline(ServerConnection& conn) {
   if (settings_.pipeline_depth <= 1 || conn.pipeline.open) return;
   conn.pipeline.open = true;
+  if (conn.pipeline.queue.empty()) conn.pipeline.unanswered = 1;  // the owner's own request
   pipelines_.push_back(&conn);
 }
 

@@ -97,8 +97,10 @@ awaitable<bool> ClientSession::flush_pipeline(pool::ServerConnection& conn) {
   pool::Pipeline& pipe = conn.pipeline;
   while (!pipe.outbox.empty()) {
     pipe.sending.swap(pipe.outbox);  // others may append while this is written
+    int requests = std::exchange(pipe.outbox_requests, 0);
     auto ec = co_await write_bytes(conn.socket(), pipe.sending);
     pipe.sending.clear();
+    pipe.unanswered += requests;
     if (ec) {
       conn.close();  // everyone on it reads an error and reports the lost connection
       pipe.outbox.clear();
@@ -134,6 +136,7 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_joined(pool::ServerConn
   ++pipe.served;
   pool.count_pipelined();
   pipe.outbox.insert(pipe.outbox.end(), out.begin(), out.end());
+  ++pipe.outbox_requests;
   // The connection's owner writes it (relay_response) when the server starts answering the
   // request before, or before it reads anything: one write for all that queued meanwhile.
   waiting_ = true;

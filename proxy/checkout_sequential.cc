@@ -180,9 +180,9 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::relay_respon
   enum class Read { kData, kGone, kHandOver };
   auto read_more = [&]() -> awaitable<Read> {
     for (;;) {
-      // Requests queued since the last read go out now, together: the server is busy with
-      // the one before them until then, and never waits on an answer to an unsent request.
-      if (!pipe.outbox.empty()) {
+      // This request itself still waits in the outbox (everything before it was answered):
+      // write it, with whatever queued behind it.
+      if (!pipe.outbox.empty() && pipe.unanswered <= 0) {
         bool sent = co_await flush_pipeline(*server_);
         if (!sent) co_return Read::kGone;
       }
@@ -198,7 +198,9 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::relay_respon
       if (ec == asio::error::operation_aborted && sequential_expired_) continue;
       if (ec) co_return Read::kGone;
       server_buf.commit(n);
-      if (!pipe.outbox.empty()) {  // the server is answering: send what queued meanwhile
+      // The server is answering the last request it was given: send what queued meanwhile,
+      // together, so it finds them waiting. While it has more to answer, let them gather.
+      if (!pipe.outbox.empty() && pipe.unanswered <= 1) {
         bool sent = co_await flush_pipeline(*server_);
         if (!sent) co_return Read::kGone;
       }

@@ -13,7 +13,8 @@ four shapes (single SELECT; BEGIN..COMMIT with context + rows; BEGIN, INSERT, re
 ROLLBACK; extended protocol with a parameter). Every row read must be the client's tenant's,
 current_setting('shardgate.tenant') and current_schema() must be its own, and on the
 shards pg_stat_activity (sampled every 50 ms) must never show more than 8 shardgate server
-connections per shard (one shared pool per shard and tier). Bounded at 120 s.
+connections per shard (one shared pool per shard and tier). Bounded at 120 s. Run twice:
+with the tier defaults, and with pipeline_depth 4.
 """
 import asyncio
 import random
@@ -92,9 +93,11 @@ async def _client(index, tenant, conn, problems, counters):
         await conn.close()
 
 
-def test_500_clients_20_tenants_pool_of_8_no_bleed(start_proxy, launcher, shards, placement):
+@pytest.mark.parametrize("depth", [1, 4])
+def test_500_clients_20_tenants_pool_of_8_no_bleed(start_proxy, launcher, shards, placement, depth):
     _raise_nofile(4 * CLIENTS + 256)
-    config = txn_config(launcher, pool_size=POOL_SIZE, pool_timeout="15s")
+    # depth 4: the same with pipelining on (requests of a tenant may queue on a busy connection).
+    config = txn_config(launcher, pool_size=POOL_SIZE, pool_timeout="15s", pipeline_depth=depth)
     proxy = start_proxy(config, directory_for(placement))
     tenants = sorted(placement)
     problems: list = []
