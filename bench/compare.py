@@ -582,8 +582,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--json", metavar="FILE", help="write configuration, every run and the summary")
     p.add_argument("--bin", help="shardgate binary (default $SHARDGATE_BIN or build/proxy/shardgate)")
     p.add_argument("--keep", action="store_true", help="keep the work folder (configs, logs)")
-    p.add_argument("--pipeline-depth", type=int, default=4,
-                   help="the sg-pipe target's tier pipeline_depth (default 4; the shardgate "
+    p.add_argument("--pipeline-depth", type=int, default=16,
+                   help="the sg-pipe target's tier pipeline_depth (default 16; the shardgate "
                         "target keeps the default, 1 = no pipelining)")
     p.add_argument("--guard", choices=("on", "off"), default="on",
                    help="shardgate's statement guard (off only to measure its cost; default on)")

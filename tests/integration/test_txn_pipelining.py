@@ -59,12 +59,14 @@ def read_result(conn):
             return rows, state, msg.body.decode()
 
 
-def test_many_clients_get_their_own_answers_and_errors(start_proxy, launcher, shards):
-    """pool_size 2, depth 4; 24 clients (16 acme on s1, 8 globex on s2: one pool each, so
+@pytest.mark.parametrize("depth", [4, 16])
+def test_many_clients_get_their_own_answers_and_errors(start_proxy, launcher, shards, depth):
+    """pool_size 2, depth 4 and 16; 24 clients (16 acme on s1, 8 globex on s2: one pool each, so
     neither tenant's waiters hold the other's requests back), 150 statements each, run
     concurrently: `SELECT i, n, current_schema(), first item` or, every third, `SELECT n/0`
     (22012). 3,600 statements; each answer must be the asking client's."""
-    proxy = start_proxy(txn_config(launcher, pool_size=2, pool_timeout="20s", pipeline_depth=4))
+    proxy = start_proxy(txn_config(launcher, pool_size=2, pool_timeout="20s",
+                                   pipeline_depth=depth))
     problems, done = [], []
 
     def worker(index, tenant):
