@@ -23,7 +23,6 @@ SHOW POOLS' `pipelined` count shows requests really queued (the feature is not s
   usable; the pool refills.
 - Depth 1 (the default) never queues: `pipelined` stays 0.
 """
-import threading
 import time
 
 import pytest
@@ -31,7 +30,7 @@ import pytest
 from admin_helpers import admin_rows
 from proxyctl import APP_PASSWORD
 
-from txn_helpers import ext_connect, shardgate_backends, txn_config
+from txn_helpers import ext_connect, run_threads, shardgate_backends, txn_config
 
 import pgwire
 
@@ -89,12 +88,7 @@ def test_many_clients_get_their_own_answers_and_errors(start_proxy, launcher, sh
         except Exception as e:  # noqa: BLE001 - reported below
             problems.append((index, repr(e)))
 
-    threads = [threading.Thread(target=worker, args=(i, "globex" if i % 3 == 0 else "acme"))
-               for i in range(24)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    run_threads(worker, [(i, "globex" if i % 3 == 0 else "acme") for i in range(24)])
     assert not problems, problems[:5]
     assert len(done) == 24
     assert pipelined(proxy) > 0, "the pool was exhausted the whole time, yet nothing queued"
@@ -121,11 +115,7 @@ def test_no_queueing_ahead_of_another_tenants_waiting_client(start_proxy, launch
         def read(name, conn):
             answered.append((name, read_result(conn)))
 
-        readers = [threading.Thread(target=read, args=(n, c)) for n, c in (("i", i), ("b", b))]
-        for t in readers:
-            t.start()
-        for t in readers:
-            t.join(timeout=20)
+        run_threads(read, [("i", i), ("b", b)], timeout=20)
         assert read_result(a) == ([("", "a")], None, "I")
         assert answered == [("i", ([("i", "tenant_initech")], None, "I")),
                             ("b", ([("b", "tenant_acme")], None, "I"))], answered
@@ -175,11 +165,7 @@ def test_named_statements_on_queued_requests(start_proxy, launcher, depth):
         except Exception as e:  # noqa: BLE001
             problems.append((index, repr(e)))
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    run_threads(worker, [(i,) for i in range(16)])
     assert not problems, problems[:5]
     if depth == 1:
         assert pipelined(proxy) == 0
@@ -229,17 +215,25 @@ def test_queued_requests_answer_in_order_and_survive_vanishing_clients(start_pro
             conn.close()
 
 
+def queue_behind(proxy, head_sql: str, others: list[str]) -> list:
+    """acme clients on a pool of 1: the first gives the connection acme's context, then runs
+    head_sql; the others send theirs right behind it, so they queue on its connection."""
+    clients = [raw_client(proxy, "acme") for _ in range(1 + len(others))]
+    assert clients[0].query("SELECT 1") == [("1",)]
+    clients[0].send_query(head_sql)
+    time.sleep(0.002)
+    for conn, sql in zip(clients[1:], others):
+        conn.send_query(sql)
+    return clients
+
+
 def test_large_row_streams_through_a_queued_request(start_proxy, launcher):
     """pool_size 1, depth 4: a slow head, then a 300 kB row, then a small row, all queued at
     once: the large row passes through the pipelined path in pieces, intact."""
     proxy = start_proxy(txn_config(launcher, pool_size=1, pool_timeout="20s", pipeline_depth=4))
-    a, b, c = (raw_client(proxy, "acme") for _ in range(3))
+    a, b, c = queue_behind(proxy, "SELECT pg_sleep(0.3), 'a'",
+                           ["SELECT repeat('x', 300000), 'b'", "SELECT 'c'"])
     try:
-        assert a.query("SELECT 1") == [("1",)]
-        a.send_query("SELECT pg_sleep(0.3), 'a'")
-        time.sleep(0.002)
-        b.send_query("SELECT repeat('x', 300000), 'b'")
-        c.send_query("SELECT 'c'")
         assert read_result(a) == ([("", "a")], None, "I")
         rows, state, status = read_result(b)
         assert state is None and status == "I" and len(rows) == 1
@@ -257,13 +251,8 @@ def test_killed_server_connection_fails_every_queued_request_and_pool_refills(st
     and their next query works on a fresh server connection."""
     proxy = start_proxy(txn_config(launcher, pool_size=1, pool_timeout="20s", pipeline_depth=4))
     s1 = shards["s1"]
-    a, b, c = (raw_client(proxy, "acme") for _ in range(3))
+    a, b, c = queue_behind(proxy, "SELECT pg_sleep(5), 'a'", ["SELECT 'b'", "SELECT 'c'"])
     try:
-        assert a.query("SELECT 1") == [("1",)]
-        a.send_query("SELECT pg_sleep(5), 'a'")
-        time.sleep(0.002)
-        b.send_query("SELECT 'b'")
-        c.send_query("SELECT 'c'")
         time.sleep(0.3)
         killed = s1.scalar("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                            "WHERE usename = 'shardgate' AND query LIKE 'SELECT pg_sleep(5)%'")

@@ -27,7 +27,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import psycopg
@@ -37,7 +36,7 @@ from admin_helpers import admin_rows
 
 from proxyctl import APP_PASSWORD, TENANT_SHARDS, directory_for, run_tool
 
-from txn_helpers import ext_connect, txn_config
+from txn_helpers import ext_connect, run_threads, txn_config
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 BENCH_TENANT = "txbench"          # on s1, initialised directly on the shard
@@ -141,13 +140,9 @@ def test_psycopg_prepared_statements_across_server_connections(proxy2, prepared_
     `DEALLOCATE _pg3_<n>` (SQL) and prepares new names, so DEALLOCATE of a protocol-level
     name must work too."""
     failures: list = []
-    threads = [threading.Thread(target=_psycopg_worker,
-                                args=(proxy2, i, ("acme", "initech")[i % 2], 30, prepared_max, failures))
-               for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    run_threads(_psycopg_worker,
+                [(proxy2, i, ("acme", "initech")[i % 2], 30, prepared_max, failures)
+                 for i in range(8)])
     assert not failures, failures[:10]
 
 

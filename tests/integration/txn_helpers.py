@@ -201,6 +201,16 @@ def ext_connect(proxy, tenant: str | None, user: str = "app", password: str | No
     return conn
 
 
+def run_threads(target, args_list, timeout: float = 120) -> None:
+    """Runs target(*args) for every args in args_list, each in its own thread, and waits for
+    all of them (at most `timeout` seconds each)."""
+    threads = [threading.Thread(target=target, args=args) for args in args_list]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+
+
 def percentile(values: list[float], pct: float) -> float:
     """Nearest-rank percentile (pct in 0..100) of a non-empty list."""
     ordered = sorted(values)
