@@ -142,8 +142,9 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_joined(pool::ServerConn
   waiting_ = true;
   if (!slot.turn) co_await slot.wake.async_wait(use_nothrow);
   waiting_ = false;
-  if (!slot.turn) {  // the worker is stopping
+  if (!slot.turn) {  // the worker is stopping: the answers on this connection no longer line up
     std::erase(pipe.queue, &slot);
+    conn.close();
     co_return CheckoutEnd::kServerGone;
   }
   server_ = std::move(slot.granted);
