@@ -4,6 +4,8 @@
 
 #include <memory>
 
+#include "routing/tenant_context.h"
+
 namespace shardgate::proxy {
 
 namespace {
@@ -63,37 +65,19 @@ bool per_tenant_role(const config::TierConfig& tier) {
 
 }  // namespace
 
-std::string quote_identifier(const std::string& name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
-std::string quote_literal(const std::string& value) {
-  std::string out = "'";
-  for (char c : value) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  return out + "'";
-}
-
 std::string expand_provisioning_sql(const std::string& tmpl, const std::string& tenant,
                                     const std::string& schema, const std::string& role) {
   std::string out;
   size_t i = 0;
   while (i < tmpl.size()) {
     if (tmpl.compare(i, 8, "{schema}") == 0) {
-      out += quote_identifier(schema);
+      out += routing::quote_ident(schema);
       i += 8;
     } else if (tmpl.compare(i, 6, "{role}") == 0) {
-      out += quote_identifier(role);
+      out += routing::quote_ident(role);
       i += 6;
     } else if (tmpl.compare(i, 8, "{tenant}") == 0) {
-      out += quote_literal(tenant);
+      out += routing::quote_literal(tenant);
       i += 8;
     } else {
       out += tmpl[i++];
@@ -120,14 +104,14 @@ absl::Status provision_tenant(const config::Config& config, const config::ShardC
       auto password = config::resolve_secret(routing::expand_template(tier.login_password, tenant),
                                              "login_password");
       if (!password.ok()) return password.status();
-      login = "LOGIN PASSWORD " + quote_literal(*password);
+      login = "LOGIN PASSWORD " + routing::quote_literal(*password);
     }
-    sql += "CREATE ROLE " + quote_identifier(role) + " " + login + ";\n";
-    sql += "GRANT " + quote_identifier(role) + " TO CURRENT_USER;\n";
+    sql += "CREATE ROLE " + routing::quote_ident(role) + " " + login + ";\n";
+    sql += "GRANT " + routing::quote_ident(role) + " TO CURRENT_USER;\n";
   }
   sql += expand_provisioning_sql(config.provisioning.schema_sql, tenant, placement.schema, role);
   if (!role.empty()) {
-    std::string r = quote_identifier(role), s = quote_identifier(placement.schema);
+    std::string r = routing::quote_ident(role), s = routing::quote_ident(placement.schema);
     sql += "\n;GRANT USAGE, CREATE ON SCHEMA " + s + " TO " + r + ";\n";
     sql += "GRANT ALL ON ALL TABLES IN SCHEMA " + s + " TO " + r + ";\n";
     sql += "GRANT ALL ON ALL SEQUENCES IN SCHEMA " + s + " TO " + r + ";\n";
@@ -141,9 +125,10 @@ absl::Status drop_tenant_data(const config::Config& config, const config::ShardC
                               const config::TierConfig& tier, const std::string& tenant,
                               const routing::Placement& placement) {
   std::string role = tenant_role(tier, tenant);
-  std::string sql = "DROP SCHEMA IF EXISTS " + quote_identifier(placement.schema) + " CASCADE;\n";
+  std::string sql =
+      "DROP SCHEMA IF EXISTS " + routing::quote_ident(placement.schema) + " CASCADE;\n";
   if (per_tenant_role(tier)) {
-    std::string name = quote_literal(role);
+    std::string name = routing::quote_literal(role);
     sql += "DO $sg$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = " + name +
            ") THEN EXECUTE format('DROP OWNED BY %I', " + name +
            "); EXECUTE format('DROP ROLE %I', " + name + "); END IF; END $sg$;\n";

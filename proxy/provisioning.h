@@ -14,8 +14,6 @@ namespace shardgate::proxy {
 // "{schema}" and "{role}" become quoted identifiers, "{tenant}" a quoted literal.
 std::string expand_provisioning_sql(const std::string& tmpl, const std::string& tenant,
                                     const std::string& schema, const std::string& role);
-std::string quote_identifier(const std::string& name);
-std::string quote_literal(const std::string& value);
 
 // The role a tier's tenants use on the server ("" when the tier has none).
 std::string tenant_role(const config::TierConfig& tier, const std::string& tenant);
