@@ -30,7 +30,8 @@ bool ClientSession::pipelinable_request() const {
   auto data = client_buf_.data();
   auto head = protocol::parse_header(data);
   if (head.status == protocol::FrameStatus::kError) return false;
-  if (head.type == protocol::fe::kQuery) return forward_memo_set_ && memo_single_dml_;
+  if (head.type == protocol::fe::kQuery)
+    return forward_memo_set_ && memo_one_statement_ && routing::starts_as_dml(forward_memo_);
   // An extended batch executing one statement: [Parse] Bind [Describe] Execute Sync.
   int parses = 0, binds = 0, describes = 0, executes = 0;
   std::string_view parse_name, parse_text, bind_name;

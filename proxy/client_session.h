@@ -208,8 +208,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The owner writes what queued clients appended to `conn`'s pipeline; false on error (the
   // connection is then closed).
   awaitable<bool> flush_pipeline(pool::ServerConnection& conn);
-  // The head Query is one statement that starts as DML (set with forward_memo_).
-  bool memo_single_dml_ = false;
+  // The head Query is one statement and no transaction control (set with forward_memo_).
+  bool memo_one_statement_ = false;
   // Set by the worker's watch when a sequential checkout waits on its server too long.
   bool sequential_expired_ = false;
   bool state_dirty_ = false;    // the server's session state may differ from what we set

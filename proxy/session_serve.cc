@@ -5,7 +5,6 @@
 #include "proxy/client_session.h"
 #include "proxy/context_prefix.h"
 #include "proxy/pool_spec.h"
-#include "routing/plain_statement.h"
 
 namespace shardgate::proxy {
 
@@ -105,8 +104,7 @@ awaitable<ClientSession::Local> ClientSession::answer_locally(char type, protoco
     co_return Local::kAnswered;
   }
   if (action.kind == StatementAction::Kind::kForward && action.info->deallocated.empty()) {
-    memo_single_dml_ = action.info->statement_count == 1 && !action.info->transaction_control &&
-                       routing::starts_as_dml(*sql);
+    memo_one_statement_ = action.info->statement_count == 1 && !action.info->transaction_control;
     forward_memo_ = std::move(*sql);  // vet_request need not classify it again
     forward_memo_set_ = true;
   }
