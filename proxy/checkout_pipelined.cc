@@ -17,7 +17,7 @@
 namespace shardgate::proxy {
 
 bool ClientSession::context_matches(const pool::ServerConnection& conn) const {
-  if (conn.context_tenant != route_->tenant || conn.last_tenant != route_->tenant) return false;
+  if (conn.context_tenant != context_key() || conn.last_tenant != route_->tenant) return false;
   if (!identity_.passthrough_options.empty()) return false;  // re-sent at every checkout
   for (const auto& [name, value] : client_params_) {
     const std::string* current = conn.parameter(name);

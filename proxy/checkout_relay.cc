@@ -212,7 +212,7 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_relay(const ContextPref
       finish(CheckoutEnd::kContextFailed);
       co_return;
     }
-    if (!prefix.empty()) server_->context_tenant = route_->tenant;
+    if (!prefix.empty()) server_->context_tenant = context_key();
     hold = false;
     confirmed.cancel();
 
@@ -418,6 +418,7 @@ bool ClientSession::absorb_prefix_response(char type, protocol::ByteSpan body, i
 }
 
 void ClientSession::observe_server_message(char type, protocol::ByteSpan body) {
+  track_search_path(type, body);
   switch (type) {
     case protocol::be::kReadyForQuery:
       if (body.size() == 1) {
@@ -445,8 +446,10 @@ void ClientSession::observe_server_message(char type, protocol::ByteSpan body) {
           server_->prepared.clear();
           statements_.clear();  // as in PostgreSQL: all of the client's statements are gone
           unnamed_command_.reset();
-        } else if (*tag == "DEALLOCATE") {
-          discard_after_ = true;  // a DEALLOCATE may have removed a shared statement
+        } else if (*tag == "DEALLOCATE" && !session_mode()) {
+          // A DEALLOCATE may have removed a statement other clients of the pool share. In
+          // session mode the connection is this client's alone: it keeps it.
+          discard_after_ = true;
         }
       }
       break;

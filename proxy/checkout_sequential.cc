@@ -152,7 +152,7 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequenti
     server_buf.consume(frame.size);
     if (!confirmed) co_return CheckoutEnd::kContextFailed;
   }
-  if (!prefix.empty()) server_->context_tenant = route_->tenant;
+  if (!prefix.empty()) server_->context_tenant = context_key();
   // A session command met on the way: the relay sends nothing more and answers it after
   // what was sent has been answered.
   if (stopped) co_return std::nullopt;

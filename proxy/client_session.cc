@@ -4,6 +4,7 @@
 #include "protocol/messages.h"
 #include "proxy/client_auth.h"
 #include "proxy/pool_spec.h"
+#include "routing/search_path.h"
 #include "routing/tenant_context.h"
 
 namespace shardgate::proxy {
@@ -185,7 +186,10 @@ std::optional<routing::RouteError> ClientSession::route_to(const std::string& te
     drop_tenant_state();
     tenant_state_ = std::move(state);
   }
+  bool same_tenant = route_ && route_->tenant == tenant;
   route_ = std::move(route);
+  default_search_path_ = routing::quote_ident_if_needed(route_->placement.schema);
+  if (!same_tenant) set_search_path({});  // a client's own search_path belongs to its tenant
   shard_in_flight_ = services_.pauses.shard_in_flight(route_->placement.shard);
   pool_key_ = pool_spec(*route_, *runtime_->config).key;
   pool_cache_ = nullptr;
@@ -246,6 +250,10 @@ awaitable<void> ClientSession::run() {
       co_return;
     }
   } else if (auto err = route_to(*identity_.tenant)) {
+    co_await send_fatal(*err);
+    co_return;
+  }
+  if (auto err = apply_startup_search_path()) {
     co_await send_fatal(*err);
     co_return;
   }

@@ -150,6 +150,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::string sqlstate, message, hint;
   };
   StatementAction classify(std::string_view sql);
+  // The "statement refused" log line: the reason, the SQLSTATE and the statement text cut
+  // as the slow-statement log cuts it (never parameters).
+  void log_refusal(std::string_view sql, const StatementAction& action) const;
   // The head Query answer_locally found plainly forwardable (used once, by vet_request).
   std::string forward_memo_;
   bool forward_memo_set_ = false;
@@ -164,6 +167,44 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::optional<routing::RouteError> check_startup_settings();
   // Gives back a session-mode server before the session changes tenant.
   awaitable<void> release_session_server();
+
+  // --- the client's own search_path (session_search_path.cc) ---
+  // SET search_path TO a list of only the tenant's schema, the shared schemas and the
+  // built-in ones is forwarded as written and follows the client from server connection to
+  // server connection; anything else is refused (or, with the search_path tenant source, is
+  // a tenant switch).
+  bool search_path_allowed(const std::vector<std::string>& schemas) const;
+  // The search_path the tenant context sets: the client's own list, or the tenant's schema.
+  std::string_view context_search_path() const {
+    return search_path_.empty() ? std::string_view(default_search_path_)
+                                : std::string_view(search_path_);
+  }
+  // What a server connection's context_tenant holds when it carries this client's context:
+  // the tenant, plus the client's search_path when it set one.
+  const std::string& context_key() const {
+    return search_path_.empty() ? route_->tenant : context_key_;
+  }
+  void set_search_path(std::string text);
+  // SET search_path as a tenant switch (the search_path source): the tenant whose schema
+  // comes first, in `tenant`, or why the switch is refused (no such tenant, or schemas that
+  // tenant may not use).
+  std::optional<routing::RouteError> search_path_switch_target(const routing::SessionCommand& cmd,
+                                                               std::string& tenant) const;
+  // A forwarded statement that changes search_path (SET search_path, RESET ALL, DISCARD
+  // ALL): it takes effect for later transactions once it has committed.
+  void note_search_path(const routing::StatementInfo& info);
+  // Follows the server's answers for a noted change: kept at ReadyForQuery 'I' unless an
+  // error or ROLLBACK came first.
+  void track_search_path(char type, protocol::ByteSpan body);
+  // After routing at startup: a search_path from the startup options or parameters.
+  std::optional<routing::RouteError> read_startup_search_path(std::string_view value);
+  std::optional<routing::RouteError> apply_startup_search_path();
+  std::string search_path_;          // empty: the tenant's default
+  std::string default_search_path_;  // the tenant's schema as PostgreSQL writes it
+  std::string context_key_;
+  std::optional<std::string> search_path_pending_;
+  bool search_path_pending_failed_ = false;
+  std::optional<std::vector<std::string>> startup_search_path_;
 
   // --- the relay of one checkout (checkout_relay.cc); in session mode it lasts the session ---
   awaitable<CheckoutEnd> run_checkout(const ContextPrefix& prefix);

@@ -26,7 +26,7 @@ std::string context_sql(const ContextRequest& request) {
   std::string sql;
   if (request.set_tenant) {
     if (request.placement->isolation == config::Isolation::kSchema)
-      add_setting(sql, "search_path", routing::quote_ident(request.placement->schema));
+      add_setting(sql, "search_path", request.search_path);
     else
       add_setting(sql, "search_path", "\"$user\", public");
     add_setting(sql, "shardgate.tenant", request.tenant);

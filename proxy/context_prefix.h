@@ -38,6 +38,9 @@ struct ContextRequest {
   std::string_view tenant;
   const routing::Placement* placement = nullptr;
   const config::TierConfig* tier = nullptr;
+  // The search_path to set (isolation schema): the tenant's schema, or the list the client
+  // set itself with SET search_path, in the text PostgreSQL stores.
+  std::string_view search_path;
   std::vector<std::pair<std::string, std::string>> parameters;  // client values to apply
 };
 

@@ -8,8 +8,10 @@
 #include "protocol/messages.h"
 #include "proxy/client_session.h"
 #include "proxy/pool_spec.h"
+#include "proxy/slow_statement.h"
 #include "proxy/statement_policy.h"
 #include "routing/plain_statement.h"
+#include "routing/search_path.h"
 #include "routing/tenant_context.h"
 
 namespace shardgate::proxy {
@@ -23,46 +25,8 @@ bool is_tenant_command(SessionCommandKind k) {
          k == SessionCommandKind::kShowTenant;
 }
 
-// Encodings whose multibyte characters may contain a backslash byte: with them the server
-// could read a string literal differently from the guard.
-bool unsafe_encoding(std::string value) {
-  for (auto& c : value) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  std::string v;
-  for (char c : value)
-    if (c != '_' && c != '-') v += c;
-  return v == "SJIS" || v == "SHIFTJIS" || v == "MSKANJI" || v == "BIG5" || v == "GBK" ||
-         v == "UHC" || v == "GB18030" || v == "JOHAB" || v == "WIN932" || v == "WIN936" ||
-         v == "WIN949" || v == "WIN950" || v == "CP932" || v == "CP936" || v == "CP949" ||
-         v == "CP950" || v == "SHIFTJIS2004";
-}
-
 routing::RouteError refused(std::string message, std::string hint = {}) {
   return {"42501", std::move(message), std::move(hint)};
-}
-
-// The first schema of a search_path value: "a, b" / "\"A\", b" -> a / A.
-std::string first_schema(std::string_view value) {
-  size_t i = 0;
-  while (i < value.size() && (value[i] == ' ' || value[i] == '\t')) ++i;
-  if (i < value.size() && value[i] == '"') {
-    std::string out;
-    for (++i; i < value.size(); ++i) {
-      if (value[i] == '"') {
-        if (i + 1 < value.size() && value[i + 1] == '"') {
-          out += '"';
-          ++i;
-          continue;
-        }
-        break;
-      }
-      out += value[i];
-    }
-    return out;
-  }
-  std::string out;
-  for (; i < value.size() && value[i] != ',' && value[i] != ' '; ++i)
-    out += static_cast<char>(std::tolower(static_cast<unsigned char>(value[i])));
-  return out;
 }
 
 }  // namespace
@@ -94,10 +58,14 @@ ClientSession::StatementAction ClientSession::classify(std::string_view sql) {
     }
     return action;
   }
-  if (session.kind == SessionCommandKind::kSetSearchPath &&
-      source_enabled(config, config::TenantSource::kSearchPath)) {
-    action.kind = StatementAction::Kind::kSessionCommand;
-    return action;
+  if (session.kind == SessionCommandKind::kSetSearchPath) {
+    // The tenant's own schemas: applied as written (vet_request notes it). Otherwise, with the
+    // search_path tenant source, a switch to the tenant whose schema comes first.
+    if (route_ && config.guard.enabled && search_path_allowed(session.schemas)) return action;
+    if (source_enabled(config, config::TenantSource::kSearchPath)) {
+      action.kind = StatementAction::Kind::kSessionCommand;
+      return action;
+    }
   }
   if (route_ && config.guard.enabled) {
     auto verdict = routing::judge(*action.info, guard_policy(*route_, config));
@@ -109,6 +77,14 @@ ClientSession::StatementAction ClientSession::classify(std::string_view sql) {
     }
   }
   return action;
+}
+
+void ClientSession::log_refusal(std::string_view sql, const StatementAction& action) const {
+  if (!log_enabled(spdlog::level::info)) return;
+  log_event(spdlog::level::info, "statement refused", &log_,
+            {{"sqlstate", action.sqlstate},
+             {"reason", action.message},
+             {"statement", truncate_statement(sql)}});
 }
 
 std::optional<routing::RouteError> ClientSession::apply_session_command(
@@ -134,25 +110,24 @@ std::optional<routing::RouteError> ClientSession::apply_session_command(
                                    "Tenant ids are 1-63 characters of A-Z, a-z, 0-9, _ and -."};
       break;
     case SessionCommandKind::kSetSearchPath: {
-      const std::string& schema = cmd.schemas.empty() ? cmd.value : cmd.schemas.front();
-      tenant = runtime_->tenant_for_schema(schema);
-      if (tenant.empty())
-        return refused("search_path may only be set to a tenant's schema; \"" + schema +
-                           "\" belongs to no tenant",
-                       "shardgate manages search_path; SET search_path TO <tenant schema> "
-                       "switches tenant.");
+      if (auto err = search_path_switch_target(cmd, tenant)) return err;
       break;
     }
     case SessionCommandKind::kNone:
       return std::nullopt;
   }
-  if (route_ && route_->tenant == tenant) return std::nullopt;
-  std::optional<routing::Route> previous = route_;
-  if (auto err = route_to(tenant)) {
-    route_ = std::move(previous);
-    return err;
+  if (!route_ || route_->tenant != tenant) {
+    std::optional<routing::Route> previous = route_;
+    if (auto err = route_to(tenant)) {
+      route_ = std::move(previous);
+      return err;
+    }
+    log_event(spdlog::level::debug, "tenant switched", &log_);
   }
-  log_event(spdlog::level::debug, "tenant switched", &log_);
+  if (cmd.kind == SessionCommandKind::kSetSearchPath) {
+    std::string text = routing::search_path_text(cmd.schemas);
+    set_search_path(text == default_search_path_ ? std::string() : std::move(text));
+  }
   return std::nullopt;
 }
 
@@ -166,11 +141,7 @@ std::optional<routing::RouteError> ClientSession::validate_session_command(
     if (!config::valid_tenant_id(tenant))
       return routing::RouteError{"3D000", "\"" + tenant + "\" is not a valid tenant id", {}};
   } else if (cmd.kind == SessionCommandKind::kSetSearchPath) {
-    const std::string& schema = cmd.schemas.empty() ? cmd.value : cmd.schemas.front();
-    tenant = runtime_->tenant_for_schema(schema);
-    if (tenant.empty())
-      return refused("search_path may only be set to a tenant's schema; \"" + schema +
-                     "\" belongs to no tenant");
+    if (auto err = search_path_switch_target(cmd, tenant)) return err;
   } else {
     return std::nullopt;
   }
@@ -222,50 +193,33 @@ awaitable<ClientSession::Local> ClientSession::answer_session_command(
 
 std::optional<routing::RouteError> ClientSession::check_startup_settings() {
   const config::Config& config = *runtime_->config;
-  auto check = [&](std::string_view name,
+  // One rule for every path (routing/setting_rules.h); names compared as PostgreSQL does.
+  auto check = [&](const std::string& raw_name,
                    const std::string& value) -> std::optional<routing::RouteError> {
-    if (name == "role" || name == "session_authorization")
-      return refused("shardgate refused the startup setting " + std::string(name) +
-                     ": it would change the role shardgate manages");
-    if (name == "standard_conforming_strings" && value != "on" && value != "true" && value != "1")
-      return refused("shardgate refused standard_conforming_strings = " + value +
-                     ": the guard reads SQL with it on");
-    if (name == "client_encoding" && unsafe_encoding(value))
-      return refused("shardgate refused client_encoding " + value +
-                         ": its multibyte characters can hide a backslash from the guard",
-                     "Use UTF8.");
-    return std::nullopt;
+    std::string name = routing::setting_key(raw_name);
+    if (name.starts_with("shardgate.")) return std::nullopt;  // read by routing, never forwarded
+    if (!routing::is_protected_setting(name, routing::SettingChange::kValue, value))
+      return std::nullopt;
+    auto why = routing::explain_protected_setting(name, identity_.tenant.value_or(""));
+    return refused("shardgate refused the startup setting " + name + ": " + why.reason, why.hint);
   };
+  // search_path, from the options or a startup parameter, is read apart from the others.
+  std::optional<std::string> search_path;
   if (config.guard.enabled) {
     for (const auto& [name, value] : startup_.params) {
-      if (name == "search_path")
-        return refused(
-            "shardgate refused the startup setting search_path: shardgate sets it to the tenant's "
-            "schema");
+      if (routing::setting_key(name) == "search_path") {
+        search_path = value;
+        continue;
+      }
       if (auto e = check(name, value)) return e;
     }
   }
+  bool read_search_path =
+      config.guard.enabled || source_enabled(config, config::TenantSource::kSearchPath);
   auto& options = identity_.passthrough_options;
   for (auto it = options.begin(); it != options.end();) {
-    if (it->first == "search_path") {
-      if (!source_enabled(config, config::TenantSource::kSearchPath)) {
-        if (config.guard.enabled)
-          return refused(
-              "shardgate refused the startup setting search_path: shardgate sets it to the "
-              "tenant's schema");
-        ++it;
-        continue;
-      }
-      std::string tenant = runtime_->tenant_for_schema(first_schema(it->second));
-      if (tenant.empty())
-        return refused("search_path may only name a tenant's schema; \"" +
-                       first_schema(it->second) + "\" belongs to no tenant");
-      if (identity_.tenant && *identity_.tenant != tenant)
-        return routing::RouteError{"28000",
-                                   "conflicting tenants: \"" + *identity_.tenant +
-                                       "\" and search_path of \"" + tenant + "\"",
-                                   {}};
-      identity_.tenant = tenant;
+    if (it->first == "search_path" && read_search_path) {
+      search_path = it->second;
       it = options.erase(it);
       continue;
     }
@@ -274,6 +228,7 @@ std::optional<routing::RouteError> ClientSession::check_startup_settings() {
     }
     ++it;
   }
+  if (search_path) return read_startup_search_path(*search_path);
   return std::nullopt;
 }
 
@@ -312,11 +267,14 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
       action.kind = StatementAction::Kind::kSessionCommand;  // answered with a stand-in
     }
   }
-  if (action.kind == StatementAction::Kind::kForward) return true;
+  if (action.kind == StatementAction::Kind::kForward) {
+    note_search_path(*action.info);
+    return true;
+  }
 
   std::string replacement;
   if (action.kind == StatementAction::Kind::kRefuse) {
-    log_event(spdlog::level::info, "statement refused", &log_, {{"reason", action.message}});
+    log_refusal(sql, action);
     replacement = raise_sql(action.sqlstate, action.message, action.hint);
     if (type == protocol::fe::kParse) {
       // The stand-in takes no parameters: Binds of this statement are sent without theirs.

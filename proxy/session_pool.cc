@@ -157,7 +157,8 @@ ContextPrefix ClientSession::prepare_context(pool::ServerConnection& server) {
     server.context_tenant.clear();
   }
   server.last_tenant = route_->tenant;
-  request.set_tenant = server.context_tenant != route_->tenant;
+  request.set_tenant = server.context_tenant != context_key();
+  request.search_path = context_search_path();
   for (const auto& [name, value] : client_params_) {
     const std::string* current = server.parameter(name);
     // After DISCARD ALL every setting is back at its default: apply them all.
@@ -235,6 +236,7 @@ awaitable<bool> ClientSession::welcome() {
           r.tenant = route_->tenant;
           r.placement = &route_->placement;
           r.tier = route_->tier;
+          r.search_path = context_search_path();
           for (const auto& [name, value] : client_params_) r.parameters.emplace_back(name, value);
           for (const auto& o : identity_.passthrough_options) r.parameters.push_back(o);
           return r;
@@ -251,7 +253,7 @@ awaitable<bool> ClientSession::welcome() {
           return_server(false);
           co_return false;
         }
-        server_->context_tenant = route_->tenant;
+        server_->context_tenant = context_key();
         server_->last_tenant = route_->tenant;
         services_.context_switches.fetch_add(1, std::memory_order_relaxed);
       } else {

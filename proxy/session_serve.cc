@@ -99,11 +99,13 @@ awaitable<ClientSession::Local> ClientSession::answer_locally(char type, protoco
   }
   if (action.kind == StatementAction::Kind::kRefuse) {
     client_buf_.consume(size);
-    log_event(spdlog::level::info, "statement refused", &log_, {{"reason", action.message}});
+    log_refusal(*sql, action);
     co_await refuse_request(type, action.sqlstate, action.message, action.hint);
     co_return Local::kAnswered;
   }
-  if (action.kind == StatementAction::Kind::kForward && action.info->deallocated.empty()) {
+  if (action.kind == StatementAction::Kind::kForward && action.info->deallocated.empty() &&
+      action.info->session.kind == routing::SessionCommandKind::kNone && !action.info->reset_all) {
+    // (a forwarded SET search_path, RESET ALL or DISCARD ALL is noted by vet_request)
     memo_one_statement_ = action.info->statement_count == 1 && !action.info->transaction_control;
     forward_memo_ = std::move(*sql);  // vet_request need not classify it again
     forward_memo_set_ = true;

@@ -44,6 +44,18 @@ std::string allowed_list(const GuardPolicy& policy) {
 
 }  // namespace
 
+bool search_path_allowed(const std::vector<std::string>& schemas, const GuardPolicy& policy) {
+  for (const auto& s : schemas) {
+    if (!schema_allowed(s, policy)) return false;
+  }
+  return true;
+}
+
+GuardVerdict refuse_setting(std::string_view name, std::string_view tenant) {
+  SettingRefusal why = explain_protected_setting(name, tenant);
+  return refuse(std::move(why.reason), std::move(why.hint));
+}
+
 bool is_builtin_allowed_schema(std::string_view schema) {
   return schema == "pg_catalog" || schema == "information_schema" || schema == "pg_temp";
 }
@@ -61,21 +73,7 @@ GuardVerdict judge(const StatementInfo& info, const GuardPolicy& policy) {
                   "Check the statement's syntax; shardgate's guard reads PostgreSQL 15 SQL.");
   }
   if (!info.protected_settings.empty()) {
-    const std::string& name = info.protected_settings.front();
-    if (name == "standard_conforming_strings" || name == "client_encoding") {
-      return refuse("it sets " + name + " to a value under which the guard could misread " +
-                        "later statements (tenant " + tenant + ")",
-                    name == "client_encoding"
-                        ? "Use UTF8 or another encoding whose multibyte characters never "
-                          "contain backslash bytes."
-                        : "Leave standard_conforming_strings on.");
-    }
-    return refuse("it changes " + name + ", which shardgate manages for tenant " + tenant,
-                  name.rfind("shardgate.", 0) == 0
-                      ? "Send SET shardgate.tenant / RESET shardgate.tenant as a statement of "
-                        "its own, outside a transaction block."
-                      : "shardgate sets " + name +
-                            " for the tenant itself; connect as the tenant you mean to act for.");
+    return refuse_setting(info.protected_settings.front(), policy.tenant);
   }
   if (info.unknown_setting) {
     return refuse(
@@ -88,6 +86,24 @@ GuardVerdict judge(const StatementInfo& info, const GuardPolicy& policy) {
     return refuse(info.persistent_what +
                       " changes settings for other sessions and tenants, not just tenant " + tenant,
                   "Ask an administrator to change role, database or server settings.");
+  }
+  if (!info.server_wide.empty() || (!info.database_wide.empty() && !policy.own_database)) {
+    const std::string& what = info.server_wide.empty() ? info.database_wide : info.server_wide;
+    return refuse(what + " changes an object that has no schema and is shared by every tenant of " +
+                      (info.server_wide.empty() ? "the database" : "the server") +
+                      ", not just tenant " + tenant,
+                  "Ask an administrator. Extensions belong in a shared schema "
+                  "(guard.shared_schemas), installed once by the administrator.");
+  }
+  if (!info.outlives_transaction.empty() && policy.transaction_pooling) {
+    GuardVerdict v = refuse(
+        info.outlives_transaction + " keeps state on the server connection after the " +
+            "transaction ends, but tenant " + tenant +
+            "'s tier pools by transaction: the next transaction may run on another connection",
+        "Use a cursor without WITH HOLD inside a transaction (Django: DISABLE_SERVER_SIDE_CURSORS "
+        "= True), or a tier with pool_mode: session.");
+    v.sqlstate = "0A000";
+    return v;
   }
   if (!info.cross_tenant_view.empty()) {
     return refuse("it reads " + info.cross_tenant_view +

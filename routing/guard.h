@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "routing/setting_rules.h"
 #include "routing/statement.h"
 
 namespace shardgate::routing {
@@ -17,6 +18,12 @@ struct GuardPolicy {
   std::string_view tenant_schema;  // the tenant's own schema (placement.schema)
   const std::vector<std::string>* shared_schemas = nullptr;  // guard.shared_schemas
   bool allow_dynamic_sql = false;                            // tier guard.allow_dynamic_sql
+  // The tenant has a database of its own (isolation: database): objects shared by one
+  // database are its own.
+  bool own_database = false;
+  // The tier pools by transaction: state that outlives a transaction stays on a server
+  // connection the next client of the pool gets.
+  bool transaction_pooling = false;
   // Refuse text libpg_query cannot parse. Off by default: PostgreSQL parses a whole
   // simple-query string before running any of it, so a syntax error means nothing runs.
   // Turn on when shards run a newer PostgreSQL major than libpg_query's (15), whose new
@@ -32,6 +39,14 @@ struct GuardVerdict {
   std::string message;
   std::string hint;
 };
+
+// The refusal of a change to a protected setting (setting_rules.h), for statements and
+// startup settings alike.
+GuardVerdict refuse_setting(std::string_view name, std::string_view tenant);
+
+// Whether a search_path of these schemas keeps the tenant to what it may name: its own
+// schema, the shared schemas and the built-in ones.
+bool search_path_allowed(const std::vector<std::string>& schemas, const GuardPolicy& policy);
 
 // Schemas every tenant may name besides its own and the shared ones.
 bool is_builtin_allowed_schema(std::string_view schema);

@@ -179,7 +179,8 @@ void classify_session(const PgQuery__Node& stmt, SessionCommand& out) {
 
 size_t StatementInfo::memory_bytes() const {
   size_t n = sizeof(StatementInfo) + parse_error.capacity() + session.value.capacity() +
-             dynamic_sql_what.capacity() + persistent_what.capacity();
+             dynamic_sql_what.capacity() + persistent_what.capacity() + database_wide.capacity() +
+             server_wide.capacity() + outlives_transaction.capacity();
   for (const auto& s : session.schemas) n += sizeof(std::string) + s.capacity();
   for (const auto& s : protected_settings) n += sizeof(std::string) + s.capacity();
   for (const auto& s : qualified_schemas) n += sizeof(std::string) + s.capacity();

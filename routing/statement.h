@@ -88,6 +88,16 @@ struct StatementInfo {
   bool persistent_settings = false;
   std::string persistent_what;
 
+  // Statements on objects without a schema, which every tenant shares: per database
+  // (extensions, publications, subscriptions, event triggers, casts, languages, foreign
+  // servers, access methods, default privileges for all schemas) or per server (roles,
+  // databases, tablespaces, server parameters). Each names the first one found.
+  std::string database_wide;
+  std::string server_wide;
+  // A statement whose effect outlives its transaction on the server connection (DECLARE ...
+  // WITH HOLD), which transaction pooling cannot keep with the client. Names it.
+  std::string outlives_transaction;
+
   bool reset_all = false;  // RESET ALL or DISCARD ALL: the proxy re-applies context
   // A view or function that shows other sessions' data whatever the search_path: column
   // statistics with sample values (pg_stats, pg_statistic, ...) and other sessions' statement

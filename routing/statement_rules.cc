@@ -12,31 +12,6 @@ namespace {
 
 std::string_view sv(const char* s) { return s ? std::string_view(s) : std::string_view(); }
 
-bool is_on(std::string_view v) {
-  std::string l = ascii_lower(v);
-  for (std::string_view on : {"on", "true", "yes", "1", "t", "tr", "tru", "y", "ye"}) {
-    if (l == on) return true;
-  }
-  return false;
-}
-
-// Client encodings whose multibyte characters may contain the byte '\' (0x5c): with one of
-// them the server (which converts to the database encoding before parsing) and the guard
-// (which parses the raw bytes) could disagree on where a string literal ends.
-bool is_unsafe_encoding(std::string_view v) {
-  std::string clean;
-  for (char c : v) {
-    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) clean += c;
-    if (c >= 'A' && c <= 'Z') clean += static_cast<char>(c - 'A' + 'a');
-  }
-  for (std::string_view bad : {"sjis", "shiftjis", "mskanji", "win932", "windows932",
-                               "shiftjis2004", "big5", "win950", "windows950", "gbk", "win936",
-                               "windows936", "gb18030", "uhc", "win949", "windows949", "johab"}) {
-    if (clean == bad) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 // PostgreSQL's NAMEDATALEN - 1: identifiers are truncated to 63 bytes, at a character
@@ -126,18 +101,6 @@ bool is_dynamic_function(std::string_view f) {
     if (k == f) return true;
   }
   return false;
-}
-
-bool is_protected_setting(std::string_view name, SettingChange kind, std::string_view value) {
-  if (name == "standard_conforming_strings") {
-    return kind == SettingChange::kNonConstant || (kind == SettingChange::kValue && !is_on(value));
-  }
-  if (name == "client_encoding") {
-    return kind == SettingChange::kNonConstant ||
-           (kind == SettingChange::kValue && is_unsafe_encoding(value));
-  }
-  return name == "search_path" || name == "role" || name == "session_authorization" ||
-         name.rfind("shardgate.", 0) == 0;
 }
 
 std::string ascii_lower(std::string_view s) {

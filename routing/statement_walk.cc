@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "routing/statement_scope.h"
 
 namespace shardgate::routing::internal {
 namespace {
@@ -381,6 +382,7 @@ class Walker {
   }
 
   void visit(const ProtobufCMessage* m) {
+    note_statement_scope(m, info_);
     auto it = hooks().find(m->descriptor);
     if (it == hooks().end()) return;
     switch (it->second) {

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "routing/setting_rules.h"
 #include "routing/statement.h"
 
 namespace shardgate::routing::internal {
@@ -39,10 +40,8 @@ bool is_reg_type(std::string_view type);
 // ts_rewrite, dblink*.
 bool is_dynamic_function(std::string_view name);
 
-enum class SettingChange { kValue, kReset, kNonConstant };
-// Whether changing setting `name` (lower-cased) the given way is refused: search_path, role,
-// session_authorization, shardgate.*; standard_conforming_strings other than on;
-// client_encoding to an encoding with '\' bytes in multibyte characters, or non-constant.
-bool is_protected_setting(std::string_view name, SettingChange kind, std::string_view value);
+// Which settings are protected is decided in routing/setting_rules.h, for every path.
+using routing::is_protected_setting;
+using routing::SettingChange;
 
 }  // namespace shardgate::routing::internal

@@ -1,5 +1,7 @@
 // libFuzzer target for startup-parameter routing: parse_options, format_options and
-// resolve_identity on arbitrary bytes. Input: "user \0 database \0 options" (missing parts empty).
+// resolve_identity on arbitrary bytes; every setting value also through the readers of
+// search_path lists and encoding names (split_search_path, lookup_client_encoding). Input: "user \0
+// database \0 options" (missing parts empty).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -8,6 +10,8 @@
 
 #include "config/config.h"
 #include "routing/route.h"
+#include "routing/search_path.h"
+#include "routing/setting_rules.h"
 
 namespace {
 
@@ -26,6 +30,23 @@ tiers: { free: { isolation: shared }, pro: { role: "tenant_{tenant}" } }
     return *c;
   }();
   return config;
+}
+
+// What a client may put in a setting value: a search_path list must survive being written
+// back as PostgreSQL writes it, and an encoding is safe only if PostgreSQL would know it.
+void check_value(std::string_view value) {
+  if (auto schemas = shardgate::routing::split_search_path(value)) {
+    for (const auto& s : *schemas) {
+      if (s.size() > 63) std::abort();
+    }
+    auto again =
+        shardgate::routing::split_search_path(shardgate::routing::search_path_text(*schemas));
+    if (!again || *again != *schemas) std::abort();
+  }
+  auto encoding = shardgate::routing::lookup_client_encoding(value);
+  bool refused = shardgate::routing::is_protected_setting(
+      "client_encoding", shardgate::routing::SettingChange::kValue, value);
+  if (refused == (encoding && encoding->server_safe)) std::abort();
 }
 
 std::string_view next_part(std::string_view& in) {
@@ -53,12 +74,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       continue;
     }
     if (parsed.settings.size() > 64) std::abort();
+    for (const auto& [name, value] : parsed.settings) check_value(value);
     // format_options must round-trip whatever parse_options accepts.
     auto again =
         shardgate::routing::parse_options(shardgate::routing::format_options(parsed.settings));
     if (!again.ok || again.settings != parsed.settings) std::abort();
   }
 
+  check_value(in);
   auto result = shardgate::routing::resolve_identity(startup, fixed_config());
   if (auto* id = std::get_if<shardgate::routing::Identity>(&result)) {
     if (id->tenant && !shardgate::config::valid_tenant_id(*id->tenant)) std::abort();

@@ -59,6 +59,10 @@ P_VICTIM_SCHEMA = ("SELECT coalesce((SELECT string_agg(c.relname || ':' || "
 P_VICTIM_ROWS = ("SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
                  "ON n.oid = c.relnamespace WHERE n.nspname = 'tenant_victim'")
 
+# The victim's extension (test_attacks.provision installs uuid-ossp into tenant_victim).
+P_EXTENSION = ("SELECT coalesce((SELECT n.nspname FROM pg_catalog.pg_extension e "
+               "JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace "
+               "WHERE e.extname = 'uuid-ossp'), 'none')")
 VICTIM_ITEMS_OID = ("(SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
                     "ON n.oid = c.relnamespace WHERE n.nspname = 'tenant_victim' "
                     "AND c.relname = 'items')")
@@ -77,6 +81,14 @@ ATTACKS: list[Attack] = [
     Attack("set_local_multi_statement",
            ("BEGIN; SET LOCAL search_path = tenant_victim; SELECT body FROM items; COMMIT",),
            simple_only=True),
+    Attack("set_search_path_list_catalog_first",
+           ("SET search_path TO pg_catalog, tenant_victim", "SELECT body FROM items"),
+           note="every schema of the list counts, not just the first"),
+    Attack("set_search_path_quoted_list",
+           ('SET search_path = "pg_catalog", "tenant_victim"', "SELECT body FROM items")),
+    Attack("set_local_search_path_list",
+           ("BEGIN", "SET LOCAL search_path TO pg_catalog, tenant_victim",
+            "SELECT body FROM items", "COMMIT")),
     Attack("harmless_then_set_multi",
            ("SELECT 1; SET search_path = tenant_victim; SELECT body FROM items",), simple_only=True),
     Attack("set_standard_conforming_strings_off",
@@ -88,6 +100,21 @@ ATTACKS: list[Attack] = [
            ("SET client_encoding = 'SJIS'",
             "SELECT E'\u8868'; SELECT body FROM tenant_victim.items; -- '"), simple_only=True,
            note="U+8868 is 0x95 0x5C in SJIS: a backslash byte the guard sees, the server not"),
+    Attack("set_names_alias_windows_932",
+           ("SET NAMES 'windows-932'",
+            "SELECT E'\u8868'; SELECT body FROM tenant_victim.items; -- '"), simple_only=True,
+           note="PostgreSQL's alias table: windows932 is SJIS"),
+    Attack("set_client_encoding_alias_spaced",
+           ("SET client_encoding TO 'MS Kanji'",
+            "SELECT E'\u8868'; SELECT body FROM tenant_victim.items; -- '"), simple_only=True,
+           note="PostgreSQL drops every non-alphanumeric character of an encoding name"),
+    Attack("set_config_client_encoding_alias",
+           ("SELECT set_config('Client_Encoding', 's.jis', false)",
+            "SELECT E'\u8868'; SELECT body FROM tenant_victim.items; -- '"), simple_only=True),
+    Attack("set_client_encoding_big5",
+           ("SET client_encoding = 'Big-5'",
+            "SELECT E'\u529f'; SELECT body FROM tenant_victim.items; -- '"), simple_only=True,
+           note="U+529F is 0xA4 0x5C in BIG5"),
     # --- set_config anywhere ------------------------------------------------------------------
     Attack("set_config_select",
            ("SELECT set_config('search_path', 'tenant_victim', false)", "SELECT body FROM items")),
@@ -220,6 +247,14 @@ ATTACKS: list[Attack] = [
            kind="state", probe=P_DB_SETTINGS, direct_txn=True),
     Attack("alter_system",
            ("ALTER SYSTEM SET search_path = 'tenant_victim'",), kind="state", probe=P_AUTO_CONF),
+    # --- objects every tenant of the database shares ---------------------------------------------
+    Attack("drop_extension_of_victim", ('DROP EXTENSION "uuid-ossp"',),
+           kind="state", probe=P_EXTENSION, direct_txn=True,
+           note="extensions are per database: the victim's functions go with it"),
+    Attack("move_extension_of_victim", ('ALTER EXTENSION "uuid-ossp" SET SCHEMA tenant_attacker',),
+           kind="state", probe=P_EXTENSION, direct_txn=True),
+    Attack("drop_extension_cascade_if_exists", ('DROP EXTENSION IF EXISTS "uuid-ossp" CASCADE',),
+           kind="state", probe=P_EXTENSION, direct_txn=True),
     # --- DDL on the victim's schema without a qualified name -------------------------------------
     Attack("drop_schema_cascade", ("DROP SCHEMA tenant_victim CASCADE",),
            kind="state", probe=P_VICTIM_ROWS, direct_txn=True),
@@ -271,4 +306,23 @@ STARTUP_ATTACKS = [
      b"SELECT '\\''; SELECT body FROM tenant_victim.items; -- '"),
     ("startup_client_encoding_sjis", "", {"client_encoding": "SJIS"},
      b"SELECT E'\x95\x5c'; SELECT body FROM tenant_victim.items; -- '"),
+    # Every spelling PostgreSQL accepts, by every form of the options parameter:
+    ("startup_options_encoding_alias", "-c client_encoding=windows-932", {},
+     b"SELECT E'\x95\x5c'; SELECT body FROM tenant_victim.items; -- '"),
+    ("startup_options_encoding_escaped_space", "-c client_encoding=MS\\ Kanji", {},
+     b"SELECT E'\x95\x5c'; SELECT body FROM tenant_victim.items; -- '"),
+    ("startup_options_encoding_long_form", "--client-encoding=Shift_JIS", {},
+     b"SELECT E'\x95\x5c'; SELECT body FROM tenant_victim.items; -- '"),
+    ("startup_options_encoding_glued", "-cclient_encoding=s.jis", {},
+     b"SELECT E'\x95\x5c'; SELECT body FROM tenant_victim.items; -- '"),
+    ("startup_options_encoding_upper_case_name", "-c CLIENT_ENCODING=sjis", {},
+     b"SELECT E'\x95\x5c'; SELECT body FROM tenant_victim.items; -- '"),
+    ("startup_options_encoding_big5", "-c client_encoding=big5", {},
+     b"SELECT E'\xa4\x5c'; SELECT body FROM tenant_victim.items; -- '"),
+    ("startup_parameter_encoding_alias", "", {"client_encoding": "Windows_932"},
+     b"SELECT E'\x95\x5c'; SELECT body FROM tenant_victim.items; -- '"),
+    ("startup_parameter_encoding_mixed_case_name", "", {"Client_Encoding": "SJIS"},
+     b"SELECT E'\x95\x5c'; SELECT body FROM tenant_victim.items; -- '"),
+    ("startup_options_search_path_list", "-c search_path=pg_catalog,tenant_victim", {},
+     b"SELECT body FROM items"),
 ]

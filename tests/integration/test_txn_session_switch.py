@@ -167,6 +167,9 @@ def test_prepared_set_tenant_switches_on_every_execution(switch_proxy, shards):
 def search_path_proxy(request, start_proxy, launcher):
     config = txn_config(launcher, sources=["options", "user_suffix", "session", "search_path"],
                         pool_size=4, pool_mode=request.param)
+    # Apartment's persistent schemas / django-tenants' shared apps live in public: the operator
+    # declares it shared, so "<tenant schema>, public" is applied as written.
+    config["guard"] = {"shared_schemas": ["public"]}
     return start_proxy(config)
 
 
@@ -210,13 +213,31 @@ def test_search_path_to_non_tenant_schema_is_refused(search_path_proxy, shards):
     with search_path_proxy.connect() as conn:
         app = ApartmentStyleApp(conn)
         app.switch("globex")
-        for sql in ("SET search_path TO some_other_schema", "SET search_path TO public",
-                    "SET search_path TO public, tenant_acme"):   # first schema is what counts
+        for sql in ("SET search_path TO some_other_schema",
+                    "SET search_path TO public, tenant_acme",     # first schema is what counts
+                    "SET search_path TO tenant_globex, tenant_acme",
+                    "SET search_path TO tenant_acme, some_other_schema"):  # never dropped silently
             with pytest.raises(psycopg.Error) as err:
                 conn.execute(sql)
             assert err.value.sqlstate == "42501", (sql, err.value)
         rows, port = app.list_items()                           # still globex, usable
         assert rows[:3] == expect_rows("globex") and port == shards["s2"].port
+        assert conn.execute("SHOW search_path").fetchone() == ("tenant_globex",)
+
+
+def test_search_path_with_shared_schema_is_applied_as_written(search_path_proxy, shards):
+    """The tenant's schema plus a declared shared schema: kept as written, on every server
+    connection the client gets (transaction mode re-applies it), until RESET ALL."""
+    with search_path_proxy.connect() as conn:
+        conn.execute("SET search_path = tenant_globex, public")
+        for _ in range(6):
+            assert conn.execute("SHOW search_path").fetchone() == ("tenant_globex, public",)
+            assert conn.execute("SELECT count(*) FROM items").fetchone()[0] >= 3
+        conn.execute("SET search_path TO public")        # only shared schemas: allowed too
+        rows = conn.execute("SELECT body FROM items ORDER BY id").fetchall()
+        assert rows and all(r[0].startswith("public leak") for r in rows), rows
+        conn.execute("RESET ALL")
+        assert conn.execute("SHOW search_path").fetchone() == ("tenant_globex",)
 
 
 def test_search_path_at_startup_names_the_tenant(search_path_proxy, shards):
