@@ -10,7 +10,8 @@ the shard see only that run's objects.
 - SQLAlchemy 1.4 + Alembic (orms/alembic): revision --autogenerate, a hand-written trigger
   revision, upgrade head, ORM session work, downgrade base, upgrade head.
 - knex (node/orm_knex.js, orms/knex/migrations): migrate.latest, CRUD and transactions,
-  migrate.rollback, migrate.latest.
+  a knex instance with `searchPath: [tenant schema]` (knex sets search_path on each pool
+  connection, SPEC's accepted form), migrate.rollback, migrate.latest.
 - Sequelize 6 (node/orm_sequelize.js): models with ENUMs and `schema` = the tenant's schema,
   sync, findOrCreate (a pg_temp PL/pgSQL function), managed transactions, queryInterface
   createTable/addColumn/addIndex and a trigger function.
@@ -315,7 +316,7 @@ def test_knex_migrations_native_enum_trigger_and_transactions(orm_proxy, shards,
     env, what = orm_env(orm_proxy, tenant), f"knex/{mode}"
     migrations = str(ORMS_DIR / "knex" / "migrations")
 
-    run_node("orm_knex.js", [migrations, "latest", "crud"], env, what)
+    run_node("orm_knex.js", [migrations, "latest", "crud", "searchpath"], env, what)
     assert_objects(shard, schema, KNEX_OBJECTS, what=f"{what} after migrate.latest")
     assert rows(shard, schema, "SELECT c.email, c.plan::text, o.number, o.updated_at IS NOT NULL "
                                "FROM {s}.customers c LEFT JOIN {s}.orders o ON o.customer_id = c.id "

@@ -1,5 +1,6 @@
 // knex through shardgate (tests/integration/test_orms.py).
-// argv: MIGRATIONS_DIR STEP...; steps: latest, crud, rollback (all batches). See orm_common.js.
+// argv: MIGRATIONS_DIR STEP...; steps: latest, crud, searchpath, rollback (all batches).
+// See orm_common.js.
 'use strict';
 const path = require('path');
 const { connection, expect, runSteps } = require('./orm_common');
@@ -66,6 +67,27 @@ const steps = {
     expect('customers', emails, ['ada@example.com', 'carol@example.com', 'dave@example.com']);
     const { rows } = await knex.raw('SELECT current_schema() AS s');
     console.error(`current_schema ${rows[0].s}`);
+  },
+
+  // knex's own schema-per-tenant setting: every new pool connection first runs
+  // `set search_path to "<schema>"` (SPEC: a search_path of only the tenant's schema is
+  // accepted). Two connections, so the setting runs on more than one.
+  async searchpath() {
+    const scoped = require('knex')({
+      client: 'pg', connection: connection(), pool: { min: 0, max: 2 },
+      searchPath: [process.env.ORM_SCHEMA],
+    });
+    scoped.on('query', (q) => console.error(`SQL ${q.sql}`));
+    try {
+      const results = await Promise.all([1, 2].map(() => scoped.transaction(async (trx) => {
+        const { rows } = await trx.raw('SELECT current_schema() AS s, count(*)::int AS n FROM customers');
+        await trx.raw('SELECT pg_sleep(0.05)');      // both transactions open at once
+        return rows[0];
+      })));
+      expect('search_path', results, [1, 2].map(() => ({ s: process.env.ORM_SCHEMA, n: 3 })));
+    } finally {
+      await scoped.destroy();
+    }
   },
 };
 
