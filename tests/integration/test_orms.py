@@ -203,10 +203,33 @@ def run_node(script: str, args: list[str], env: dict, what: str) -> dict:
     return report
 
 
-def _prepare(shards, orm: str, mode: str):
-    tenant = tenant_of(orm, mode)
-    shard = shards[ORM_SHARDS[orm]]
-    return tenant, shard, pgshards.tenant_schema(tenant), snapshots(shards)
+class OrmRun:
+    """One ORM x pool mode: its tenant, shard and schema, and the snapshot of the shards from
+    before the run."""
+
+    def __init__(self, shards):
+        self.shards = shards
+        self.schema = None
+
+    def start(self, orm: str, mode: str):
+        tenant = tenant_of(orm, mode)
+        self.schema, self.what = pgshards.tenant_schema(tenant), f"{orm}/{mode}"
+        self.before = snapshots(self.shards)
+        return tenant, self.shards[ORM_SHARDS[orm]], self.schema
+
+    def check_outside(self) -> None:
+        assert_nothing_outside(self.shards, self.before, self.schema, self.what)
+
+
+@pytest.fixture
+def orm_run(request, shards):
+    """When the ORM run failed half-way (a refused or failing statement), the objects outside
+    the tenant's schema are still checked at teardown: a failure must not leak either."""
+    run = OrmRun(shards)
+    yield run
+    report = getattr(request.node, "rep_call", None)
+    if run.schema is not None and report is not None and report.failed:
+        run.check_outside()
 
 
 # --- Django ------------------------------------------------------------------------------------
@@ -218,15 +241,15 @@ DJANGO_APP_OBJECTS = {o for o in DJANGO_OBJECTS if "shop" in o[1]}
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_django_migrate_crud_and_migrate_zero(orm_proxy, shards, mode):
-    tenant, shard, schema, before = _prepare(shards, "django", mode)
+def test_django_migrate_crud_and_migrate_zero(orm_proxy, orm_run, mode):
+    tenant, shard, schema = orm_run.start("django", mode)
     env, cwd = orm_env(orm_proxy, tenant), ORMS_DIR / "django"
     manage = [PY, "manage.py"]
     what = f"django/{mode}"
 
     run(manage + ["migrate", "--noinput"], cwd, env, f"{what}: migrate")
     assert_objects(shard, schema, DJANGO_OBJECTS, what=f"{what} after migrate")
-    assert_nothing_outside(shards, before, schema, f"{what} after migrate")
+    orm_run.check_outside()
 
     out = run(manage + ["shop_crud"], cwd, env, f"{what}: shop_crud")
     assert f"current_schema {schema}" in out, out
@@ -242,7 +265,7 @@ def test_django_migrate_crud_and_migrate_zero(orm_proxy, shards, mode):
     assert_objects(shard, schema, DJANGO_OBJECTS, what=f"{what} after migrating back up")
     assert rows(shard, schema, "SELECT app, name FROM {s}.django_migrations WHERE app = 'shop' "
                                "ORDER BY name") == [("shop", "0001_initial"), ("shop", "0002_touch_trigger")]
-    assert_nothing_outside(shards, before, schema, what)
+    orm_run.check_outside()
 
 
 # --- SQLAlchemy + Alembic ----------------------------------------------------------------------
@@ -255,9 +278,9 @@ ALEMBIC_APP_OBJECTS = ALEMBIC_OBJECTS - {("table", "alembic_version")}
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_alembic_autogenerate_upgrade_downgrade_and_sqlalchemy_session(orm_proxy, shards, mode,
+def test_alembic_autogenerate_upgrade_downgrade_and_sqlalchemy_session(orm_proxy, orm_run, mode,
                                                                       tmp_path):
-    tenant, shard, schema, before = _prepare(shards, "alembic", mode)
+    tenant, shard, schema = orm_run.start("alembic", mode)
     env, what = orm_env(orm_proxy, tenant), f"alembic/{mode}"
     project = tmp_path / "alembic"
     shutil.copytree(ORMS_DIR / "alembic", project)
@@ -297,7 +320,7 @@ def test_alembic_autogenerate_upgrade_downgrade_and_sqlalchemy_session(orm_proxy
     run(alembic + ["upgrade", "head"], project, env, f"{what}: upgrade head (again)")
     assert_objects(shard, schema, ALEMBIC_OBJECTS, what=f"{what} after upgrading again")
     assert rows(shard, schema, "SELECT version_num FROM {s}.alembic_version") == [("0002_touch_trigger",)]
-    assert_nothing_outside(shards, before, schema, what)
+    orm_run.check_outside()
 
 
 # --- knex --------------------------------------------------------------------------------------
@@ -310,9 +333,9 @@ KNEX_APP_OBJECTS = {o for o in KNEX_OBJECTS if "knex" not in o[1]}
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_knex_migrations_native_enum_trigger_and_transactions(orm_proxy, shards, mode):
+def test_knex_migrations_native_enum_trigger_and_transactions(orm_proxy, orm_run, mode):
     npm_install("pg", "knex")
-    tenant, shard, schema, before = _prepare(shards, "knex", mode)
+    tenant, shard, schema = orm_run.start("knex", mode)
     env, what = orm_env(orm_proxy, tenant), f"knex/{mode}"
     migrations = str(ORMS_DIR / "knex" / "migrations")
 
@@ -329,7 +352,7 @@ def test_knex_migrations_native_enum_trigger_and_transactions(orm_proxy, shards,
                    what=f"{what} after migrate.rollback")
     run_node("orm_knex.js", [migrations, "latest"], env, what)
     assert_objects(shard, schema, KNEX_OBJECTS, what=f"{what} after migrate.latest again")
-    assert_nothing_outside(shards, before, schema, what)
+    orm_run.check_outside()
 
 
 # --- Sequelize ---------------------------------------------------------------------------------
@@ -342,9 +365,9 @@ SEQUELIZE_OBJECTS = {("table", "customers"), ("table", "orders"), ("table", "aud
 
 @pytest.mark.parametrize("mode", MODES)
 def test_sequelize_schema_models_find_or_create_transactions_and_query_interface(
-        orm_proxy, shards, mode):
+        orm_proxy, orm_run, mode):
     npm_install("pg", "sequelize")
-    tenant, shard, schema, before = _prepare(shards, "sequelize", mode)
+    tenant, shard, schema = orm_run.start("sequelize", mode)
     env, what = orm_env(orm_proxy, tenant), f"sequelize/{mode}"
 
     run_node("orm_sequelize.js", ["sync", "crud", "migrate"], env, what)
@@ -355,4 +378,4 @@ def test_sequelize_schema_models_find_or_create_transactions_and_query_interface
     assert rows(shard, schema, 'SELECT o.number, o.status::text, c.email FROM {s}.orders o '
                                'JOIN {s}.customers c ON c.id = o."CustomerId" ORDER BY o.number') == [
         ("A-1", "paid", "ada@example.com"), ("C-1", "open", "carol@example.com")]
-    assert_nothing_outside(shards, before, schema, what)
+    orm_run.check_outside()
