@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,11 +33,12 @@ import pytest
 
 from admin_helpers import admin_rows
 
+from node_deps import NODE_DIR, npm_install
+
 from proxyctl import APP_PASSWORD, TENANT_SHARDS, directory_for, run_tool
 
 from txn_helpers import ext_connect, run_threads, txn_config
 
-NODE_DIR = Path(__file__).resolve().parent / "node"
 BENCH_TENANT = "txbench"          # on s1, initialised directly on the shard
 
 
@@ -218,26 +218,10 @@ def test_asyncpg_statement_cache_through_transaction_mode(proxy2):
 
 
 # --- node-postgres -----------------------------------------------------------------------------
-def _npm_install() -> None:
-    if (NODE_DIR / "node_modules" / "pg" / "package.json").exists():
-        return
-    if shutil.which("npm") is None:
-        pytest.fail("npm is not on PATH (node-postgres test)", pytrace=False)
-    out = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "pg"], cwd=NODE_DIR,
-                         capture_output=True, text=True, timeout=180)
-    if out.returncode != 0:
-        text = out.stdout + out.stderr
-        unreachable = re.search(r"ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|ENETUNREACH|"
-                                r"network|socket hang up", text)
-        if unreachable:
-            pytest.skip(f"npm registry unreachable, cannot install node-postgres: {unreachable.group(0)}")
-        pytest.fail(f"npm install pg failed:\n{text}", pytrace=False)
-
-
 def test_node_postgres_named_queries_through_transaction_mode(proxy2):
     """8 node-postgres clients (acme/initech on s1, globex/benchco on s2) x 40 rounds of
     named queries {name, text, values}; every client prepares 'q_mult' with its own SQL."""
-    _npm_install()
+    npm_install("pg")
     env = proxy2.libpq_env()
     out = subprocess.run(["node", "named_queries.js", "8", "40", "acme,initech,globex,benchco"],
                          cwd=NODE_DIR, env=env, capture_output=True, text=True, timeout=90)
