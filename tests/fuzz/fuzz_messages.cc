@@ -74,6 +74,15 @@ void decode_all(ByteSpan body) {
     check(same(body_of(out), body));
     (void)e->sqlstate();
     (void)e->message();
+    // Dropping the context keeps every other field, and leaves no context behind.
+    const std::string* where = e->get('W');
+    out.clear();
+    bool stripped = strip_error_context(body, where ? *where : "", out);
+    check(stripped == (where != nullptr));
+    if (stripped) {
+      auto again = decode_error_fields(body_of(out));
+      check(again.has_value() && again->get('W') == nullptr);
+    }
   }
   if (auto c = decode_command_complete(body)) {
     out.clear();
