@@ -60,6 +60,13 @@ GuardVerdict judge(const StatementInfo& info, const GuardPolicy& policy) {
     return refuse("the guard cannot parse it (" + info.parse_error + ") for tenant " + tenant,
                   "Check the statement's syntax; shardgate's guard reads PostgreSQL 15 SQL.");
   }
+  if (!info.refused_in_body.empty()) {
+    return refuse(
+        info.refused_in_body + " (refused whatever the tier allows, tenant " + tenant + ")",
+        "Keep function bodies and DO blocks in sql or plpgsql the guard can read: "
+        "plain statements and expressions (PL/pgSQL cursors and assignments to "
+        "record fields are not readable), no RESET ALL or DEALLOCATE inside.");
+  }
   if (!info.protected_settings.empty()) {
     const std::string& name = info.protected_settings.front();
     if (name == "standard_conforming_strings" || name == "client_encoding") {

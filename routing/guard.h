@@ -37,7 +37,8 @@ struct GuardVerdict {
 bool is_builtin_allowed_schema(std::string_view schema);
 
 // Judges a whole text (all its statements; any refusal refuses all), in this order:
-// too complex; unparsable (only with refuse_unparsable); protected settings and unknown
+// too complex; unparsable (only with refuse_unparsable); function bodies or DO blocks the
+// guard cannot read (StatementInfo::refused_in_body); protected settings and unknown
 // set_config/pg_settings changes; persistent settings; dynamic SQL (unless allowed);
 // schemas outside tenant_schema, pg_catalog, information_schema, pg_temp and
 // shared_schemas (compared exactly, after PostgreSQL's identifier folding).
