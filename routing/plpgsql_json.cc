@@ -166,6 +166,12 @@ class Reader {
   }
 
   void on_string(std::string_view key, std::string&& value) {
+    if (key == "refname" && frames_.back().key == "PLpgSQL_rec" && value != "new" &&
+        value != "old" && unseen_.empty()) {
+      // libpg_query does not write a record variable's default: only trigger functions'
+      // NEW and OLD (which have none) are expected as records.
+      unseen_ = "a record variable \"" + value + "\" whose default the guard cannot see";
+    }
     if (key == "typname") {
       out_.pieces.push_back({PlpgsqlPiece::Kind::kTypeName, std::move(value)});
       return;
@@ -195,6 +201,7 @@ class Reader {
  private:
   PlpgsqlBody& out_;
   std::vector<Frame> frames_;
+  std::string unseen_;  // something the JSON cannot show in full
 };
 
 bool Reader::read(std::string_view s, std::string& error) {
@@ -258,7 +265,10 @@ bool Reader::read(std::string_view s, std::string& error) {
       value_done();
     }
   }
-  if (expect == Expect::kDone && pos >= s.size()) return true;
+  if (expect == Expect::kDone && pos >= s.size()) {
+    error = unseen_;
+    return unseen_.empty();
+  }
   error = "malformed JSON from the PL/pgSQL parser at byte " + std::to_string(pos);
   return false;
 }

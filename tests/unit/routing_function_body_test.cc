@@ -277,6 +277,12 @@ TEST(RoutingFunctionBody, PlpgsqlJsonReader) {
   EXPECT_EQ(body.pieces[2].text, "'\xc3\xa9\xf0\x9f\x98\x80\"\\\n'");
   EXPECT_EQ(body.pieces[3].kind, PlpgsqlPiece::Kind::kExpression);
   EXPECT_EQ(body.pieces[4].kind, PlpgsqlPiece::Kind::kStatement);
+  // A record variable other than a trigger's NEW and OLD: libpg_query omits its default.
+  PlpgsqlBody rec;
+  EXPECT_FALSE(internal::read_plpgsql_json(
+      R"([{"PLpgSQL_function":{"datums":[{"PLpgSQL_rec":{"refname":"r"}}],"action":{}}}])", rec,
+      error));
+  EXPECT_NE(error.find("record variable"), std::string::npos) << error;
   for (const char* bad :
        {R"([{"a":"\u0000"}])", R"([{"a":"\ud800"}])", R"([{"a":"\x"}])", R"([{"a":1})",
         R"([{"a" 1}])", R"([{"a":"b"}]])", R"([{"a":"b)", "[\"a\nb\"]"}) {
