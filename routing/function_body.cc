@@ -241,6 +241,7 @@ void merge_body_findings(const StatementInfo& body, StatementInfo& into) {
   if (body.reset_all) add_unique(into.protected_settings, "search_path");
   into.unknown_setting |= body.unknown_setting;
   for (const auto& s : body.qualified_schemas) add_unique(into.qualified_schemas, s);
+  for (const auto& s : body.code_schemas) add_unique(into.code_schemas, s);
   if (body.dynamic_sql) mark_dynamic(into, body.dynamic_sql_what);
   if (body.persistent_settings) {
     if (!into.persistent_settings) into.persistent_what = body.persistent_what;
@@ -255,6 +256,10 @@ void merge_body_findings(const StatementInfo& body, StatementInfo& into) {
 
 void inspect_create_function(const PgQuery__CreateFunctionStmt& f, std::string_view stmt_text,
                              StatementInfo& info) {
+  if (f.n_funcname >= 2 && f.funcname[f.n_funcname - 2] &&
+      f.funcname[f.n_funcname - 2]->node_case == PG_QUERY__NODE__NODE_STRING) {
+    add_unique(info.code_schemas, sv(f.funcname[f.n_funcname - 2]->string->sval));
+  }
   Options o;
   read_options(f.options, f.n_options, o);
   check_options(o, info);
@@ -310,6 +315,12 @@ void inspect_do(const PgQuery__DoStmt& d, std::string_view stmt_text, StatementI
   if (too_deep(info)) return;
   Nesting nested;
   inspect_plpgsql(stmt_text, "DO block", info);
+}
+
+void inspect_create_trigger(const PgQuery__CreateTrigStmt& t, StatementInfo& info) {
+  if (t.relation && !sv(t.relation->schemaname).empty()) {
+    add_unique(info.code_schemas, sv(t.relation->schemaname));
+  }
 }
 
 void inspect_alter_function(const PgQuery__AlterFunctionStmt& f, StatementInfo& info) {

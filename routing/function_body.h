@@ -25,6 +25,8 @@ constexpr int kMaxBodyNesting = 4;
 void inspect_create_function(const PgQuery__CreateFunctionStmt& f, std::string_view stmt_text,
                              StatementInfo& info);
 void inspect_do(const PgQuery__DoStmt& d, std::string_view stmt_text, StatementInfo& info);
+// CREATE TRIGGER: the schema of the table its function will run for.
+void inspect_create_trigger(const PgQuery__CreateTrigStmt& t, StatementInfo& info);
 // ALTER FUNCTION/PROCEDURE/ROUTINE ... SECURITY DEFINER | SET ...
 void inspect_alter_function(const PgQuery__AlterFunctionStmt& f, StatementInfo& info);
 

@@ -118,6 +118,15 @@ GuardVerdict judge(const StatementInfo& info, const GuardPolicy& policy) {
                     "tenant to its own schema.");
     }
   }
+  for (const auto& schema : info.code_schemas) {
+    if (schema != policy.tenant_schema && schema != "pg_temp") {
+      return refuse("it puts a function or trigger in schema " + quoted(schema) +
+                        ", where other tenants would run it; tenant " + tenant +
+                        " may put code only in its own schema or pg_temp",
+                    "Create functions and triggers in the tenant's own schema (unqualified "
+                    "names do).");
+    }
+  }
   return {};
 }
 

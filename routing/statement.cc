@@ -185,6 +185,7 @@ size_t StatementInfo::memory_bytes() const {
   for (const auto& s : session.schemas) n += sizeof(std::string) + s.capacity();
   for (const auto& s : protected_settings) n += sizeof(std::string) + s.capacity();
   for (const auto& s : qualified_schemas) n += sizeof(std::string) + s.capacity();
+  for (const auto& s : code_schemas) n += sizeof(std::string) + s.capacity();
   return n;
 }
 

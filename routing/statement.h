@@ -75,6 +75,11 @@ struct StatementInfo {
   // (nextval($1), nextval(name_column)) and query text built at run time (dynamic_sql).
   // Names inside sql and plpgsql function bodies and DO blocks are listed (function_body.h).
   std::vector<std::string> qualified_schemas;
+  // Schemas that CREATE FUNCTION/PROCEDURE or CREATE TRIGGER put code in, by qualified name:
+  // code there resolves names with whoever runs it, so another tenant (a shared schema's
+  // function, a trigger on a shared table) would run it with its own search_path. judge()
+  // allows only the tenant's schema and pg_temp.
+  std::vector<std::string> code_schemas;
 
   // SQL the guard cannot see: EXECUTE of a computed string in PL/pgSQL, functions and DO
   // blocks in other languages, SECURITY DEFINER and SET clauses on functions, and functions

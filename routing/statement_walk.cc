@@ -72,6 +72,7 @@ class Walker {
     kDoStmt,
     kCreateFunction,
     kAlterFunction,
+    kCreateTrigger,
     kAlterRoleSet,
     kAlterDatabaseSet,
     kAlterSystem,
@@ -107,7 +108,7 @@ class Walker {
         {&pg_query__collate_clause__descriptor, Hook::kNameList},
         {&pg_query__object_with_args__descriptor, Hook::kNameList},
         {&pg_query__define_stmt__descriptor, Hook::kNameList},
-        {&pg_query__create_trig_stmt__descriptor, Hook::kNameList},
+        {&pg_query__create_trig_stmt__descriptor, Hook::kCreateTrigger},
         {&pg_query__create_event_trig_stmt__descriptor, Hook::kNameList},
         {&pg_query__create_domain_stmt__descriptor, Hook::kNameList},
         {&pg_query__alter_domain_stmt__descriptor, Hook::kNameList},
@@ -435,6 +436,10 @@ class Walker {
         inspect_create_function(*f, text_, info_);
         return;
       }
+      case Hook::kCreateTrigger:
+        name_list_fields(m);
+        inspect_create_trigger(*reinterpret_cast<const PgQuery__CreateTrigStmt*>(m), info_);
+        return;
       case Hook::kAlterFunction:
         inspect_alter_function(*reinterpret_cast<const PgQuery__AlterFunctionStmt*>(m), info_);
         return;

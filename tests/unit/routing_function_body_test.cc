@@ -253,6 +253,32 @@ TEST(RoutingFunctionBody, QualifiedNamesInTheCreateItselfStillCount) {
                  "changes search_path", true);
 }
 
+TEST(RoutingFunctionBody, CodeGoesOnlyIntoTheTenantsSchema) {
+  // "reference" is a shared schema: readable, but code there would run for other tenants
+  // with their own search_path.
+  const std::string says = "puts a function or trigger in schema \"reference\"";
+  expect_refused("CREATE FUNCTION reference.f() RETURNS int LANGUAGE sql AS 'SELECT 1'", says,
+                 true);
+  expect_refused(
+      "CREATE OR REPLACE PROCEDURE reference.p() LANGUAGE plpgsql AS $$ BEGIN "
+      "INSERT INTO reference.loot SELECT body FROM items; END $$",
+      says, true);
+  expect_refused(
+      "CREATE TRIGGER t AFTER INSERT ON reference.lookup FOR EACH ROW EXECUTE "
+      "FUNCTION tenant_acme.f()",
+      says, true);
+  expect_refused(
+      "DO $$ BEGIN CREATE FUNCTION reference.f() RETURNS int LANGUAGE sql AS "
+      "'SELECT 1'; END $$",
+      says, true);
+  expect_allowed("CREATE FUNCTION tenant_acme.f() RETURNS int LANGUAGE sql AS 'SELECT 1'");
+  expect_allowed("CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql AS 'SELECT 1'");
+  expect_allowed(
+      "CREATE TRIGGER t AFTER INSERT ON tenant_acme.items FOR EACH ROW EXECUTE "
+      "FUNCTION f()");
+  expect_allowed("SELECT * FROM reference.lookup");
+}
+
 TEST(RoutingFunctionBody, PlpgsqlJsonReader) {
   using internal::PlpgsqlBody;
   using internal::PlpgsqlPiece;
