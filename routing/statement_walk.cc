@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "routing/function_body.h"
 #include "routing/statement_scope.h"
 
 namespace shardgate::routing::internal {
@@ -43,7 +44,7 @@ const PgQuery__String* string_node(const PgQuery__Node* n) {
 
 class Walker {
  public:
-  explicit Walker(StatementInfo& info) : info_(info) {}
+  Walker(StatementInfo& info, std::string_view text) : info_(info), text_(text) {}
 
   void walk(const ProtobufCMessage* root) {
     std::vector<const ProtobufCMessage*> stack;
@@ -71,6 +72,8 @@ class Walker {
     kVariableSet,
     kDoStmt,
     kCreateFunction,
+    kAlterFunction,
+    kCreateTrigger,
     kAlterRoleSet,
     kAlterDatabaseSet,
     kAlterSystem,
@@ -106,7 +109,7 @@ class Walker {
         {&pg_query__collate_clause__descriptor, Hook::kNameList},
         {&pg_query__object_with_args__descriptor, Hook::kNameList},
         {&pg_query__define_stmt__descriptor, Hook::kNameList},
-        {&pg_query__create_trig_stmt__descriptor, Hook::kNameList},
+        {&pg_query__create_trig_stmt__descriptor, Hook::kCreateTrigger},
         {&pg_query__create_event_trig_stmt__descriptor, Hook::kNameList},
         {&pg_query__create_domain_stmt__descriptor, Hook::kNameList},
         {&pg_query__alter_domain_stmt__descriptor, Hook::kNameList},
@@ -130,6 +133,7 @@ class Walker {
         {&pg_query__variable_set_stmt__descriptor, Hook::kVariableSet},
         {&pg_query__do_stmt__descriptor, Hook::kDoStmt},
         {&pg_query__create_function_stmt__descriptor, Hook::kCreateFunction},
+        {&pg_query__alter_function_stmt__descriptor, Hook::kAlterFunction},
         {&pg_query__alter_role_set_stmt__descriptor, Hook::kAlterRoleSet},
         {&pg_query__alter_database_set_stmt__descriptor, Hook::kAlterDatabaseSet},
         {&pg_query__alter_system_stmt__descriptor, Hook::kAlterSystem},
@@ -426,14 +430,21 @@ class Walker {
         variable_set(*reinterpret_cast<const PgQuery__VariableSetStmt*>(m));
         return;
       case Hook::kDoStmt:
-        dynamic("DO block");
+        inspect_do(*reinterpret_cast<const PgQuery__DoStmt*>(m), text_, info_);
         return;
       case Hook::kCreateFunction: {
         const auto* f = reinterpret_cast<const PgQuery__CreateFunctionStmt*>(m);
         name_list(f->funcname, f->n_funcname);
-        dynamic(f->is_procedure ? "CREATE PROCEDURE" : "CREATE FUNCTION");
+        inspect_create_function(*f, text_, info_);
         return;
       }
+      case Hook::kCreateTrigger:
+        name_list_fields(m);
+        inspect_create_trigger(*reinterpret_cast<const PgQuery__CreateTrigStmt*>(m), info_);
+        return;
+      case Hook::kAlterFunction:
+        inspect_alter_function(*reinterpret_cast<const PgQuery__AlterFunctionStmt*>(m), info_);
+        return;
       case Hook::kAlterRoleSet:
         persistent("ALTER ROLE ... SET");
         return;
@@ -582,12 +593,13 @@ class Walker {
   }
 
   StatementInfo& info_;
+  std::string_view text_;
 };
 
 }  // namespace
 
-void walk_statement(const PgQuery__Node& stmt, StatementInfo& info) {
-  Walker(info).walk(&stmt.base);
+void walk_statement(const PgQuery__Node& stmt, StatementInfo& info, std::string_view text) {
+  Walker(info, text).walk(&stmt.base);
 }
 
 }  // namespace shardgate::routing::internal

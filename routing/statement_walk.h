@@ -3,6 +3,7 @@
 
 #include <pg_query/pg_query.pb-c.h>
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,8 +15,14 @@ namespace shardgate::routing::internal {
 
 // Walks one parsed statement (every node, iteratively: no recursion however deep the tree)
 // and adds what it finds to `info`: protected settings, qualified schemas, dynamic SQL,
-// persistent settings, RESET ALL / DISCARD ALL, transaction control.
-void walk_statement(const PgQuery__Node& stmt, StatementInfo& info);
+// persistent settings, RESET ALL / DISCARD ALL, transaction control. `text` is the
+// statement's own text, which the PL/pgSQL parser needs (function_body.h).
+void walk_statement(const PgQuery__Node& stmt, StatementInfo& info, std::string_view text = {});
+
+// statement.cc: runs `fn` on a short-lived helper thread with a big stack (for libpg_query's
+// recursion), carrying the function body nesting level over; false when no thread could be
+// made.
+bool run_on_big_stack(const std::function<void()>& fn);
 
 // The string value of a constant (string, integer or float A_Const, possibly under casts),
 // or false when the node is not one.
