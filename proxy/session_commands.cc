@@ -107,6 +107,7 @@ ClientSession::StatementAction ClientSession::classify(std::string_view sql) {
       action.message = std::move(verdict.message);
       action.hint = std::move(verdict.hint);
     }
+    if (action.kind == StatementAction::Kind::kForward) scope_channels(action);
   }
   return action;
 }
@@ -315,7 +316,9 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
   if (action.kind == StatementAction::Kind::kForward) return true;
 
   std::string replacement;
-  if (action.kind == StatementAction::Kind::kRefuse) {
+  if (action.kind == StatementAction::Kind::kScopeChannels) {
+    replacement = channel_text(sql, *action.info);  // Parse keeps its parameter types
+  } else if (action.kind == StatementAction::Kind::kRefuse) {
     log_event(spdlog::level::info, "statement refused", &log_, {{"reason", action.message}});
     replacement = raise_sql(action.sqlstate, action.message, action.hint);
     if (type == protocol::fe::kParse) {

@@ -183,6 +183,9 @@ size_t StatementInfo::memory_bytes() const {
   for (const auto& s : session.schemas) n += sizeof(std::string) + s.capacity();
   for (const auto& s : protected_settings) n += sizeof(std::string) + s.capacity();
   for (const auto& s : qualified_schemas) n += sizeof(std::string) + s.capacity();
+  n += channel_refusal.capacity();
+  for (const auto& c : channel_sites)
+    n += sizeof(ChannelSite) + c.channel.capacity() + c.payload.capacity();
   return n;
 }
 
@@ -208,9 +211,11 @@ void parse_and_walk(const std::string& text, StatementInfo& info) {
   info.statement_count = static_cast<int>(tree->n_stmts);
   for (size_t i = 0; i < tree->n_stmts; ++i) {
     if (tree->stmts[i] && tree->stmts[i]->stmt) {
-      internal::walk_statement(*tree->stmts[i]->stmt, info);
+      const PgQuery__RawStmt& raw = *tree->stmts[i];
+      internal::walk_statement(*raw.stmt, info, internal::statement_span(raw, text.size()));
     }
   }
+  if (!info.channel_sites.empty()) internal::resolve_channel_literals(text, info);
   if (tree->n_stmts == 1 && tree->stmts[0] && tree->stmts[0]->stmt) {
     classify_session(*tree->stmts[0]->stmt, info.session);
   }

@@ -42,7 +42,8 @@ const PgQuery__String* string_node(const PgQuery__Node* n) {
 
 class Walker {
  public:
-  explicit Walker(StatementInfo& info) : info_(info) {}
+  Walker(StatementInfo& info, const ProtobufCMessage* root, StatementSpan span)
+      : info_(info), root_(root), span_(span) {}
 
   void walk(const ProtobufCMessage* root) {
     std::vector<const ProtobufCMessage*> stack;
@@ -93,6 +94,7 @@ class Walker {
     kReindex,
     kImportForeignSchema,
     kPublicationObjSpec,
+    kChannel,
   };
 
   static const absl::flat_hash_map<const ProtobufCMessageDescriptor*, Hook>& hooks() {
@@ -153,6 +155,9 @@ class Walker {
         {&pg_query__reindex_stmt__descriptor, Hook::kReindex},
         {&pg_query__import_foreign_schema_stmt__descriptor, Hook::kImportForeignSchema},
         {&pg_query__publication_obj_spec__descriptor, Hook::kPublicationObjSpec},
+        {&pg_query__listen_stmt__descriptor, Hook::kChannel},
+        {&pg_query__unlisten_stmt__descriptor, Hook::kChannel},
+        {&pg_query__notify_stmt__descriptor, Hook::kChannel},
     };
     return *table;
   }
@@ -395,6 +400,7 @@ class Walker {
         const auto* f = reinterpret_cast<const PgQuery__FuncCall*>(m);
         name_list(f->funcname, f->n_funcname);
         func_call(*f);
+        channel_function(*f, info_);
         return;
       }
       case Hook::kTypeName: {
@@ -576,16 +582,29 @@ class Walker {
         }
         return;
       }
+      case Hook::kChannel:
+        channel_statement(m, m == root_, span_, info_);
+        return;
     }
   }
 
   StatementInfo& info_;
+  const ProtobufCMessage* root_;
+  StatementSpan span_;
 };
 
 }  // namespace
 
-void walk_statement(const PgQuery__Node& stmt, StatementInfo& info) {
-  Walker(info).walk(&stmt.base);
+void walk_statement(const PgQuery__Node& stmt, StatementInfo& info, StatementSpan span) {
+  // The root is the Node wrapper; the statement itself is its one child.
+  const ProtobufCMessage* root = &stmt.base;
+  if (stmt.node_case == PG_QUERY__NODE__NODE_LISTEN_STMT && stmt.listen_stmt)
+    root = &stmt.listen_stmt->base;
+  if (stmt.node_case == PG_QUERY__NODE__NODE_UNLISTEN_STMT && stmt.unlisten_stmt)
+    root = &stmt.unlisten_stmt->base;
+  if (stmt.node_case == PG_QUERY__NODE__NODE_NOTIFY_STMT && stmt.notify_stmt)
+    root = &stmt.notify_stmt->base;
+  Walker(info, root, span).walk(&stmt.base);
 }
 
 }  // namespace shardgate::routing::internal
