@@ -81,11 +81,13 @@ TEST(ChannelRewrite, PgNotifyLiteralsAreReplacedWhereTheyStand) {
 }
 
 TEST(ChannelRewrite, EveryStatementOfAText) {
+  // A statement's span starts right after the previous ';' (its leading blanks and comments
+  // are replaced with it).
   EXPECT_EQ(scoped("SELECT 1; LISTEN a;SELECT pg_notify('b', 'p'), pg_notify('c', 'q');  NOTIFY d"),
-            "SELECT 1; LISTEN \"acme.a\";SELECT pg_notify('acme.b', 'p'), pg_notify('acme.c', "
-            "'q');  NOTIFY \"acme.d\"");
-  EXPECT_EQ(scoped("/* c */ LISTEN a -- trailing\n; NOTIFY b"),
-            "LISTEN \"acme.a\"; NOTIFY \"acme.b\"");
+            "SELECT 1;LISTEN \"acme.a\";SELECT pg_notify('acme.b', 'p'), pg_notify('acme.c', "
+            "'q');NOTIFY \"acme.d\"");
+  EXPECT_EQ(scoped("/* c */ LISTEN a -- trailing\n; NOTIFY b;"),
+            "LISTEN \"acme.a\";NOTIFY \"acme.b\";");
 }
 
 TEST(ChannelRewrite, WhatIsRewrittenNamesOnlyTheTenantsChannels) {
