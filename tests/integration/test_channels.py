@@ -13,10 +13,14 @@ delivers notifications in commit order, so anything sent before the marker has a
 """
 from __future__ import annotations
 
+import struct
 import time
 
 import psycopg
 import pytest
+
+import pgwire
+from proxyctl import APP_PASSWORD
 
 MARK = "marker"
 
@@ -66,6 +70,23 @@ def test_tenant_hears_only_its_own_channel(proxy, shards):
         initech.execute("SELECT pg_notify('jobs', %s)", (MARK,))
         wait_for(initech, heard, ("jobs", MARK))
         assert heard == [("jobs", MARK)], heard
+
+
+def test_idle_listener_gets_notifications_as_they_come(proxy):
+    """A session-mode listener that sends nothing still gets its notifications (the relay
+    reads the server while the client is idle), the sender's server pid intact."""
+    with pgwire.RawConnection(proxy.host, proxy.port, timeout=5) as raw, \
+            proxy.connect(tenant="acme") as acme2, proxy.connect(tenant="initech") as initech:
+        raw.startup("app", APP_PASSWORD, options="-c shardgate.tenant=acme")
+        raw.query("LISTEN jobs")
+        sender_pid = acme2.execute("SELECT pg_backend_pid()").fetchone()[0]
+        initech.execute("NOTIFY jobs, 'initech'")
+        acme2.execute("NOTIFY jobs, 'first'")
+        msg = raw.read_message()  # no statement of the listener's in between
+        assert msg.type == b"A", msg
+        channel, payload, _ = msg.body[4:].split(b"\0", 2)
+        assert (struct.unpack("!i", msg.body[:4])[0], channel, payload) == \
+            (sender_pid, b"jobs", b"first")
 
 
 def test_names_as_written_and_payload_intact(proxy):
