@@ -236,8 +236,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void expire_sequential();
 
  private:
-  // Turns a client Query/Parse into what the server must get (guard, session commands);
-  // false to stop before this message (answered by shardgate once the checkout ends).
+  // Turns a client Query/Parse/FunctionCall into what the server must get (guard, session
+  // commands, channels); false to stop before this message (answered by shardgate once the
+  // checkout ends).
   bool vet_request(char type, protocol::ByteSpan body, protocol::ByteSpan& raw,
                    protocol::Bytes& substitute, std::optional<routing::SessionCommand>& command);
   std::string rate_limit_message() const;

@@ -188,3 +188,44 @@ def test_other_tenants_notifications_are_never_delivered(shards, start_proxy, la
         acme.execute(f"NOTIFY marks, '{MARK}'")
         wait_for(acme, got, ("marks", MARK))
         assert got == [("marks", MARK)], got
+
+
+def fast_path_call(raw: pgwire.RawConnection, oid: int, *args: bytes) -> list:
+    """A FunctionCall message (text arguments, text result); the messages up to ReadyForQuery."""
+    body = struct.pack("!ihh", oid, 0, len(args))
+    for arg in args:
+        body += struct.pack("!i", len(arg)) + arg
+    raw.send(pgwire.message(b"F", body + struct.pack("!h", 0)))
+    answer = []
+    while not answer or answer[-1].type != b"Z":
+        answer.append(raw.read_message())
+    return answer
+
+
+PG_NOTIFY_OID = 3036
+
+
+def test_fast_path_function_call_is_refused(proxy, shards):
+    """pg_notify called by OID through the protocol's fast path carries the channel as data:
+    directly it notifies any channel; through shardgate it is refused (42501), so acme cannot
+    send into initech's server channel."""
+    with shards["s1"].connect() as watcher:
+        got = listen(watcher, '"initech.jobs"')
+        s1 = shards["s1"]
+        with pgwire.RawConnection(s1.host, s1.port) as direct:
+            direct.startup(s1.user, s1.password, database=s1.dbname)
+            answer = fast_path_call(direct, PG_NOTIFY_OID, b"initech.jobs", b"direct")
+            assert [m.type for m in answer] == [b"V", b"Z"], answer
+        wait_for(watcher, got, ("initech.jobs", "direct"))
+    with proxy.connect(tenant="initech") as initech:
+        heard = listen(initech, "jobs")
+        with pgwire.RawConnection(proxy.host, proxy.port) as raw:
+            raw.startup("app", APP_PASSWORD, options="-c shardgate.tenant=acme")
+            answer = fast_path_call(raw, PG_NOTIFY_OID, b"initech.jobs", b"spoofed by acme")
+            assert [m.type for m in answer] == [b"E", b"Z"], answer
+            error = pgwire.parse_error_fields(answer[0].body)
+            assert error["C"] == "42501" and "fast-path" in error["M"], error
+            assert raw.query("SELECT current_schema()") == [("tenant_acme",)]
+        initech.execute(f"NOTIFY jobs, '{MARK}'")
+        wait_for(initech, heard, ("jobs", MARK))
+        assert heard == [("jobs", MARK)], heard
