@@ -241,6 +241,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // checkout ends).
   bool vet_request(char type, protocol::ByteSpan body, protocol::ByteSpan& raw,
                    protocol::Bytes& substitute, std::optional<routing::SessionCommand>& command);
+  // A FunctionCall while the guard is on: replaced in `raw` by a Query that raises 42501.
+  bool refuse_fast_path(char type, protocol::ByteSpan& raw, protocol::Bytes& substitute);
   std::string rate_limit_message() const;
   static std::string rate_limit_hint();
   // The checkout's first Query was already counted against the rate limit.

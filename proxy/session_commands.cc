@@ -285,15 +285,7 @@ namespace shardgate::proxy {
 bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::ByteSpan& raw,
                                 protocol::Bytes& substitute,
                                 std::optional<routing::SessionCommand>& command) {
-  if (type == protocol::fe::kFunctionCall && route_ && runtime_->config->guard.enabled) {
-    // The fast path calls a function by OID with its arguments as data (pg_notify into another
-    // tenant's channel, set_config): no SQL for the guard to read. The server raises instead.
-    protocol::encode_query(substitute,
-                           raise_sql("42501", "shardgate refused a fast-path function call",
-                                     "The guard reads SQL: call the function in a statement."));
-    raw = protocol::ByteSpan(substitute);
-    return true;
-  }
+  if (refuse_fast_path(type, raw, substitute)) return true;
   if (type != protocol::fe::kQuery && type != protocol::fe::kParse) return true;
   protocol::Reader r(body);
   std::string_view name;
