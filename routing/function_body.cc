@@ -251,6 +251,11 @@ void merge_body_findings(const StatementInfo& body, StatementInfo& into) {
   if (into.database_wide.empty()) into.database_wide = body.database_wide;
   if (into.server_wide.empty()) into.server_wide = body.server_wide;
   if (into.outlives_transaction.empty()) into.outlives_transaction = body.outlives_transaction;
+  // Channels are scoped by rewriting the text the client sends; a body runs later, unread.
+  if ((!body.channel_sites.empty() || !body.channel_refusal.empty()) &&
+      into.channel_refusal.empty()) {
+    into.channel_refusal = "LISTEN/NOTIFY/pg_notify() inside a function body or DO block";
+  }
   // The proxy keeps clients' prepared statements under its own names on the server.
   if (body.deallocate_all || !body.deallocated.empty()) {
     refuse_body(into, "DEALLOCATE inside a function body or DO block");

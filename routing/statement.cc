@@ -187,6 +187,9 @@ size_t StatementInfo::memory_bytes() const {
   for (const auto& s : protected_settings) n += sizeof(std::string) + s.capacity();
   for (const auto& s : qualified_schemas) n += sizeof(std::string) + s.capacity();
   for (const auto& s : code_schemas) n += sizeof(std::string) + s.capacity();
+  n += channel_refusal.capacity();
+  for (const auto& c : channel_sites)
+    n += sizeof(ChannelSite) + c.channel.capacity() + c.payload.capacity();
   return n;
 }
 
@@ -211,14 +214,15 @@ void parse_and_walk(const std::string& text, StatementInfo& info) {
   info.parsed = true;
   info.statement_count = static_cast<int>(tree->n_stmts);
   for (size_t i = 0; i < tree->n_stmts; ++i) {
-    const PgQuery__RawStmt* raw = tree->stmts[i];
-    if (raw && raw->stmt) {
-      // The statement's own text (stmt_len 0: up to the end), for the PL/pgSQL parser.
-      size_t at = std::min(static_cast<size_t>(std::max(raw->stmt_location, 0)), text.size());
-      size_t len = raw->stmt_len > 0 ? static_cast<size_t>(raw->stmt_len) : std::string::npos;
-      internal::walk_statement(*raw->stmt, info, std::string_view(text).substr(at, len));
+    if (tree->stmts[i] && tree->stmts[i]->stmt) {
+      const PgQuery__RawStmt& raw = *tree->stmts[i];
+      internal::StatementSpan span = internal::statement_span(raw, text.size());
+      // The statement's own text, for the PL/pgSQL parser (function_body.h).
+      std::string_view own = std::string_view(text).substr(span.begin, span.end - span.begin);
+      internal::walk_statement(*raw.stmt, info, own, span);
     }
   }
+  if (!info.channel_sites.empty()) internal::resolve_channel_literals(text, info);
   if (tree->n_stmts == 1 && tree->stmts[0] && tree->stmts[0]->stmt) {
     classify_session(*tree->stmts[0]->stmt, info.session);
   }

@@ -33,6 +33,23 @@ struct SessionCommand {
   bool local = false;  // SET LOCAL ...
 };
 
+// A place in the text where a LISTEN/NOTIFY channel is named (channel_names.h rewrites it
+// per tenant). Spans are byte offsets into the inspected text.
+struct ChannelSite {
+  enum class Kind {
+    kListen,       // LISTEN: the whole statement span
+    kUnlisten,     // UNLISTEN channel: the whole statement span
+    kUnlistenAll,  // UNLISTEN *: the whole statement span (kept as written)
+    kNotify,       // NOTIFY channel[, payload]: the whole statement span
+    kPgNotify,     // pg_notify('channel', ...): the channel's string literal only
+  };
+  Kind kind = Kind::kListen;
+  size_t begin = 0;
+  size_t end = 0;
+  std::string channel;  // as PostgreSQL reads it (unquoted identifiers folded)
+  std::string payload;  // kNotify
+};
+
 struct StatementInfo {
   // False when libpg_query could not parse the text; parse_error holds its message. The
   // guard lets such text through by default: PostgreSQL parses a whole simple-query string
@@ -122,6 +139,12 @@ struct StatementInfo {
   std::vector<std::string> deallocated;
   bool transaction_control =
       false;  // BEGIN/START/COMMIT/ROLLBACK/SAVEPOINT/RELEASE/PREPARE TRANSACTION...
+
+  // LISTEN, UNLISTEN, NOTIFY and pg_notify() channel names, in source order.
+  std::vector<ChannelSite> channel_sites;
+  // A channel shardgate cannot scope to the tenant (pg_notify with a channel computed at run
+  // time, NOTIFY in a rule action): what it is. The statement is refused.
+  std::string channel_refusal;
 
   // Approximate heap footprint, for the cache's byte bound.
   size_t memory_bytes() const;

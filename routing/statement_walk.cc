@@ -44,7 +44,9 @@ const PgQuery__String* string_node(const PgQuery__Node* n) {
 
 class Walker {
  public:
-  Walker(StatementInfo& info, std::string_view text) : info_(info), text_(text) {}
+  Walker(StatementInfo& info, std::string_view text, const ProtobufCMessage* root,
+         StatementSpan span)
+      : info_(info), text_(text), root_(root), span_(span) {}
 
   void walk(const ProtobufCMessage* root) {
     std::vector<const ProtobufCMessage*> stack;
@@ -97,6 +99,7 @@ class Walker {
     kReindex,
     kImportForeignSchema,
     kPublicationObjSpec,
+    kChannel,
   };
 
   static const absl::flat_hash_map<const ProtobufCMessageDescriptor*, Hook>& hooks() {
@@ -158,6 +161,9 @@ class Walker {
         {&pg_query__reindex_stmt__descriptor, Hook::kReindex},
         {&pg_query__import_foreign_schema_stmt__descriptor, Hook::kImportForeignSchema},
         {&pg_query__publication_obj_spec__descriptor, Hook::kPublicationObjSpec},
+        {&pg_query__listen_stmt__descriptor, Hook::kChannel},
+        {&pg_query__unlisten_stmt__descriptor, Hook::kChannel},
+        {&pg_query__notify_stmt__descriptor, Hook::kChannel},
     };
     return *table;
   }
@@ -401,6 +407,7 @@ class Walker {
         const auto* f = reinterpret_cast<const PgQuery__FuncCall*>(m);
         name_list(f->funcname, f->n_funcname);
         func_call(*f);
+        channel_function(*f, info_);
         return;
       }
       case Hook::kTypeName: {
@@ -589,17 +596,31 @@ class Walker {
         }
         return;
       }
+      case Hook::kChannel:
+        channel_statement(m, m == root_, span_, info_);
+        return;
     }
   }
 
   StatementInfo& info_;
   std::string_view text_;
+  const ProtobufCMessage* root_;
+  StatementSpan span_;
 };
 
 }  // namespace
 
-void walk_statement(const PgQuery__Node& stmt, StatementInfo& info, std::string_view text) {
-  Walker(info, text).walk(&stmt.base);
+void walk_statement(const PgQuery__Node& stmt, StatementInfo& info, std::string_view text,
+                    StatementSpan span) {
+  // The root is the Node wrapper; the statement itself is its one child.
+  const ProtobufCMessage* root = &stmt.base;
+  if (stmt.node_case == PG_QUERY__NODE__NODE_LISTEN_STMT && stmt.listen_stmt)
+    root = &stmt.listen_stmt->base;
+  if (stmt.node_case == PG_QUERY__NODE__NODE_UNLISTEN_STMT && stmt.unlisten_stmt)
+    root = &stmt.unlisten_stmt->base;
+  if (stmt.node_case == PG_QUERY__NODE__NODE_NOTIFY_STMT && stmt.notify_stmt)
+    root = &stmt.notify_stmt->base;
+  Walker(info, text, root, span).walk(&stmt.base);
 }
 
 }  // namespace shardgate::routing::internal

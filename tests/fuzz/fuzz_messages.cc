@@ -8,6 +8,7 @@
 #include "protocol/auth.h"
 #include "protocol/frame.h"
 #include "protocol/messages.h"
+#include "routing/channel_names.h"
 
 using namespace shardgate::protocol;
 
@@ -93,6 +94,9 @@ void decode_all(ByteSpan body) {
     out.clear();
     encode_notification(out, n->pid, n->channel, n->payload);
     check(same(body_of(out), body));
+    // What the proxy shows a tenant of a server channel maps back to that very channel.
+    if (auto client = shardgate::routing::client_channel_name("acme", n->channel))
+      check(shardgate::routing::server_channel_name("acme", *client) == n->channel);
   }
   if (auto t = decode_row_description(body)) {
     out.clear();

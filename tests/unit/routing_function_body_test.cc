@@ -319,3 +319,34 @@ TEST(RoutingFunctionBody, PlpgsqlJsonReader) {
 
 }  // namespace
 }  // namespace shardgate::routing
+
+namespace shardgate::routing {
+namespace {
+
+// Channels are kept per tenant by rewriting the client's text; a body runs later, unread by
+// the rewrite: channels named inside bodies are refused, shared objects and WITH HOLD
+// cursors inside bodies count as in the statement.
+TEST(RoutingFunctionBody, ChannelsSharedObjectsAndHoldCursorsInBodies) {
+  for (const char* sql : {
+           "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM "
+           "pg_notify('jobs', NEW.id::text); RETURN NEW; END $$",
+           "DO $$ BEGIN NOTIFY jobs, 'x'; END $$",
+           "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ SELECT pg_notify('jobs', 'x') $$",
+           "DO $$ BEGIN LISTEN jobs; END $$",
+       }) {
+    StatementInfo info = inspect_statement(sql);
+    EXPECT_FALSE(info.channel_refusal.empty()) << sql;
+    EXPECT_TRUE(info.channel_sites.empty()) << sql;  // never rewritten at body offsets
+  }
+  StatementInfo ext = inspect_statement("DO $$ BEGIN CREATE EXTENSION hstore; END $$");
+  EXPECT_EQ(ext.database_wide, "CREATE EXTENSION");
+  StatementInfo role = inspect_statement("DO $$ BEGIN CREATE ROLE r; END $$");
+  EXPECT_EQ(role.server_wide, "CREATE ROLE");
+  StatementInfo hold = inspect_statement(
+      "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ DECLARE c CURSOR WITH HOLD FOR "
+      "SELECT 1 $$");
+  EXPECT_EQ(hold.outlives_transaction, "DECLARE ... WITH HOLD");
+}
+
+}  // namespace
+}  // namespace shardgate::routing
