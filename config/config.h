@@ -138,6 +138,11 @@ struct Config {
   int workers = 0;  // 0 = one per core
   Duration connect_timeout{5000};
   Duration shutdown_timeout{30000};
+  // Clients admitted at once over all workers (after their startup packet); nullopt = `auto`,
+  // what the open-file limit leaves for clients (see proxy/fd_budget.h).
+  std::optional<int> max_client_conn;
+  // Startup packet, negotiation and authentication must finish within this; 0 = no limit.
+  Duration client_login_timeout{60000};
   AdminConfig admin;
   MetricsConfig metrics;
   LogConfig log;

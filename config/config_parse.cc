@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "config/config.h"
 #include "config/yaml_reader.h"
 
@@ -58,8 +59,9 @@ class ConfigParser {
     std::map<std::string, YAML::Node> sections;
     r_.for_each(
         root, "",
-        {"listen", "workers", "connect_timeout", "shutdown_timeout", "admin", "metrics", "log",
-         "auth", "tenant", "shards", "tiers", "guard", "directory", "provisioning"},
+        {"listen", "workers", "connect_timeout", "shutdown_timeout", "max_client_conn",
+         "client_login_timeout", "admin", "metrics", "log", "auth", "tenant", "shards", "tiers",
+         "guard", "directory", "provisioning"},
         [&](const std::string& k, const YAML::Node& v, const std::string&) { sections[k] = v; });
     auto section = [&](const char* name) {
       auto it = sections.find(name);
@@ -74,6 +76,11 @@ class ConfigParser {
     }
     if (sections.count("shutdown_timeout")) {
       c_.shutdown_timeout = r_.duration(section("shutdown_timeout"), "shutdown_timeout");
+    }
+    if (sections.count("max_client_conn")) parse_max_client_conn(section("max_client_conn"));
+    if (sections.count("client_login_timeout")) {
+      c_.client_login_timeout =
+          r_.duration(section("client_login_timeout"), "client_login_timeout");
     }
     parse_admin(section("admin"));
     parse_metrics(section("metrics"));
@@ -113,6 +120,17 @@ class ConfigParser {
 
   int count(const YAML::Node& n, const std::string& key, int min) {
     return static_cast<int>(r_.integer(n, key, min, 1000000));
+  }
+
+  // `auto` (the default) or a whole number >= 1.
+  void parse_max_client_conn(const YAML::Node& n) {
+    std::string s = r_.str(n, "max_client_conn");
+    if (s == "auto") return;
+    int64_t v = 0;
+    if (!absl::SimpleAtoi(s, &v))
+      r_.fail(n, "max_client_conn",
+              "\"" + Reader::printable(s) + "\" is not a whole number or auto");
+    c_.max_client_conn = static_cast<int>(r_.integer(n, "max_client_conn", 1, 10000000));
   }
 
   void parse_admin(const YAML::Node& n) {

@@ -8,6 +8,7 @@
 #include "pool/wire_io.h"
 #include "protocol/messages.h"
 #include "protocol/startup.h"
+#include "proxy/accept_backoff.h"
 #include "proxy/client_auth.h"
 #include "proxy/log.h"
 #include "proxy/version.h"
@@ -115,39 +116,22 @@ void AdminServer::stop() {
   }
 }
 
-namespace {
-
-// Accepts until the acceptor closes, backing off briefly after a failed accept (fd limit).
-template <class Acceptor, class OnSocket>
-awaitable<void> accept_each(Acceptor& acceptor, OnSocket on_socket) {
-  for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
-    if (ec) {
-      if (ec == asio::error::operation_aborted) co_return;
-      asio::steady_timer backoff(acceptor.get_executor(), std::chrono::milliseconds(50));
-      co_await backoff.async_wait(use_nothrow);
-      continue;
-    }
-    on_socket(std::move(socket));
-  }
-}
-
-}  // namespace
-
 awaitable<void> AdminServer::accept_unix() {
-  co_await accept_each(*unix_acceptor_, [this](asio::local::stream_protocol::socket socket) {
-    // The wire helpers take tcp::socket; reads and writes on a stream socket do not depend on
-    // its address family, so the Unix socket's descriptor is carried in one (never asked for
-    // TCP endpoints or options).
-    tcp::socket carried(io_);
-    error_code ec;
-    carried.assign(tcp::v4(), socket.release(), ec);
-    if (!ec) asio::co_spawn(io_, session(std::move(carried), false, next_id_++), asio::detached);
-  });
+  co_await accept_each(
+      *unix_acceptor_, "admin", [this](asio::local::stream_protocol::socket socket) {
+        // The wire helpers take tcp::socket; reads and writes on a stream socket do not depend on
+        // its address family, so the Unix socket's descriptor is carried in one (never asked for
+        // TCP endpoints or options).
+        tcp::socket carried(io_);
+        error_code ec;
+        carried.assign(tcp::v4(), socket.release(), ec);
+        if (!ec)
+          asio::co_spawn(io_, session(std::move(carried), false, next_id_++), asio::detached);
+      });
 }
 
 awaitable<void> AdminServer::accept_tcp() {
-  co_await accept_each(*tcp_acceptor_, [this](tcp::socket socket) {
+  co_await accept_each(*tcp_acceptor_, "admin-tcp", [this](tcp::socket socket) {
     asio::co_spawn(io_, session(std::move(socket), true, next_id_++), asio::detached);
   });
 }

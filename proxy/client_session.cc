@@ -3,6 +3,7 @@
 #include "pool/wire_io.h"
 #include "protocol/messages.h"
 #include "proxy/client_auth.h"
+#include "proxy/login_deadline.h"
 #include "proxy/pool_spec.h"
 #include "routing/search_path.h"
 #include "routing/tenant_context.h"
@@ -56,6 +57,7 @@ ClientSession::ClientSession(tcp::socket socket, SessionServices& services, Work
 }
 
 ClientSession::~ClientSession() {
+  if (admitted_) services_.clients.fetch_sub(1, std::memory_order_relaxed);
   if (key_) services_.cancels.remove(*key_);
   drop_tenant_state();
   // serve() always returns its server connection to the pool before it ends (on the pool's
@@ -198,16 +200,40 @@ std::optional<routing::RouteError> ClientSession::route_to(const std::string& te
   return std::nullopt;
 }
 
-awaitable<void> ClientSession::run() {
-  auto startup = co_await read_startup();
-  if (!startup) co_return;
-  startup_ = std::move(*startup);
-  const config::Config& config = *runtime_->config;
+std::optional<routing::RouteError> ClientSession::admit() {
+  auto configured = runtime_->config->max_client_conn;
+  int max = configured.value_or(services_.client_capacity.load(std::memory_order_relaxed));
+  int now = services_.clients.fetch_add(1, std::memory_order_relaxed) + 1;
+  admitted_ = true;
+  if (max <= 0 || now <= max) return std::nullopt;
+  services_.clients.fetch_sub(1, std::memory_order_relaxed);
+  admitted_ = false;
+  if (configured)
+    return routing::RouteError{
+        "53300", "too many client connections (max_client_conn " + std::to_string(max) + ")",
+        "Close idle connections, or raise max_client_conn in the shardgate configuration."};
+  return routing::RouteError{
+      "53300",
+      "too many client connections (max_client_conn auto: " + std::to_string(max) +
+          ", what the open-file limit leaves for clients)",
+      "Close idle connections, or raise shardgate's open-file hard limit (LimitNOFILE, "
+      "ulimit -Hn)."};
+}
 
+awaitable<bool> ClientSession::log_in() {
+  LoginDeadline deadline(client_, runtime_->config->client_login_timeout, log_);
+  auto startup = co_await read_startup();
+  if (!startup) co_return false;
+  startup_ = std::move(*startup);
+  if (auto err = admit()) {
+    co_await send_fatal(*err);
+    co_return false;
+  }
+  const config::Config& config = *runtime_->config;
   if (startup_.get("replication")) {
     co_await send_error("FATAL", "0A000", "shardgate does not proxy replication connections",
                         "Connect replication clients to the shard directly.");
-    co_return;
+    co_return false;
   }
   routing::StartupIdentity sid;
   if (auto* u = startup_.get("user")) sid.user = *u;
@@ -216,7 +242,7 @@ awaitable<void> ClientSession::run() {
   auto resolved = routing::resolve_identity(sid, config);
   if (auto* err = std::get_if<routing::RouteError>(&resolved)) {
     co_await send_fatal(*err);
-    co_return;
+    co_return false;
   }
   identity_ = std::get<routing::Identity>(std::move(resolved));
   log_.user = identity_.login_user;
@@ -225,20 +251,27 @@ awaitable<void> ClientSession::run() {
   user_ = config.find_user(identity_.login_user);
   auto auth = co_await authenticate_client(client_, client_buf_, user_, identity_.login_user,
                                            sid.user, *runtime_);
+  if (deadline.expired()) co_return false;  // logged by the deadline
   if (!auth.ok()) {
     if (auth.kind == AuthOutcome::Kind::kDisconnected) {
       log_event(spdlog::level::info, "client left during authentication", &log_);
-      co_return;
+      co_return false;
     }
     log_event(spdlog::level::warn, "authentication failed", &log_,
               {{"sqlstate", auth.sqlstate}, {"reason", auth.message}});
     Bytes out;
     protocol::encode_error(out, "FATAL", auth.sqlstate, auth.message, {});
     co_await write_bytes(client_, out);
-    co_return;
+    co_return false;
   }
   log_event(spdlog::level::info, "client authenticated", &log_,
             {{"method", auth_method_name(user_->method)}});
+  co_return true;
+}
+
+awaitable<void> ClientSession::run() {
+  if (!co_await log_in()) co_return;
+  const config::Config& config = *runtime_->config;
 
   if (auto err = check_startup_settings()) {
     co_await send_fatal(*err);

@@ -47,6 +47,10 @@ struct SessionServices {
   PauseControl& pauses;
   int workers = 1;
   std::atomic<uint64_t> context_switches{0};
+  // Clients past their startup packet, over all workers, and what the open-file limit leaves
+  // room for (max_client_conn: auto; 0 = not known, no limit).
+  std::atomic<int> clients{0};
+  std::atomic<int> client_capacity{0};
 };
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
@@ -108,6 +112,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   // --- startup (client_session.cc) ---
   awaitable<std::optional<protocol::StartupMessage>> read_startup();
+  // Counts the client against max_client_conn; the 53300 error when it is over.
+  std::optional<routing::RouteError> admit();
+  // Startup packet through authentication, under client_login_timeout; false = end.
+  awaitable<bool> log_in();
   awaitable<void> move_to_owner();
   // When the route's pool lives on another worker: detach the socket for the handoff and
   // return true (the coroutine must then end; the Proxy resumes the session there).
@@ -334,6 +342,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   int handoff_target_ = -1;
   int handoff_fd_ = -1;
   bool handoff_v6_ = false;
+  bool admitted_ = false;  // counted in services_.clients
   // Requests sent to the server whose ReadyForQuery has not come back yet, and when each
   // was sent (latency per tenant, slow-statement log).
   int pending_ = 0;

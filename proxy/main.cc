@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 
+#include "proxy/fd_budget.h"
 #include "proxy/log.h"
 #include "proxy/proxy_server.h"
 #include "proxy/runtime.h"
@@ -64,6 +65,17 @@ int main(int argc, char** argv) {
   proxy::setup_logging((*runtime)->config->log);
   proxy::log_event(spdlog::level::info, "starting shardgate", nullptr,
                    {{"version", proxy::kVersion}, {"config", config_path}});
+  // Before any socket is opened: clients are descriptors, and the soft limit a service manager
+  // starts a process with (1,024 or 4,096) is far below what the hard limit allows.
+  auto fds = proxy::raise_open_file_limit();
+  if (!fds.error.empty())
+    proxy::log_event(spdlog::level::warn, "cannot raise the open-file limit", nullptr,
+                     {{"soft", std::to_string(fds.soft)},
+                      {"hard", std::to_string(fds.hard)},
+                      {"error", fds.error}});
+  else if (fds.soft != fds.before)
+    proxy::log_event(spdlog::level::info, "open-file limit raised", nullptr,
+                     {{"from", std::to_string(fds.before)}, {"to", std::to_string(fds.soft)}});
   proxy::Proxy proxy(*runtime, config_path);
   if (!proxy.bind()) return 1;
   return proxy.run();

@@ -3,6 +3,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <chrono>
 
+#include "proxy/accept_backoff.h"
+#include "proxy/fd_budget.h"
 #include "proxy/log.h"
 
 namespace shardgate::proxy {
@@ -84,25 +86,19 @@ bool Proxy::bind() {
   log_event(spdlog::level::info, "listening", nullptr,
             {{"address", address.to_string() + ":" + std::to_string(port)},
              {"workers", std::to_string(count)}});
+  update_client_capacity(*rt, true);
   return true;
 }
 
 awaitable<void> Proxy::accept_loop(Worker& worker) {
-  for (;;) {
-    auto [ec, socket] = co_await worker.acceptor->async_accept(use_nothrow);
-    if (ec) {
-      if (ec == asio::error::operation_aborted || !worker.acceptor->is_open()) co_return;
-      log_event(spdlog::level::warn, "accept failed", nullptr, {{"error", ec.message()}});
-      asio::steady_timer backoff(worker.io, std::chrono::milliseconds(50));
-      co_await backoff.async_wait(use_nothrow);
-      continue;
-    }
+  co_await accept_each(*worker.acceptor, "clients", [this, &worker](tcp::socket socket) {
+    error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
     ++active_sessions_;
     auto session = std::make_shared<ClientSession>(std::move(socket), services_, worker,
                                                    next_session_id_.fetch_add(1));
     spawn(worker, std::move(session), false);
-  }
+  });
 }
 
 void Proxy::spawn(Worker& worker, std::shared_ptr<ClientSession> session, bool resume) {
@@ -164,10 +160,33 @@ std::optional<std::string> Proxy::reload() {
       (before && (before->host != after->host || before->port != after->port)))
     log_event(spdlog::level::warn, "metrics.listen changed: it applies after a restart");
   runtime_.set(*next);
+  update_client_capacity(**next, false);
   tenants_.reconfigure(**next);  // new rate limits apply to connected clients at once
   log_event(spdlog::level::info, "configuration reloaded", nullptr,
             {{"tenants", std::to_string((*next)->directory->size())}});
   return std::nullopt;
+}
+
+void Proxy::update_client_capacity(const Runtime& rt, bool at_start) {
+  auto budget = fd_budget(*rt.config, *rt.directory, services_.workers, open_file_limit());
+  int before = services_.client_capacity.exchange(budget.clients);
+  const auto& max = rt.config->max_client_conn;
+  if (!at_start && before == budget.clients && max == logged_max_client_conn_) return;
+  logged_max_client_conn_ = max;
+  std::string limit = max ? std::to_string(*max) : "auto";
+  log_event(spdlog::level::info, "client capacity", nullptr,
+            {{"clients", std::to_string(budget.clients)},
+             {"open_files", std::to_string(budget.open_files)},
+             {"server_connections", std::to_string(budget.server_connections)},
+             {"reserved_for_process", std::to_string(budget.process)},
+             {"max_client_conn", limit}});
+  if (max && *max > budget.clients)
+    log_event(
+        spdlog::level::warn,
+        "max_client_conn is above what the open-file limit leaves for clients: clients "
+        "beyond that wait in the listen backlog",
+        nullptr,
+        {{"max_client_conn", std::to_string(*max)}, {"clients", std::to_string(budget.clients)}});
 }
 
 int Proxy::run() {

@@ -44,6 +44,9 @@ class Proxy {
   // Loads config + directory and swaps them in; the reason when refused. Runs on the control
   // thread (SIGHUP posts it there) so it never races an admin change.
   std::optional<std::string> reload();
+  // Works out how many clients the open-file limit leaves room for (max_client_conn: auto)
+  // and logs it at start, and after a reload that changes it.
+  void update_client_capacity(const Runtime& rt, bool at_start);
 
   std::string config_path_;
   RuntimeHolder runtime_;
@@ -76,6 +79,7 @@ class Proxy {
   std::atomic<uint64_t> next_session_id_{1};
   std::atomic<bool> stopping_{false};
   uint16_t bound_port_ = 0;
+  std::optional<int> logged_max_client_conn_;  // control thread only, after bind()
 };
 
 }  // namespace shardgate::proxy
