@@ -18,8 +18,9 @@ namespace {
 constexpr uint64_t kPerEventLoop = 3;
 // Event loops besides the workers': main (signals), admin, metrics, the control pool.
 constexpr uint64_t kOtherEventLoops = 4;
-// stdin/stdout/stderr, the audit log, config and directory files read at a reload.
-constexpr uint64_t kFiles = 3 + 1 + 2;
+// stdin/stdout/stderr, the signal pipe (two ends), the audit log, config and directory files
+// read at a reload.
+constexpr uint64_t kFiles = 3 + 2 + 1 + 2;
 // Admin sessions and metrics scrapes served at once.
 constexpr uint64_t kAdminConnections = 16;
 // Cancel requests forwarded to servers, connections being replaced, resolver sockets.
