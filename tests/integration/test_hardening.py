@@ -106,7 +106,7 @@ def error_in(data: bytes) -> dict:
 # --- (a) the open-file limit ----------------------------------------------------------------------
 def test_soft_open_file_limit_raised_to_hard_and_capacity_logged(start_proxy, launcher, tmp_path):
     with open_file_limit(launcher, tmp_path, 256, 4096):
-        proxy = start_proxy(launcher.config())
+        proxy = start_proxy(launcher.config(workers=2))
     # The wrapper only sets the limits: without raising, the proxy would keep 256.
     assert max_open_files(proxy.pid) == (4096, 4096)
     assert "open-file limit raised from=256 to=4096" in proxy.log()
