@@ -175,6 +175,37 @@ void classify_session(const PgQuery__Node& stmt, SessionCommand& out) {
   if (out.kind != SessionCommandKind::kNone) out.local = v.is_local;
 }
 
+void note_setting_write(const PgQuery__Node& stmt, std::vector<SettingWrite>& out) {
+  if (stmt.node_case != PG_QUERY__NODE__NODE_VARIABLE_SET_STMT || !stmt.variable_set_stmt) return;
+  const PgQuery__VariableSetStmt& v = *stmt.variable_set_stmt;
+  if (v.is_local || !v.name || !*v.name) return;
+  SettingWrite w;
+  w.name = internal::ascii_lower(v.name);
+  switch (v.kind) {
+    case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE:
+      for (size_t i = 0; i < v.n_args && w.known; ++i) {
+        std::string part;
+        // A typed literal (SET TIME ZONE INTERVAL '...') means more than its text.
+        w.known = v.args[i] && v.args[i]->node_case == PG_QUERY__NODE__NODE_A_CONST &&
+                  internal::constant_text(v.args[i], part);
+        if (i > 0) w.value += ", ";
+        w.value += part;
+      }
+      w.known = w.known && v.n_args > 0;
+      break;
+    case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT:
+    case PG_QUERY__VARIABLE_SET_KIND__VAR_RESET:
+      w.reset = true;
+      break;
+    case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_CURRENT:
+      w.known = false;
+      break;
+    default:  // SET TRANSACTION, SET SESSION CHARACTERISTICS, RESET ALL (reset_all)
+      return;
+  }
+  out.push_back(std::move(w));
+}
+
 }  // namespace
 
 size_t StatementInfo::memory_bytes() const {
@@ -184,6 +215,8 @@ size_t StatementInfo::memory_bytes() const {
   for (const auto& s : session.schemas) n += sizeof(std::string) + s.capacity();
   for (const auto& s : protected_settings) n += sizeof(std::string) + s.capacity();
   for (const auto& s : qualified_schemas) n += sizeof(std::string) + s.capacity();
+  for (const auto& w : setting_writes)
+    n += sizeof(SettingWrite) + w.name.capacity() + w.value.capacity();
   return n;
 }
 
@@ -210,6 +243,7 @@ void parse_and_walk(const std::string& text, StatementInfo& info) {
   for (size_t i = 0; i < tree->n_stmts; ++i) {
     if (tree->stmts[i] && tree->stmts[i]->stmt) {
       internal::walk_statement(*tree->stmts[i]->stmt, info);
+      note_setting_write(*tree->stmts[i]->stmt, info.setting_writes);
     }
   }
   if (tree->n_stmts == 1 && tree->stmts[0] && tree->stmts[0]->stmt) {
