@@ -34,7 +34,14 @@ void SessionSettings::note_statement(const routing::StatementInfo& info) {
     open_.writes.clear();
     open_.reset_all = true;
   }
-  open_.writes.insert(open_.writes.end(), info.setting_writes.begin(), info.setting_writes.end());
+  for (const auto& w : info.setting_writes) {
+    // The tenant context (search_path, role) is kept apart; transaction_* last one
+    // transaction whatever the form of the SET.
+    if (!is_startup_setting(w.name) || w.name == "role" || w.name == "session_authorization" ||
+        w.name.starts_with("transaction_"))
+      continue;
+    open_.writes.push_back(w);
+  }
 }
 
 void SessionSettings::end_request() {

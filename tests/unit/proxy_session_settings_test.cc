@@ -191,6 +191,17 @@ TEST(SessionSettings, UnreadableValuesAreLeftToTheServer) {
   EXPECT_TRUE(s.sync(conn).empty());
 }
 
+TEST(SessionSettings, TheTenantContextIsNotAClientSetting) {
+  SessionSettings s;
+  AppliedSettings conn;
+  run(s, conn, "SET search_path TO \"Tenant_X\", public");
+  run(s, conn, "SET ROLE other");
+  run(s, conn, "SET shardgate.tenant = 'acme'");
+  run(s, conn, "SET transaction_isolation = 'serializable'");
+  EXPECT_TRUE(conn.empty());
+  EXPECT_TRUE(s.sync(conn).empty());
+}
+
 TEST(SessionSettings, StartupParametersThatAreNotSettings) {
   EXPECT_FALSE(SessionSettings::is_startup_setting("user"));
   EXPECT_FALSE(SessionSettings::is_startup_setting("Database"));
