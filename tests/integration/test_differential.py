@@ -17,6 +17,8 @@ from __future__ import annotations
 import difflib
 import os
 import subprocess
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,6 +149,35 @@ def proxies(shards, launcher):
     assert not failures, "\n".join(failures)
 
 
+@contextmanager
+def other_client(proxy):
+    """Transaction mode: another client of the tenant, with settings of its own, keeps taking
+    server connections, so the script's statements move between connections (its settings
+    must follow it, and this client's must not reach it)."""
+    stop = threading.Event()
+    errors = []
+
+    def loop():
+        try:
+            with proxy.connect(options=f"-c shardgate.tenant={TENANT} -c work_mem=2MB "
+                                       "-c geqo=off", application_name="other") as conn:
+                conn.execute("SET statement_timeout = '7s'")
+                conn.execute("SET datestyle = 'SQL, DMY'")
+                while not stop.is_set():
+                    with conn.transaction():
+                        conn.execute("SELECT pg_sleep(0.003)")
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            errors.append(repr(e))
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield errors
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
 SCRIPTS = sorted(p.name for p in CORPUS.glob("*.sql"))
 
 
@@ -180,7 +211,12 @@ def test_differential(script, shards, proxies):
         env = base_env() | extra | proxy.libpq_env() | extra
         env = {k: v for k, v in env.items() if k != "PGOPTIONS"}
         env["PGOPTIONS"] = f"-c shardgate.tenant={TENANT} {options}".strip()
-        proxied = run_psql(path, env)
+        if mode == "transaction":
+            with other_client(proxy) as errors:
+                proxied = run_psql(path, env)
+            assert not errors, f"the other client failed: {errors}"
+        else:
+            proxied = run_psql(path, env)
         warnings = log.warnings()
         if sorted(warnings) != sorted(direct_warnings):
             extra_warnings.append(f"[{mode}] shard log WARNING lines differ:\n  direct: "
