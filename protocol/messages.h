@@ -75,6 +75,10 @@ void encode_error(Bytes& out, std::string_view severity, std::string_view sqlsta
 void encode_notice(Bytes& out, std::string_view severity, std::string_view sqlstate,
                    std::string_view message);
 void encode_error_fields(Bytes& out, char type, const ErrorFields& f);  // 'E' or 'N'
+// An ErrorResponse body whose context field ('W') is exactly `context`, written to `out` as
+// a whole ErrorResponse without its context and source-location fields (W, F, L, R). False
+// (nothing written) for any other body.
+bool strip_error_context(ByteSpan body, std::string_view context, Bytes& out);
 void encode_command_complete(Bytes& out, std::string_view tag);
 void encode_empty_query_response(Bytes& out);
 struct ColumnDesc {

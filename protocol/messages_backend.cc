@@ -122,6 +122,20 @@ void encode_error_fields(Bytes& out, char type, const ErrorFields& f) {
   w.end();
 }
 
+bool strip_error_context(ByteSpan body, std::string_view context, Bytes& out) {
+  auto fields = decode_error_fields(body);
+  if (!fields) return false;
+  const std::string* where = fields->get('W');
+  if (!where || *where != context) return false;
+  ErrorFields kept;
+  for (auto& f : fields->fields) {
+    if (f.code != 'W' && f.code != 'F' && f.code != 'L' && f.code != 'R')
+      kept.fields.push_back(std::move(f));
+  }
+  encode_error_fields(out, 'E', kept);
+  return true;
+}
+
 namespace {
 // ErrorResponse and NoticeResponse share one shape: severity (localized and not), SQLSTATE,
 // message, then optional detail and hint.

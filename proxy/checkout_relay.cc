@@ -206,6 +206,16 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_relay(const ContextPref
         finish(CheckoutEnd::kServerGone);
         co_return;
       }
+      if (frame.type == protocol::be::kNotification) {
+        // A session-mode listener's notification, sent while the context was being set again.
+        protocol::ByteSpan whole = server_buf.data().first(frame.size);
+        protocol::Bytes scratch;
+        if (deliverable(frame.type, whole, expect, scratch) &&
+            co_await write_bytes(client_, whole)) {
+          finish(CheckoutEnd::kClientGone);
+          co_return;
+        }
+      }
       context_failed = !absorb_prefix_response(frame.type, frame.body, remaining);
       server_buf.consume(frame.size);
       if (context_failed) break;
@@ -226,6 +236,7 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_relay(const ContextPref
     // Phase 2: relay until the transaction is over. Responses to shardgate's own messages
     // are dropped; everything else passes through in order.
     size_t streaming = 0;
+    protocol::Bytes scratch;  // a notification under the client's channel name
     for (;;) {
       auto data = server_buf.data();
       size_t consumed = 0;
@@ -245,6 +256,10 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_relay(const ContextPref
         size_t available = data.size() - consumed;
         if (header.total > available) {
           if (header.total <= StreamScanner::kStreamThreshold) break;
+          if (type == protocol::be::kNotification) {  // PostgreSQL never sends one this big
+            finish(CheckoutEnd::kServerGone);
+            co_return;
+          }
           route_response(type, false, expect, server_->prepared);  // a big DataRow/CopyData
           if (dropped)
             out.insert(out.end(), data.begin() + static_cast<std::ptrdiff_t>(consumed), data.end());
@@ -253,14 +268,14 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_relay(const ContextPref
           break;
         }
         observe_server_message(type, data.subspan(consumed + 5, header.total - 5));
-        bool forward = route_response(type, true, expect, server_->prepared);
-        if (!forward && !dropped) {
+        auto whole = data.subspan(consumed, header.total);
+        bool forward = deliverable(type, whole, expect, scratch);
+        bool as_is = forward && whole.data() == data.data() + consumed;
+        if (!as_is && !dropped) {
           dropped = true;
           out.assign(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(consumed));
-        } else if (forward && dropped) {
-          out.insert(out.end(), data.begin() + static_cast<std::ptrdiff_t>(consumed),
-                     data.begin() + static_cast<std::ptrdiff_t>(consumed + header.total));
         }
+        if (forward && dropped) out.insert(out.end(), whole.begin(), whole.end());
         consumed += header.total;
       }
       protocol::ByteSpan to_client = dropped ? protocol::ByteSpan(out) : data.first(consumed);

@@ -213,6 +213,7 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::relay_respon
   // Phase 2: relay to the client; responses to shardgate's own messages (a Parse it added
   // for a statement this server had not seen) are dropped.
   protocol::Bytes& to_client = response_out_;
+  protocol::Bytes scratch;  // a notification under the client's channel name
   for (;;) {
     auto data = server_buf.data();
     size_t consumed = 0;
@@ -244,14 +245,14 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::relay_respon
         break;
       }
       observe_server_message(header.type, data.subspan(consumed + 5, header.total - 5));
-      bool forward = route_response(header.type, true, expect_, server_->prepared);
       auto whole = data.subspan(consumed, header.total);
-      if (!forward && !dropped) {
+      bool forward = deliverable(header.type, whole, expect_, scratch);
+      bool as_is = forward && whole.data() == data.data() + consumed;
+      if (!as_is && !dropped) {
         dropped = true;
         to_client.assign(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(consumed));
-      } else if (forward && dropped) {
-        to_client.insert(to_client.end(), whole.begin(), whole.end());
       }
+      if (forward && dropped) to_client.insert(to_client.end(), whole.begin(), whole.end());
       consumed += header.total;
       // This request's last ReadyForQuery: what follows belongs to the next one in line.
       if (header.type == protocol::be::kReadyForQuery && pending_ == 0 && !unsynced_ &&

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "pool/asio.h"
 #include "pool/read_buffer.h"
@@ -150,7 +151,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   // --- statements and session commands (session_commands.cc) ---
   struct StatementAction {
-    enum class Kind { kForward, kSessionCommand, kRefuse } kind = Kind::kForward;
+    // kScopeChannels: forwarded with its LISTEN/NOTIFY channels renamed for the tenant.
+    enum class Kind { kForward, kSessionCommand, kRefuse, kScopeChannels } kind = Kind::kForward;
     std::shared_ptr<const routing::StatementInfo> info;
     std::string sqlstate, message, hint;
   };
@@ -161,6 +163,18 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The head Query answer_locally found plainly forwardable (used once, by vet_request).
   std::string forward_memo_;
   bool forward_memo_set_ = false;
+  // --- LISTEN/NOTIFY channels per tenant (session_channels.cc) ---
+  // A forwarded statement that names channels: scoped to the tenant, or refused.
+  void scope_channels(StatementAction& action) const;
+  // The text the server gets for a kScopeChannels statement.
+  std::string channel_text(std::string_view sql, const routing::StatementInfo& info);
+  // Every whole server message bound for the client passes here: false to drop it (a
+  // response to shardgate's own message, another tenant's notification); `whole` may be
+  // pointed at `scratch` (a notification under the client's channel name).
+  bool deliverable(char type, protocol::ByteSpan& whole, std::deque<Expectation>& expect,
+                   protocol::Bytes& scratch);
+  // Hashed server channel names (too long for <tenant>.<channel>) -> the client's names.
+  absl::flat_hash_map<std::string, std::string> hashed_channels_;
   // SET/RESET shardgate.tenant or a tenant's search_path: switches route_; error if refused.
   std::optional<routing::RouteError> apply_session_command(const routing::SessionCommand& cmd);
   // Whether a session command could run (allow-list, directory), without running it.
@@ -268,11 +282,19 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void expire_sequential();
 
  private:
-  // Turns a client Query/Parse into what the server must get (guard, session commands);
-  // false to stop before this message (answered by shardgate once the checkout ends).
+  // Turns a client Query/Parse/FunctionCall into what the server must get (guard, session
+  // commands, channels); false to stop before this message (answered by shardgate once the
+  // checkout ends).
   bool vet_request(char type, protocol::ByteSpan body, protocol::ByteSpan& raw,
                    protocol::Bytes& substitute, std::optional<routing::SessionCommand>& command);
+  // A FunctionCall while the guard is on: replaced in `raw` by a Query that raises 42501.
+  bool refuse_fast_path(char type, protocol::ByteSpan& raw, protocol::Bytes& substitute);
   std::string rate_limit_message() const;
+  // raise_sql() for a statement sent in the client's statement's place; counts it, so the
+  // error it raises reaches the client without the PL/pgSQL context (deliverable()).
+  std::string raise_in_server(std::string_view sqlstate, std::string_view message,
+                              std::string_view hint);
+  int raised_in_server_ = 0;
   static std::string rate_limit_hint();
   // The checkout's first Query was already counted against the rate limit.
   bool head_counted_ = false;

@@ -75,6 +75,7 @@ ClientSession::StatementAction ClientSession::classify(std::string_view sql) {
       action.message = std::move(verdict.message);
       action.hint = std::move(verdict.hint);
     }
+    if (action.kind == StatementAction::Kind::kForward) scope_channels(action);
   }
   return action;
 }
@@ -240,6 +241,7 @@ namespace shardgate::proxy {
 bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::ByteSpan& raw,
                                 protocol::Bytes& substitute,
                                 std::optional<routing::SessionCommand>& command) {
+  if (refuse_fast_path(type, raw, substitute)) return true;
   if (type != protocol::fe::kQuery && type != protocol::fe::kParse) return true;
   protocol::Reader r(body);
   std::string_view name;
@@ -275,9 +277,11 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
   }
 
   std::string replacement;
-  if (action.kind == StatementAction::Kind::kRefuse) {
+  if (action.kind == StatementAction::Kind::kScopeChannels) {
+    replacement = channel_text(sql, *action.info);  // Parse keeps its parameter types
+  } else if (action.kind == StatementAction::Kind::kRefuse) {
     log_refusal(sql, action);
-    replacement = raise_sql(action.sqlstate, action.message, action.hint);
+    replacement = raise_in_server(action.sqlstate, action.message, action.hint);
     if (type == protocol::fe::kParse) {
       // The stand-in takes no parameters: Binds of this statement are sent without theirs.
       if (name.empty())
@@ -298,10 +302,10 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
       replacement = "SELECT " + routing::quote_literal(route_ ? route_->tenant : "") +
                     "::text AS \"shardgate.tenant\"";
     } else if (status_ != 'I') {
-      replacement = raise_sql("25001", "the tenant cannot change inside a transaction block",
-                              "Run SET shardgate.tenant before BEGIN or after COMMIT.");
+      replacement = raise_in_server("25001", "the tenant cannot change inside a transaction block",
+                                    "Run SET shardgate.tenant before BEGIN or after COMMIT.");
     } else if (auto err = validate_session_command(cmd)) {
-      replacement = raise_sql(err->sqlstate, err->message, err->hint);
+      replacement = raise_in_server(err->sqlstate, err->message, err->hint);
     } else {
       // A Parse: the switch happens each time a Bind executes it.
       command = cmd;
@@ -324,6 +328,12 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
   return true;
 }
 
+std::string ClientSession::raise_in_server(std::string_view sqlstate, std::string_view message,
+                                           std::string_view hint) {
+  ++raised_in_server_;
+  return raise_sql(sqlstate, message, hint);
+}
+
 std::string ClientSession::rate_limit_message() const {
   char rate[32];
   std::snprintf(rate, sizeof rate, "%g", tenant_state_->queries_per_second.load());
@@ -337,7 +347,7 @@ std::string ClientSession::rate_limit_hint() {
 
 void ClientSession::reject_over_rate(char type, protocol::ByteSpan body, protocol::Bytes& out,
                                      std::deque<Expectation>& expect) {
-  std::string sql = raise_sql("53400", rate_limit_message(), rate_limit_hint());
+  std::string sql = raise_in_server("53400", rate_limit_message(), rate_limit_hint());
   log_event(spdlog::level::debug, "rate limited", &log_);
   if (type == protocol::fe::kQuery) {
     protocol::encode_query(out, sql);

@@ -14,6 +14,10 @@ namespace shardgate::proxy {
 // statement once a server connection is involved, so transaction state and response order
 // stay exactly what PostgreSQL would produce (a failed statement aborts the transaction).
 std::string raise_sql(std::string_view sqlstate, std::string_view message, std::string_view hint);
+// The context PostgreSQL adds to the error raise_sql() raises: shardgate removes it (and the
+// source location) before the client sees the error, which must not show the mechanism.
+inline constexpr std::string_view kRaiseContext =
+    "PL/pgSQL function inline_code_block line 1 at RAISE";
 
 // A harmless statement that completes with the tag "SET", in place of a session command the
 // proxy answered (extended protocol).

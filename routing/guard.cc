@@ -45,8 +45,13 @@ std::string allowed_list(const GuardPolicy& policy) {
 }  // namespace
 
 bool search_path_allowed(const std::vector<std::string>& schemas, const GuardPolicy& policy) {
+  // Unqualified CREATEs land in the first schema that exists: for a tenant with a schema of
+  // its own, only pg_catalog and pg_temp may come before it, so nothing lands in a shared one.
+  bool own_seen = policy.tenant_schema.empty();
   for (const auto& s : schemas) {
     if (!schema_allowed(s, policy)) return false;
+    if (s == policy.tenant_schema) own_seen = true;
+    if (!own_seen && s != "pg_catalog" && s != "pg_temp") return false;
   }
   return true;
 }
@@ -71,6 +76,13 @@ GuardVerdict judge(const StatementInfo& info, const GuardPolicy& policy) {
     if (!policy.refuse_unparsable) return {};
     return refuse("the guard cannot parse it (" + info.parse_error + ") for tenant " + tenant,
                   "Check the statement's syntax; shardgate's guard reads PostgreSQL 15 SQL.");
+  }
+  if (!info.refused_in_body.empty()) {
+    return refuse(
+        info.refused_in_body + " (refused whatever the tier allows, tenant " + tenant + ")",
+        "Keep function bodies and DO blocks in sql or plpgsql the guard can read: "
+        "plain statements and expressions (PL/pgSQL cursors and assignments to "
+        "record fields are not readable), no RESET ALL or DEALLOCATE inside.");
   }
   if (!info.protected_settings.empty()) {
     return refuse_setting(info.protected_settings.front(), policy.tenant);
@@ -125,6 +137,15 @@ GuardVerdict judge(const StatementInfo& info, const GuardPolicy& policy) {
                         " may use (" + allowed_list(policy) + ")",
                     "Use unqualified names or the tenant's own schema; shardgate routes each "
                     "tenant to its own schema.");
+    }
+  }
+  for (const auto& schema : info.code_schemas) {
+    if (schema != policy.tenant_schema && schema != "pg_temp") {
+      return refuse("it puts a function or trigger in schema " + quoted(schema) +
+                        ", where other tenants would run it; tenant " + tenant +
+                        " may put code only in its own schema or pg_temp",
+                    "Create functions and triggers in the tenant's own schema (unqualified "
+                    "names do).");
     }
   }
   return {};

@@ -45,14 +45,16 @@ struct GuardVerdict {
 GuardVerdict refuse_setting(std::string_view name, std::string_view tenant);
 
 // Whether a search_path of these schemas keeps the tenant to what it may name: its own
-// schema, the shared schemas and the built-in ones.
+// schema, the shared schemas and the built-in ones, with its own schema before any shared
+// one (only pg_catalog and pg_temp may precede it), so unqualified CREATEs stay in it.
 bool search_path_allowed(const std::vector<std::string>& schemas, const GuardPolicy& policy);
 
 // Schemas every tenant may name besides its own and the shared ones.
 bool is_builtin_allowed_schema(std::string_view schema);
 
 // Judges a whole text (all its statements; any refusal refuses all), in this order:
-// too complex; unparsable (only with refuse_unparsable); protected settings and unknown
+// too complex; unparsable (only with refuse_unparsable); function bodies or DO blocks the
+// guard cannot read (StatementInfo::refused_in_body); protected settings and unknown
 // set_config/pg_settings changes; persistent settings; dynamic SQL (unless allowed);
 // schemas outside tenant_schema, pg_catalog, information_schema, pg_temp and
 // shared_schemas (compared exactly, after PostgreSQL's identifier folding).

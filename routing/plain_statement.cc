@@ -21,7 +21,7 @@ char ascii_lower(unsigned char c) {
 
 // Words after which a statement is not plain (lower case).
 bool is_denied_word(std::string_view w) {
-  static constexpr std::array<std::string_view, 24> kDenied = {"set_config",
+  static constexpr std::array<std::string_view, 25> kDenied = {"set_config",
                                                                "pg_settings",
                                                                "nextval",
                                                                "currval",
@@ -44,7 +44,8 @@ bool is_denied_word(std::string_view w) {
                                                                "query_to_xml",
                                                                "cursor_to_xml",
                                                                "xmlparse",
-                                                               "current_setting"};
+                                                               "current_setting",
+                                                               "pg_notify"};
   for (auto d : kDenied)
     if (w == d) return true;
   if (w.starts_with("dblink")) return true;

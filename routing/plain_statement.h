@@ -5,7 +5,8 @@
 // "Plain" is deliberately narrow and conservative: one SELECT/INSERT/UPDATE/DELETE/VALUES
 // statement of unqualified names, ordinary '...' literals, numbers and operators, with none
 // of the functions or types through which a statement can name a schema or a setting as data
-// (set_config, nextval & co, reg* casts, *_to_xml, dblink*, ts_stat, pg_settings). Anything
+// (set_config, nextval & co, reg* casts, *_to_xml, dblink*, ts_stat, pg_settings,
+// pg_notify: its channel is rewritten per tenant). Anything
 // else, including every comment, quoted identifier, dollar quote, escape string, backslash,
 // dot outside a number, second statement or non-ASCII byte, is not plain and goes through the
 // full inspector. A fuzz target checks that whatever this calls plain, the full inspector

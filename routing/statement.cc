@@ -8,8 +8,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
+#include "routing/function_body.h"
 #include "routing/statement_walk.h"
 
 namespace shardgate::routing {
@@ -211,12 +213,16 @@ void note_setting_write(const PgQuery__Node& stmt, std::vector<SettingWrite>& ou
 size_t StatementInfo::memory_bytes() const {
   size_t n = sizeof(StatementInfo) + parse_error.capacity() + session.value.capacity() +
              dynamic_sql_what.capacity() + persistent_what.capacity() + database_wide.capacity() +
-             server_wide.capacity() + outlives_transaction.capacity();
+             server_wide.capacity() + outlives_transaction.capacity() + refused_in_body.capacity();
   for (const auto& s : session.schemas) n += sizeof(std::string) + s.capacity();
   for (const auto& s : protected_settings) n += sizeof(std::string) + s.capacity();
   for (const auto& s : qualified_schemas) n += sizeof(std::string) + s.capacity();
   for (const auto& w : setting_writes)
     n += sizeof(SettingWrite) + w.name.capacity() + w.value.capacity();
+  for (const auto& s : code_schemas) n += sizeof(std::string) + s.capacity();
+  n += channel_refusal.capacity();
+  for (const auto& c : channel_sites)
+    n += sizeof(ChannelSite) + c.channel.capacity() + c.payload.capacity();
   return n;
 }
 
@@ -242,41 +248,50 @@ void parse_and_walk(const std::string& text, StatementInfo& info) {
   info.statement_count = static_cast<int>(tree->n_stmts);
   for (size_t i = 0; i < tree->n_stmts; ++i) {
     if (tree->stmts[i] && tree->stmts[i]->stmt) {
-      internal::walk_statement(*tree->stmts[i]->stmt, info);
-      note_setting_write(*tree->stmts[i]->stmt, info.setting_writes);
+      const PgQuery__RawStmt& raw = *tree->stmts[i];
+      internal::StatementSpan span = internal::statement_span(raw, text.size());
+      // The statement's own text, for the PL/pgSQL parser (function_body.h).
+      std::string_view own = std::string_view(text).substr(span.begin, span.end - span.begin);
+      internal::walk_statement(*raw.stmt, info, own, span);
+      note_setting_write(*raw.stmt, info.setting_writes);
     }
   }
+  if (!info.channel_sites.empty()) internal::resolve_channel_literals(text, info);
   if (tree->n_stmts == 1 && tree->stmts[0] && tree->stmts[0]->stmt) {
     classify_session(*tree->stmts[0]->stmt, info.session);
   }
   pg_query__parse_result__free_unpacked(tree, nullptr);
 }
 
-struct DeepParse {
-  const std::string* text;
-  StatementInfo* info;
+struct BigStackJob {
+  const std::function<void()>* fn;
+  int body_nesting;
 };
 
-void* deep_parse_thread(void* arg) {
-  auto* job = static_cast<DeepParse*>(arg);
-  parse_and_walk(*job->text, *job->info);  // libpg_query frees its context at thread exit
+void* big_stack_thread(void* arg) {
+  auto* job = static_cast<BigStackJob*>(arg);
+  internal::set_body_nesting(job->body_nesting);
+  (*job->fn)();  // libpg_query frees its context at thread exit
   return nullptr;
 }
 
-// parse_and_walk() on a helper thread with a big stack; false when no thread could be made.
-bool parse_on_big_stack(const std::string& text, StatementInfo& info) {
+}  // namespace
+
+namespace internal {
+
+bool run_on_big_stack(const std::function<void()>& fn) {
   pthread_attr_t attr;
   if (pthread_attr_init(&attr) != 0) return false;
-  DeepParse job{&text, &info};
+  BigStackJob job{&fn, body_nesting()};
   pthread_t thread;
   bool ok = pthread_attr_setstacksize(&attr, kBigStackBytes) == 0 &&
-            pthread_create(&thread, &attr, deep_parse_thread, &job) == 0;
+            pthread_create(&thread, &attr, big_stack_thread, &job) == 0;
   pthread_attr_destroy(&attr);
   if (ok) pthread_join(thread, nullptr);
   return ok;
 }
 
-}  // namespace
+}  // namespace internal
 
 StatementInfo inspect_statement(std::string_view sql) {
   StatementInfo info;
@@ -295,7 +310,7 @@ StatementInfo inspect_statement(std::string_view sql) {
   }
   if (depth <= kInlineDepth) {
     parse_and_walk(text, info);
-  } else if (!parse_on_big_stack(text, info)) {
+  } else if (!internal::run_on_big_stack([&] { parse_and_walk(text, info); })) {
     info.too_complex = true;
     info.parse_error = "statement is too deeply nested for the guard (no thread for it)";
   }

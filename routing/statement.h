@@ -42,6 +42,23 @@ struct SettingWrite {
   std::string value;   // SET name = a, b: the value as set_config() takes it ("a, b")
 };
 
+// A place in the text where a LISTEN/NOTIFY channel is named (channel_names.h rewrites it
+// per tenant). Spans are byte offsets into the inspected text.
+struct ChannelSite {
+  enum class Kind {
+    kListen,       // LISTEN: the whole statement span
+    kUnlisten,     // UNLISTEN channel: the whole statement span
+    kUnlistenAll,  // UNLISTEN *: the whole statement span (kept as written)
+    kNotify,       // NOTIFY channel[, payload]: the whole statement span
+    kPgNotify,     // pg_notify('channel', ...): the channel's string literal only
+  };
+  Kind kind = Kind::kListen;
+  size_t begin = 0;
+  size_t end = 0;
+  std::string channel;  // as PostgreSQL reads it (unquoted identifiers folded)
+  std::string payload;  // kNotify
+};
+
 struct StatementInfo {
   // False when libpg_query could not parse the text; parse_error holds its message. The
   // guard lets such text through by default: PostgreSQL parses a whole simple-query string
@@ -81,16 +98,29 @@ struct StatementInfo {
   // REINDEX SCHEMA, COPY targets, and string constants that PostgreSQL reads as names:
   // casts to reg* types ('s.t'::regclass, regnamespace 's') and the first argument of
   // nextval/currval/setval/pg_sequence_last_value. Not seen: names computed at run time
-  // (nextval($1), nextval(name_column)), and names inside function bodies (dynamic_sql).
+  // (nextval($1), nextval(name_column)) and query text built at run time (dynamic_sql).
+  // Names inside sql and plpgsql function bodies and DO blocks are listed (function_body.h).
   std::vector<std::string> qualified_schemas;
+  // Schemas that CREATE FUNCTION/PROCEDURE or CREATE TRIGGER put code in, by qualified name:
+  // code there resolves names with whoever runs it, so another tenant (a shared schema's
+  // function, a trigger on a shared table) would run it with its own search_path. judge()
+  // allows only the tenant's schema and pg_temp.
+  std::vector<std::string> code_schemas;
 
-  // SQL the guard cannot see: DO, CREATE [OR REPLACE] FUNCTION/PROCEDURE, and functions
+  // SQL the guard cannot see: EXECUTE of a computed string in PL/pgSQL, functions and DO
+  // blocks in other languages, SECURITY DEFINER and SET clauses on functions, and functions
   // that run query text or dump whole relations (query_to_xml & kin, table_to_xml,
   // schema_to_xml, database_to_xml, cursor_to_xml, ts_stat, ts_rewrite, dblink*).
-  // dynamic_sql_what names the first one found ("DO block", "function dblink_exec").
-  // PREPARE's inner statement is inspected like any other; EXECUTE runs what was inspected.
+  // dynamic_sql_what names the first one found ("DO block in language plperl",
+  // "function dblink_exec"). PREPARE's inner statement is inspected like any other; EXECUTE
+  // runs what was inspected. Bodies in sql and plpgsql are inspected, their findings merged
+  // into this statement's.
   bool dynamic_sql = false;
   std::string dynamic_sql_what;
+  // Refused whatever the tier allows: a function body or DO block (or a statement or
+  // expression in one) the guard cannot parse, bodies nested too deep, DEALLOCATE in a body.
+  // Names the first one found.
+  std::string refused_in_body;
 
   // Changes that reach other sessions: ALTER ROLE/USER ... SET/RESET, ALTER DATABASE ...
   // SET/RESET, ALTER SYSTEM. persistent_what names the first one found.
@@ -121,6 +151,12 @@ struct StatementInfo {
   std::vector<std::string> deallocated;
   bool transaction_control =
       false;  // BEGIN/START/COMMIT/ROLLBACK/SAVEPOINT/RELEASE/PREPARE TRANSACTION...
+
+  // LISTEN, UNLISTEN, NOTIFY and pg_notify() channel names, in source order.
+  std::vector<ChannelSite> channel_sites;
+  // A channel shardgate cannot scope to the tenant (pg_notify with a channel computed at run
+  // time, NOTIFY in a rule action): what it is. The statement is refused.
+  std::string channel_refusal;
 
   // Approximate heap footprint, for the cache's byte bound.
   size_t memory_bytes() const;

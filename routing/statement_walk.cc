@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "routing/function_body.h"
 #include "routing/statement_scope.h"
 
 namespace shardgate::routing::internal {
@@ -43,7 +44,9 @@ const PgQuery__String* string_node(const PgQuery__Node* n) {
 
 class Walker {
  public:
-  explicit Walker(StatementInfo& info) : info_(info) {}
+  Walker(StatementInfo& info, std::string_view text, const ProtobufCMessage* root,
+         StatementSpan span)
+      : info_(info), text_(text), root_(root), span_(span) {}
 
   void walk(const ProtobufCMessage* root) {
     std::vector<const ProtobufCMessage*> stack;
@@ -71,6 +74,8 @@ class Walker {
     kVariableSet,
     kDoStmt,
     kCreateFunction,
+    kAlterFunction,
+    kCreateTrigger,
     kAlterRoleSet,
     kAlterDatabaseSet,
     kAlterSystem,
@@ -94,6 +99,7 @@ class Walker {
     kReindex,
     kImportForeignSchema,
     kPublicationObjSpec,
+    kChannel,
   };
 
   static const absl::flat_hash_map<const ProtobufCMessageDescriptor*, Hook>& hooks() {
@@ -106,7 +112,7 @@ class Walker {
         {&pg_query__collate_clause__descriptor, Hook::kNameList},
         {&pg_query__object_with_args__descriptor, Hook::kNameList},
         {&pg_query__define_stmt__descriptor, Hook::kNameList},
-        {&pg_query__create_trig_stmt__descriptor, Hook::kNameList},
+        {&pg_query__create_trig_stmt__descriptor, Hook::kCreateTrigger},
         {&pg_query__create_event_trig_stmt__descriptor, Hook::kNameList},
         {&pg_query__create_domain_stmt__descriptor, Hook::kNameList},
         {&pg_query__alter_domain_stmt__descriptor, Hook::kNameList},
@@ -130,6 +136,7 @@ class Walker {
         {&pg_query__variable_set_stmt__descriptor, Hook::kVariableSet},
         {&pg_query__do_stmt__descriptor, Hook::kDoStmt},
         {&pg_query__create_function_stmt__descriptor, Hook::kCreateFunction},
+        {&pg_query__alter_function_stmt__descriptor, Hook::kAlterFunction},
         {&pg_query__alter_role_set_stmt__descriptor, Hook::kAlterRoleSet},
         {&pg_query__alter_database_set_stmt__descriptor, Hook::kAlterDatabaseSet},
         {&pg_query__alter_system_stmt__descriptor, Hook::kAlterSystem},
@@ -154,6 +161,9 @@ class Walker {
         {&pg_query__reindex_stmt__descriptor, Hook::kReindex},
         {&pg_query__import_foreign_schema_stmt__descriptor, Hook::kImportForeignSchema},
         {&pg_query__publication_obj_spec__descriptor, Hook::kPublicationObjSpec},
+        {&pg_query__listen_stmt__descriptor, Hook::kChannel},
+        {&pg_query__unlisten_stmt__descriptor, Hook::kChannel},
+        {&pg_query__notify_stmt__descriptor, Hook::kChannel},
     };
     return *table;
   }
@@ -397,6 +407,7 @@ class Walker {
         const auto* f = reinterpret_cast<const PgQuery__FuncCall*>(m);
         name_list(f->funcname, f->n_funcname);
         func_call(*f);
+        channel_function(*f, info_);
         return;
       }
       case Hook::kTypeName: {
@@ -426,14 +437,21 @@ class Walker {
         variable_set(*reinterpret_cast<const PgQuery__VariableSetStmt*>(m));
         return;
       case Hook::kDoStmt:
-        dynamic("DO block");
+        inspect_do(*reinterpret_cast<const PgQuery__DoStmt*>(m), text_, info_);
         return;
       case Hook::kCreateFunction: {
         const auto* f = reinterpret_cast<const PgQuery__CreateFunctionStmt*>(m);
         name_list(f->funcname, f->n_funcname);
-        dynamic(f->is_procedure ? "CREATE PROCEDURE" : "CREATE FUNCTION");
+        inspect_create_function(*f, text_, info_);
         return;
       }
+      case Hook::kCreateTrigger:
+        name_list_fields(m);
+        inspect_create_trigger(*reinterpret_cast<const PgQuery__CreateTrigStmt*>(m), info_);
+        return;
+      case Hook::kAlterFunction:
+        inspect_alter_function(*reinterpret_cast<const PgQuery__AlterFunctionStmt*>(m), info_);
+        return;
       case Hook::kAlterRoleSet:
         persistent("ALTER ROLE ... SET");
         return;
@@ -578,16 +596,31 @@ class Walker {
         }
         return;
       }
+      case Hook::kChannel:
+        channel_statement(m, m == root_, span_, info_);
+        return;
     }
   }
 
   StatementInfo& info_;
+  std::string_view text_;
+  const ProtobufCMessage* root_;
+  StatementSpan span_;
 };
 
 }  // namespace
 
-void walk_statement(const PgQuery__Node& stmt, StatementInfo& info) {
-  Walker(info).walk(&stmt.base);
+void walk_statement(const PgQuery__Node& stmt, StatementInfo& info, std::string_view text,
+                    StatementSpan span) {
+  // The root is the Node wrapper; the statement itself is its one child.
+  const ProtobufCMessage* root = &stmt.base;
+  if (stmt.node_case == PG_QUERY__NODE__NODE_LISTEN_STMT && stmt.listen_stmt)
+    root = &stmt.listen_stmt->base;
+  if (stmt.node_case == PG_QUERY__NODE__NODE_UNLISTEN_STMT && stmt.unlisten_stmt)
+    root = &stmt.unlisten_stmt->base;
+  if (stmt.node_case == PG_QUERY__NODE__NODE_NOTIFY_STMT && stmt.notify_stmt)
+    root = &stmt.notify_stmt->base;
+  Walker(info, text, root, span).walk(&stmt.base);
 }
 
 }  // namespace shardgate::routing::internal

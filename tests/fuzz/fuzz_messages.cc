@@ -8,6 +8,7 @@
 #include "protocol/auth.h"
 #include "protocol/frame.h"
 #include "protocol/messages.h"
+#include "routing/channel_names.h"
 
 using namespace shardgate::protocol;
 
@@ -74,6 +75,15 @@ void decode_all(ByteSpan body) {
     check(same(body_of(out), body));
     (void)e->sqlstate();
     (void)e->message();
+    // Dropping the context keeps every other field, and leaves no context behind.
+    const std::string* where = e->get('W');
+    out.clear();
+    bool stripped = strip_error_context(body, where ? *where : "", out);
+    check(stripped == (where != nullptr));
+    if (stripped) {
+      auto again = decode_error_fields(body_of(out));
+      check(again.has_value() && again->get('W') == nullptr);
+    }
   }
   if (auto c = decode_command_complete(body)) {
     out.clear();
@@ -84,6 +94,9 @@ void decode_all(ByteSpan body) {
     out.clear();
     encode_notification(out, n->pid, n->channel, n->payload);
     check(same(body_of(out), body));
+    // What the proxy shows a tenant of a server channel maps back to that very channel.
+    if (auto client = shardgate::routing::client_channel_name("acme", n->channel))
+      check(shardgate::routing::server_channel_name("acme", *client) == n->channel);
   }
   if (auto t = decode_row_description(body)) {
     out.clear();

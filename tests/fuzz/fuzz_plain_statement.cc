@@ -1,5 +1,6 @@
 // Differential fuzzing of the guard's fast path: whatever is_plain_statement() lets through
-// unparsed, the full inspector must find nothing in that the guard could refuse. And whatever
+// unparsed, the full inspector must find nothing in that the guard could refuse or shardgate
+// must rewrite (LISTEN/NOTIFY channels). And whatever
 // starts_as_dml() accepts (pipelining) must not be transaction control or a session command.
 #include <cstdint>
 #include <cstdlib>
@@ -24,7 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                   !info.dynamic_sql && !info.persistent_settings && !info.unknown_setting &&
                   info.session.kind == shardgate::routing::SessionCommandKind::kNone &&
                   !info.reset_all && !info.deallocate_all && info.deallocated.empty() &&
-                  info.cross_tenant_view.empty() && info.statement_count <= 1;
+                  info.cross_tenant_view.empty() && info.statement_count <= 1 &&
+                  info.channel_sites.empty() && info.channel_refusal.empty();
   if (!harmless) std::abort();
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "routing/channel_names.h"
 #include "routing/guard.h"
 #include "routing/statement.h"
 #include "routing/statement_cache.h"
@@ -37,6 +38,24 @@ void check_invariants(const StatementInfo& info) {
   }
 }
 
+// The channel rewrite: every channel the rewritten text names is the tenant's, and it names
+// as many as the original did.
+void check_channels(std::string_view sql, const StatementInfo& info) {
+  if (!info.parsed || info.channel_sites.empty() || !info.channel_refusal.empty()) return;
+  std::string text(sql.substr(0, sql.find('\0')));
+  std::string out = shardgate::routing::rewrite_channels(text, info, "acme");
+  StatementInfo again = shardgate::routing::inspect_statement(out);
+  if (!again.parsed || !again.channel_refusal.empty() ||
+      again.channel_sites.size() != info.channel_sites.size()) {
+    std::abort();
+  }
+  for (const auto& site : again.channel_sites) {
+    bool ours = site.channel.starts_with("acme.") || site.channel.empty() ||
+                site.kind == shardgate::routing::ChannelSite::Kind::kUnlistenAll;
+    if (!ours && !(site.channel.size() == 63 && site.channel[0] == '#')) std::abort();
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -44,6 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view sql(reinterpret_cast<const char*>(data), size);
   StatementInfo info = shardgate::routing::inspect_statement(sql);
   check_invariants(info);
+  check_channels(sql, info);
 
   static const std::vector<std::string> shared = {"reference"};
   GuardPolicy policy;

@@ -221,6 +221,44 @@ ATTACKS: list[Attack] = [
            ("CREATE PROCEDURE peekp() LANGUAGE sql AS "
             "'INSERT INTO tenant_attacker.items (body) SELECT body FROM tenant_victim.items'",
             "CALL peekp()", "SELECT body FROM items")),
+    # --- function bodies and DO blocks: read by the guard, judged like any statement ----------
+    Attack("function_body_sql_reads_victim",
+           ("CREATE OR REPLACE FUNCTION fb_sql() RETURNS SETOF text LANGUAGE sql "
+            "AS 'SELECT body FROM tenant_victim.items'", "SELECT fb_sql()")),
+    Attack("function_body_plpgsql_reads_victim",
+           ("CREATE OR REPLACE FUNCTION fb_plpgsql() RETURNS SETOF text LANGUAGE plpgsql AS "
+            "$f$BEGIN RETURN QUERY SELECT body FROM tenant_victim.items; END$f$",
+            "SELECT fb_plpgsql()")),
+    Attack("function_body_plpgsql_assignment_reads_victim",
+           ("CREATE OR REPLACE FUNCTION fb_assign() RETURNS text LANGUAGE plpgsql AS "
+            "$f$DECLARE s text; BEGIN s := string_agg(body, ',') FROM tenant_victim.items; "
+            "RETURN s; END$f$", "SELECT fb_assign()")),
+    Attack("do_block_copies_victim_rows",
+           ("DO $$BEGIN INSERT INTO items (body) SELECT body FROM tenant_victim.items; END$$",
+            "SELECT body FROM items")),
+    Attack("function_body_creates_view_over_victim",
+           ("CREATE OR REPLACE FUNCTION fb_view() RETURNS void LANGUAGE plpgsql AS "
+            "$f$BEGIN CREATE VIEW fb_peek AS SELECT body FROM tenant_victim.items; END$f$",
+            "SELECT fb_view()", "SELECT body FROM fb_peek")),
+    Attack("trigger_function_copies_victim_rows",
+           ("CREATE TABLE IF NOT EXISTS fb_log (body text)",
+            "CREATE OR REPLACE FUNCTION fb_trg() RETURNS trigger LANGUAGE plpgsql AS "
+            "$f$BEGIN NEW.body := (SELECT string_agg(body, ',') FROM tenant_victim.items); "
+            "RETURN NEW; END$f$",
+            "CREATE TRIGGER fb_trg BEFORE INSERT ON fb_log FOR EACH ROW EXECUTE FUNCTION fb_trg()",
+            "INSERT INTO fb_log VALUES ('x')", "SELECT body FROM fb_log")),
+    Attack("function_body_execute_format",
+           ("CREATE OR REPLACE FUNCTION fb_exec() RETURNS text LANGUAGE plpgsql AS "
+            "$f$DECLARE s text; BEGIN EXECUTE format('SELECT string_agg(body, %L) FROM %I.items', "
+            "',', 'tenant_' || 'victim') INTO s; RETURN s; END$f$", "SELECT fb_exec()")),
+    Attack("security_definer_function",
+           ("CREATE OR REPLACE FUNCTION fb_definer() RETURNS SETOF text LANGUAGE sql "
+            "SECURITY DEFINER SET search_path = tenant_victim AS 'SELECT body FROM items'",
+            "SELECT fb_definer()"),
+           note="a definer function carries its own search_path and its owner's rights"),
+    Attack("function_set_search_path_clause",
+           ("CREATE OR REPLACE FUNCTION fb_setpath() RETURNS SETOF text LANGUAGE sql "
+            "SET search_path = tenant_victim AS 'SELECT body FROM items'", "SELECT fb_setpath()")),
     # --- sequences --------------------------------------------------------------------------------
     Attack("nextval_qualified", ("SELECT nextval('tenant_victim.seq')",), kind="state", probe=P_SEQ),
     Attack("setval_quoted", ("SELECT setval('\"tenant_victim\".\"seq\"', 4242)",),

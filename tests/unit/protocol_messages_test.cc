@@ -155,6 +155,35 @@ TEST(ProtocolMessages, ErrorResponseFieldParsing) {
   EXPECT_FALSE(decode_error_fields(Bytes{'S', 'E', 0, 0, 0}));  // trailing
 }
 
+TEST(ProtocolMessages, StripsOnlyTheNamedErrorContext) {
+  ErrorFields f;
+  f.fields = {{'S', "ERROR"},
+              {'C', "42501"},
+              {'M', "refused"},
+              {'H', "hint"},
+              {'W', "PL/pgSQL function inline_code_block line 1 at RAISE"},
+              {'F', "pl_exec.c"},
+              {'L', "3889"},
+              {'R', "exec_stmt_raise"}};
+  Bytes in;
+  encode_error_fields(in, 'E', f);
+  Bytes out;
+  ASSERT_TRUE(strip_error_context(only_body(in, 'E'),
+                                  "PL/pgSQL function inline_code_block line 1 at RAISE", out));
+  auto e = decode_error_fields(only_body(out, 'E'));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->fields.size(), 4u);
+  EXPECT_EQ(e->sqlstate(), "42501");
+  EXPECT_EQ(*e->get('H'), "hint");
+  EXPECT_EQ(e->get('W'), nullptr);
+  EXPECT_EQ(e->get('F'), nullptr);
+  EXPECT_EQ(e->get('R'), nullptr);
+  Bytes untouched;
+  EXPECT_FALSE(strip_error_context(only_body(in, 'E'), "another context", untouched));
+  EXPECT_TRUE(untouched.empty());
+  EXPECT_FALSE(strip_error_context(Bytes{'S', 'E'}, "x", untouched));  // malformed
+}
+
 TEST(ProtocolMessages, ErrorAndNoticeRoundTrip) {
   Bytes out;
   encode_error(out, "FATAL", "28P01", "password authentication failed", "check it", "detail!");

@@ -211,17 +211,23 @@ TEST(RoutingGuard, RefusesPersistentSettings) {
 }
 
 TEST(RoutingGuard, RefusesDynamicSqlUnlessTheTierAllowsIt) {
+  // Harmless bodies in sql and plpgsql are read and allowed (routing_function_body_test.cc);
+  // what runs text the guard cannot read stays refused.
+  const std::string execute = "EXECUTE of a computed string in PL/pgSQL";
   const std::vector<Refusal> cases = {
-      {"DO $$ BEGIN EXECUTE 'SELECT * FROM tenant_globex.items'; END $$", "DO block"},
-      {"DO LANGUAGE plpgsql 'BEGIN NULL; END'", "DO block"},
-      {"do $x$ begin perform 1; end $x$", "DO block"},
-      {"CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'", "CREATE FUNCTION"},
+      {"DO $$ BEGIN EXECUTE 'SELECT * FROM tenant_globex.items'; END $$", execute},
+      {"do $x$ begin execute format('select %s', 1); end $x$", execute},
       {"CREATE OR REPLACE FUNCTION f() RETURNS setof text LANGUAGE plpgsql AS $$ BEGIN RETURN "
        "QUERY EXECUTE 'SELECT body FROM tenant_globex.items'; END $$",
-       "CREATE FUNCTION"},
-      {"CREATE FUNCTION f() RETURNS int LANGUAGE sql RETURN 1", "CREATE FUNCTION"},
-      {"CREATE PROCEDURE p() LANGUAGE sql AS $$ SELECT 1 $$", "CREATE PROCEDURE"},
-      {"CREATE OR REPLACE PROCEDURE p() LANGUAGE plpgsql AS $$ BEGIN END $$", "CREATE PROCEDURE"},
+       execute},
+      {"CREATE OR REPLACE PROCEDURE p() LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'x'; END $$", execute},
+      {"DO LANGUAGE plperl 'print 1'", "DO block in language plperl"},
+      {"CREATE FUNCTION f() RETURNS int LANGUAGE plperl AS 'return 1'",
+       "function in language plperl"},
+      {"CREATE FUNCTION f() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'",
+       "SECURITY DEFINER function"},
+      {"CREATE FUNCTION f() RETURNS int LANGUAGE sql SET work_mem = '1MB' AS 'SELECT 1'",
+       "SET clause on a function"},
       {"SELECT query_to_xml('SELECT * FROM tenant_globex.items', true, false, '')",
        "function query_to_xml"},
       {"SELECT pg_catalog.query_to_xml_and_xmlschema('SELECT 1', true, false, '')",
@@ -368,10 +374,11 @@ TEST(RoutingGuard, RefusalMessagesNameWhatAndWhy) {
             "shardgate refused the statement: it names schema \"tenant_globex\", outside the "
             "schemas tenant \"acme\" may use (\"tenant_acme\", pg_catalog, information_schema, "
             "pg_temp, \"reference\")");
-  v = check("DO $$ BEGIN END $$");
+  v = check("DO $$ BEGIN EXECUTE 'SELECT 1'; END $$");
   EXPECT_EQ(v.message,
-            "shardgate refused the statement: DO block runs SQL the guard cannot inspect, and "
-            "the tier of tenant \"acme\" does not allow dynamic SQL");
+            "shardgate refused the statement: EXECUTE of a computed string in PL/pgSQL runs SQL "
+            "the guard cannot inspect, and the tier of tenant \"acme\" does not allow dynamic "
+            "SQL");
   EXPECT_NE(v.hint.find("guard.allow_dynamic_sql"), std::string::npos);
 }
 
@@ -537,7 +544,7 @@ TEST(RoutingGuard, SchemaChecksAreExactAfterFolding) {
 TEST(RoutingGuard, CachedVerdictMatchesFreshOne) {
   StatementCache cache(16);
   for (const char* sql : {"SELECT * FROM tenant_globex.items", "SELECT * FROM items", "SET ROLE x",
-                          "DO $$ BEGIN END $$"}) {
+                          "DO $$ BEGIN EXECUTE 'SELECT 1'; END $$"}) {
     for (int i = 0; i < 3; ++i) {
       EXPECT_EQ(judge(*cache.get(sql), acme()).allowed, check(sql).allowed) << sql;
     }

@@ -222,7 +222,15 @@ TEST(SearchPathText, GuardAllowsOnlyTheTenantsSchemas) {
   p.shared_schemas = &shared;
   EXPECT_TRUE(search_path_allowed({"tenant_acme"}, p));
   EXPECT_TRUE(search_path_allowed({"tenant_acme", "reference", "pg_catalog"}, p));
-  EXPECT_TRUE(search_path_allowed({"reference"}, p));
+  EXPECT_TRUE(search_path_allowed({"pg_catalog", "tenant_acme", "reference"}, p));
+  EXPECT_TRUE(search_path_allowed({"pg_temp", "tenant_acme"}, p));
+  // A shared schema before the tenant's own: unqualified CREATEs would land in it.
+  EXPECT_FALSE(search_path_allowed({"reference"}, p));
+  EXPECT_FALSE(search_path_allowed({"reference", "tenant_acme"}, p));
+  EXPECT_FALSE(search_path_allowed({"information_schema", "tenant_acme"}, p));
+  GuardPolicy shared_rows = p;  // isolation shared: no schema of its own
+  shared_rows.tenant_schema = "";
+  EXPECT_TRUE(search_path_allowed({"reference"}, shared_rows));
   EXPECT_FALSE(search_path_allowed({"tenant_acme", "public"}, p));
   EXPECT_FALSE(search_path_allowed({"tenant_acme", "tenant_globex"}, p));
   EXPECT_FALSE(search_path_allowed({"$user", "tenant_acme"}, p));

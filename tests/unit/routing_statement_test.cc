@@ -232,10 +232,15 @@ TEST(RoutingStatement, Flags) {
   EXPECT_TRUE(inspect_statement("ALTER ROLE bob SET work_mem = '1GB'").persistent_settings);
   EXPECT_TRUE(inspect_statement("ALTER DATABASE app RESET ALL").persistent_settings);
   EXPECT_FALSE(inspect_statement("ALTER ROLE bob PASSWORD 'x'").persistent_settings);
-  EXPECT_TRUE(inspect_statement("DO $$ BEGIN END $$").dynamic_sql);
-  EXPECT_EQ(inspect_statement("DO $$ BEGIN END $$").dynamic_sql_what, "DO block");
-  EXPECT_EQ(inspect_statement("CREATE PROCEDURE p() LANGUAGE sql AS 'SELECT 1'").dynamic_sql_what,
-            "CREATE PROCEDURE");
+  // Bodies in sql and plpgsql are read, not refused as such (routing_function_body_test.cc).
+  EXPECT_FALSE(inspect_statement("DO $$ BEGIN END $$").dynamic_sql);
+  EXPECT_FALSE(inspect_statement("CREATE PROCEDURE p() LANGUAGE sql AS 'SELECT 1'").dynamic_sql);
+  EXPECT_EQ(inspect_statement("DO LANGUAGE plperl $$ 1 $$").dynamic_sql_what,
+            "DO block in language plperl");
+  EXPECT_EQ(inspect_statement("CREATE PROCEDURE p() LANGUAGE c AS 'lib', 'sym'").dynamic_sql_what,
+            "procedure in language c");
+  EXPECT_EQ(inspect_statement("DO $$ BEGIN EXECUTE 'SELECT 1'; END $$").dynamic_sql_what,
+            "EXECUTE of a computed string in PL/pgSQL");
   EXPECT_EQ(inspect_statement("SELECT dblink_exec('x')").dynamic_sql_what, "function dblink_exec");
   EXPECT_TRUE(inspect_statement("SELECT set_config($1, 'x', false)").unknown_setting);
   EXPECT_TRUE(inspect_statement("UPDATE pg_settings SET setting = 'x'").unknown_setting);
