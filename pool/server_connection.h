@@ -4,7 +4,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -84,6 +87,10 @@ class ServerConnection {
   std::chrono::steady_clock::time_point created_at = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_used = created_at;
   uint64_t pool_generation = 0;
+  // Settings shardgate or its clients changed on this connection, by lower-case name: the
+  // value, or nullopt when unknown; absent names are at the connection's defaults
+  // (proxy/session_settings.h).
+  std::map<std::string, std::optional<std::string>, std::less<>> settings;
   // Proxy-wide statement names prepared on this connection (transaction mode).
   PreparedLru prepared;
   // Other clients' requests queued behind the owner's (pipeline.h).

@@ -18,12 +18,7 @@ namespace shardgate::proxy {
 
 bool ClientSession::context_matches(const pool::ServerConnection& conn) const {
   if (conn.context_tenant != context_key() || conn.last_tenant != route_->tenant) return false;
-  if (!identity_.passthrough_options.empty()) return false;  // re-sent at every checkout
-  for (const auto& [name, value] : client_params_) {
-    const std::string* current = conn.parameter(name);
-    if (!current || *current != value) return false;
-  }
-  return true;
+  return settings_.in_sync(conn.settings);
 }
 
 bool ClientSession::pipelinable_request() const {

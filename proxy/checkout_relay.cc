@@ -8,6 +8,7 @@
 #include "proxy/context_prefix.h"
 #include "proxy/prepared_statements.h"
 #include "proxy/stream_scanner.h"
+#include "routing/setting_rules.h"
 
 namespace shardgate::proxy {
 
@@ -40,6 +41,8 @@ void ClientSession::reset_checkout_state() {
   discard_after_ = false;
   context_error_.clear();
   expect_.clear();
+  settings_.clear_pending();
+  prefix_reports_.clear();
 }
 
 awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextPrefix& prefix) {
@@ -223,6 +226,10 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_relay(const ContextPref
       co_return;
     }
     if (!prefix.empty()) server_->context_tenant = context_key();
+    if (!prefix_reports_.empty() && !co_await send_prefix_reports()) {
+      finish(CheckoutEnd::kClientGone);
+      co_return;
+    }
     hold = false;
     confirmed.cancel();
 
@@ -422,8 +429,17 @@ bool ClientSession::absorb_prefix_response(char type, protocol::ByteSpan body, i
   if (type == protocol::be::kCommandComplete) {
     --remaining;
   } else if (type == protocol::be::kParameterStatus) {
-    if (auto p = protocol::decode_parameter_status(body))
+    if (auto p = protocol::decode_parameter_status(body)) {
       server_->set_parameter(p->first, p->second);
+      // A value the client was not told yet (its RESET went to the server's default and
+      // the prefix set its startup value again): forwarded, as PostgreSQL would report it.
+      std::string key = routing::setting_key(p->first);
+      auto seen = client_seen_.find(key);
+      if (seen != client_seen_.end() && seen->second != p->second) {
+        seen->second = p->second;
+        protocol::encode_parameter_status(prefix_reports_, p->first, p->second);
+      }
+    }
   } else if (type == protocol::be::kErrorResponse) {
     auto fields = protocol::decode_error_fields(body);
     context_error_ = fields ? fields->message() : "malformed error";
@@ -434,6 +450,7 @@ bool ClientSession::absorb_prefix_response(char type, protocol::ByteSpan body, i
 
 void ClientSession::observe_server_message(char type, protocol::ByteSpan body) {
   track_search_path(type, body);
+  track_settings(type, body);
   switch (type) {
     case protocol::be::kReadyForQuery:
       if (body.size() == 1) {
@@ -448,11 +465,8 @@ void ClientSession::observe_server_message(char type, protocol::ByteSpan body) {
       }
       break;
     case protocol::be::kParameterStatus:
-      if (auto p = protocol::decode_parameter_status(body)) {
+      if (auto p = protocol::decode_parameter_status(body))
         server_->set_parameter(p->first, p->second);
-        for (auto& kv : client_params_)
-          if (kv.first == p->first) kv.second = p->second;
-      }
       break;
     case protocol::be::kCommandComplete:
       if (auto tag = protocol::decode_command_complete(body)) {

@@ -153,6 +153,8 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequenti
     if (!confirmed) co_return CheckoutEnd::kContextFailed;
   }
   if (!prefix.empty()) server_->context_tenant = context_key();
+  if (!prefix_reports_.empty() && !co_await send_prefix_reports())
+    co_return CheckoutEnd::kClientGone;
   // A session command met on the way: the relay sends nothing more and answers it after
   // what was sent has been answered.
   if (stopped) co_return std::nullopt;

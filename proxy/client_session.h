@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +30,7 @@
 #include "proxy/pause_control.h"
 #include "proxy/prepared_statements.h"
 #include "proxy/runtime.h"
+#include "proxy/session_settings.h"
 #include "proxy/tenant_registry.h"
 #include "proxy/worker.h"
 #include "routing/route.h"
@@ -122,8 +124,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool leave_for_owner();
   void detach_socket(int target);
   awaitable<bool> welcome();
+  // ParameterStatus for each of `server_params`; with `client_values`, the client's own
+  // startup value where it gave one (session_parameters.cc).
   void send_parameters(protocol::Bytes& out,
-                       const std::vector<std::pair<std::string, std::string>>& server_params);
+                       const std::vector<std::pair<std::string, std::string>>& server_params,
+                       bool client_values);
   awaitable<void> send_error(std::string_view severity, std::string_view sqlstate,
                              std::string_view message, std::string_view hint = {});
   awaitable<void> send_fatal(const routing::RouteError& e) {
@@ -331,8 +336,18 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void drop_tenant_state();
   std::string pool_key_;
   pool::ServerPool* pool_cache_ = nullptr;  // current_pool(), for this route on this worker
-  // Tracked parameters as this client sees them (transaction mode re-applies them).
-  std::vector<std::pair<std::string, std::string>> client_params_;
+  // The client's settings by PostgreSQL's rules (session_settings.h), and the reported
+  // parameters as the client was last told them (by lower-case name).
+  SessionSettings settings_;
+  std::map<std::string, std::string, std::less<>> client_seen_;
+  // ParameterStatus of a context prefix the client must see (a value it was not told yet).
+  protocol::Bytes prefix_reports_;
+  // From the startup packet, once the guard has checked it (session_parameters.cc).
+  void init_settings();
+  // Follows a server message of the client's statements for settings_.
+  void track_settings(char type, protocol::ByteSpan body);
+  // Writes prefix_reports_ to the client; false when the client is gone.
+  awaitable<bool> send_prefix_reports();
   bool welcomed_ = false;
   std::unique_ptr<pool::ServerConnection> server_;
   pool::ServerPool* server_pool_ = nullptr;

@@ -161,6 +161,7 @@ awaitable<void> ClientSession::release_session_server() {
     server_->context_tenant.clear();
     server_->last_tenant.clear();  // clean: any tenant may have it next
     server_->prepared.clear();
+    server_->settings.clear();
   }
   return_server(clean);
 }
@@ -271,6 +272,7 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
   }
   if (action.kind == StatementAction::Kind::kForward) {
     note_search_path(*action.info);
+    settings_.note_statement(*action.info);
     return true;
   }
 

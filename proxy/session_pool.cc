@@ -75,6 +75,7 @@ awaitable<bool> ClientSession::pass_pause_gate() {
 
 void ClientSession::begin_request(char type, protocol::ByteSpan body) {
   ++pending_;
+  settings_.end_request();
   request_timing_.push_back({std::chrono::steady_clock::now(), type, {}, 0});
   if (slow_threshold().count() > 0) {
     auto& timing = request_timing_.back();
@@ -155,43 +156,25 @@ ContextPrefix ClientSession::prepare_context(pool::ServerConnection& server) {
   if (request.discard_first) {
     server.prepared.clear();  // DISCARD ALL deallocates them
     server.context_tenant.clear();
+    server.settings.clear();  // and sets every setting back to the connection's default
   }
   server.last_tenant = route_->tenant;
   request.set_tenant = server.context_tenant != context_key();
   request.search_path = context_search_path();
-  for (const auto& [name, value] : client_params_) {
-    const std::string* current = server.parameter(name);
-    // After DISCARD ALL every setting is back at its default: apply them all.
-    if (request.discard_first || !current || *current != value)
-      request.parameters.emplace_back(name, value);
+  if (request.set_tenant) {
+    // The tenant context sets these first; a client's own startup value comes after it.
+    server.settings.erase("search_path");
+    server.settings.erase("role");
   }
-  for (const auto& option : identity_.passthrough_options) request.parameters.push_back(option);
+  for (auto& call : settings_.sync(server.settings))
+    request.parameters.emplace_back(std::move(call.name), std::move(call.value));
   if (request.set_tenant) services_.context_switches.fetch_add(1, std::memory_order_relaxed);
   return build_context_prefix(request);
 }
 
-void ClientSession::send_parameters(
-    protocol::Bytes& out, const std::vector<std::pair<std::string, std::string>>& server_params) {
-  // The server's values, except tracked parameters the client asked for at startup.
-  client_params_.clear();
-  auto add = [&](const std::string& name, const std::string& value) {
-    protocol::encode_parameter_status(out, name, value);
-    if (is_tracked_parameter(name)) client_params_.emplace_back(name, value);
-  };
-  for (const auto& [name, value] : server_params) {
-    const std::string* asked = is_tracked_parameter(name) ? startup_.get(name) : nullptr;
-    add(name, asked ? *asked : value);
-  }
-  for (auto name : kTrackedParameters) {
-    const std::string* asked = startup_.get(name);
-    bool sent = false;
-    for (const auto& kv : client_params_) sent |= kv.first == name;
-    if (asked && !sent) add(std::string(name), *asked);
-  }
-}
-
 awaitable<bool> ClientSession::welcome() {
   protocol::Bytes out;
+  init_settings();
   if (!route_) {
     std::vector<std::pair<std::string, std::string>> defaults = {
         {"server_version", "15.0 (shardgate)"},
@@ -205,7 +188,7 @@ awaitable<bool> ClientSession::welcome() {
         {"is_superuser", "off"},
         {"session_authorization", log_.user},
         {"application_name", ""}};
-    send_parameters(out, defaults);
+    send_parameters(out, defaults, true);
   } else {
     bool session_mode = route_->tier->pool_mode == config::PoolMode::kSession;
     pool::ServerPool& pool = current_pool();
@@ -228,8 +211,6 @@ awaitable<bool> ClientSession::welcome() {
       if (session_mode) {
         // Session mode: the connection is this client's until it leaves; give it the context
         // now (one round trip at connect time).
-        for (const auto& [name, value] : startup_.params)
-          if (is_tracked_parameter(name)) client_params_.emplace_back(name, value);
         std::string sql = context_sql([&] {
           ContextRequest r;
           r.set_tenant = true;
@@ -237,8 +218,8 @@ awaitable<bool> ClientSession::welcome() {
           r.placement = &route_->placement;
           r.tier = route_->tier;
           r.search_path = context_search_path();
-          for (const auto& [name, value] : client_params_) r.parameters.emplace_back(name, value);
-          for (const auto& o : identity_.passthrough_options) r.parameters.push_back(o);
+          for (auto& call : settings_.sync(server_->settings))
+            r.parameters.emplace_back(std::move(call.name), std::move(call.value));
           return r;
         }());
         auto result = co_await server_->run(sql, runtime_->config->connect_timeout);
@@ -260,7 +241,12 @@ awaitable<bool> ClientSession::welcome() {
         return_server(true);
       }
     }
-    send_parameters(out, session_mode ? server_->parameters() : pool.welcome_parameters());
+    // Session mode: the server's own report after the startup values were applied, as
+    // PostgreSQL would send it. Transaction mode: the pool's, with the client's values.
+    if (session_mode)
+      send_parameters(out, server_->parameters(), false);
+    else
+      send_parameters(out, pool.welcome_parameters(), true);
   }
   key_ = services_.cancels.issue(cancel_slot_);
   if (server_) cancel_slot_->set(server_->shared_cancel_target());

@@ -104,8 +104,9 @@ awaitable<ClientSession::Local> ClientSession::answer_locally(char type, protoco
     co_return Local::kAnswered;
   }
   if (action.kind == StatementAction::Kind::kForward && action.info->deallocated.empty() &&
-      action.info->session.kind == routing::SessionCommandKind::kNone && !action.info->reset_all) {
-    // (a forwarded SET search_path, RESET ALL or DISCARD ALL is noted by vet_request)
+      action.info->session.kind == routing::SessionCommandKind::kNone && !action.info->reset_all &&
+      action.info->setting_writes.empty()) {
+    // (a forwarded SET, RESET, RESET ALL or DISCARD ALL is noted by vet_request)
     memo_one_statement_ = action.info->statement_count == 1 && !action.info->transaction_control;
     forward_memo_ = std::move(*sql);  // vet_request need not classify it again
     forward_memo_set_ = true;

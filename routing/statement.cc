@@ -177,6 +177,37 @@ void classify_session(const PgQuery__Node& stmt, SessionCommand& out) {
   if (out.kind != SessionCommandKind::kNone) out.local = v.is_local;
 }
 
+void note_setting_write(const PgQuery__Node& stmt, std::vector<SettingWrite>& out) {
+  if (stmt.node_case != PG_QUERY__NODE__NODE_VARIABLE_SET_STMT || !stmt.variable_set_stmt) return;
+  const PgQuery__VariableSetStmt& v = *stmt.variable_set_stmt;
+  if (v.is_local || !v.name || !*v.name) return;
+  SettingWrite w;
+  w.name = internal::ascii_lower(v.name);
+  switch (v.kind) {
+    case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE:
+      for (size_t i = 0; i < v.n_args && w.known; ++i) {
+        std::string part;
+        // A typed literal (SET TIME ZONE INTERVAL '...') means more than its text.
+        w.known = v.args[i] && v.args[i]->node_case == PG_QUERY__NODE__NODE_A_CONST &&
+                  internal::constant_text(v.args[i], part);
+        if (i > 0) w.value += ", ";
+        w.value += part;
+      }
+      w.known = w.known && v.n_args > 0;
+      break;
+    case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT:
+    case PG_QUERY__VARIABLE_SET_KIND__VAR_RESET:
+      w.reset = true;
+      break;
+    case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_CURRENT:
+      w.known = false;
+      break;
+    default:  // SET TRANSACTION, SET SESSION CHARACTERISTICS, RESET ALL (reset_all)
+      return;
+  }
+  out.push_back(std::move(w));
+}
+
 }  // namespace
 
 size_t StatementInfo::memory_bytes() const {
@@ -186,6 +217,8 @@ size_t StatementInfo::memory_bytes() const {
   for (const auto& s : session.schemas) n += sizeof(std::string) + s.capacity();
   for (const auto& s : protected_settings) n += sizeof(std::string) + s.capacity();
   for (const auto& s : qualified_schemas) n += sizeof(std::string) + s.capacity();
+  for (const auto& w : setting_writes)
+    n += sizeof(SettingWrite) + w.name.capacity() + w.value.capacity();
   for (const auto& s : code_schemas) n += sizeof(std::string) + s.capacity();
   n += channel_refusal.capacity();
   for (const auto& c : channel_sites)
@@ -220,6 +253,7 @@ void parse_and_walk(const std::string& text, StatementInfo& info) {
       // The statement's own text, for the PL/pgSQL parser (function_body.h).
       std::string_view own = std::string_view(text).substr(span.begin, span.end - span.begin);
       internal::walk_statement(*raw.stmt, info, own, span);
+      note_setting_write(*raw.stmt, info.setting_writes);
     }
   }
   if (!info.channel_sites.empty()) internal::resolve_channel_literals(text, info);

@@ -33,6 +33,15 @@ struct SessionCommand {
   bool local = false;  // SET LOCAL ...
 };
 
+// A top-level SET or RESET of one setting (not SET LOCAL, not SET TRANSACTION), as the proxy
+// needs it to let the client's settings follow it from server connection to server connection.
+struct SettingWrite {
+  std::string name;    // lower-cased, as PostgreSQL looks it up
+  bool reset = false;  // RESET name, SET name TO DEFAULT
+  bool known = true;   // false: a value shardgate cannot re-apply (FROM CURRENT, a typed literal)
+  std::string value;   // SET name = a, b: the value as set_config() takes it ("a, b")
+};
+
 // A place in the text where a LISTEN/NOTIFY channel is named (channel_names.h rewrites it
 // per tenant). Spans are byte offsets into the inspected text.
 struct ChannelSite {
@@ -129,6 +138,9 @@ struct StatementInfo {
   std::string outlives_transaction;
 
   bool reset_all = false;  // RESET ALL or DISCARD ALL: the proxy re-applies context
+  // Top-level session-level SET/RESET of single settings, in order (SET LOCAL is left out:
+  // it ends with its transaction).
+  std::vector<SettingWrite> setting_writes;
   // A view or function that shows other sessions' data whatever the search_path: column
   // statistics with sample values (pg_stats, pg_statistic, ...) and other sessions' statement
   // texts (pg_stat_activity, pg_stat_statements). Names the first one found.

@@ -1,0 +1,42 @@
+-- env: PGOPTIONS=-c work_mem=8MB -c statement_timeout=50s
+-- env: PGAPPNAME=from_startup
+-- Startup options and parameters as RESET targets; the client's SET wins over them.
+SHOW work_mem;
+SET work_mem = '16MB';
+SHOW work_mem;
+SELECT 1 AS one;
+SHOW work_mem;
+RESET work_mem;
+SHOW work_mem;
+SET work_mem TO DEFAULT;
+SHOW work_mem;
+SHOW statement_timeout;
+SHOW application_name;
+SET application_name = 'changed';
+SHOW application_name;
+RESET application_name;
+SHOW application_name;
+SET geqo = off;
+SHOW geqo;
+SET enable_seqscan TO off;
+SHOW enable_seqscan;
+RESET ALL;
+SHOW work_mem;
+SHOW application_name;
+SHOW geqo;
+SHOW enable_seqscan;
+SHOW statement_timeout;
+SELECT set_config('work_mem', '12MB', false);
+SHOW work_mem;
+SET Work_Mem = '13MB';
+SHOW WORK_MEM;
+SELECT current_setting('work_mem');
+SET statement_timeout = '5s';
+SHOW statement_timeout;
+SELECT 2 AS two;
+SHOW statement_timeout;
+SHOW search_path;
+DISCARD ALL;
+SHOW work_mem;
+SHOW search_path;
+SHOW application_name;

@@ -1,0 +1,77 @@
+"""A client's settings follow it, by PostgreSQL's rules (proxy/session_settings.h, issue 14).
+
+- Transaction mode: a client's SET is still in force when its next transaction runs on
+  another server connection; the next client of that connection (same tenant) does not see
+  it, nor the first client's startup options.
+- Startup parameters in any case (libpq sends `datestyle`, `timezone`, `geqo` in lower case)
+  are applied, and the ParameterStatus values the client gets are PostgreSQL's.
+"""
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from txn_helpers import txn_config
+
+
+def backend_and(conn: psycopg.Connection, setting: str) -> tuple[int, str]:
+    return conn.execute(f"SELECT pg_backend_pid(), current_setting('{setting}')").fetchone()
+
+
+def test_set_follows_the_client_to_another_connection(start_proxy, launcher):
+    proxy = start_proxy(txn_config(launcher, pool_size=2))
+    with proxy.connect(options="-c shardgate.tenant=acme -c work_mem=8MB") as a, \
+            proxy.connect(tenant="acme") as b:
+        assert backend_and(b, "work_mem")[1] == "4MB"  # the server's default
+        a.execute("SET work_mem = '16MB'")
+        pid_a, value = backend_and(a, "work_mem")
+        assert value == "16MB"
+        # b takes a's server connection (a transaction held open), so a gets the other one.
+        for _ in range(20):
+            b.execute("BEGIN")
+            pid_b, b_value = backend_and(b, "work_mem")
+            if pid_b == pid_a:
+                break
+            b.execute("COMMIT")
+        else:
+            pytest.fail("b never got a's server connection")
+        assert b_value == "4MB", "a's SET (or its startup option) leaked to another client"
+        pid_other, a_value = backend_and(a, "work_mem")
+        assert pid_other != pid_a
+        assert a_value == "16MB", "a's SET was lost, or its startup option won over it"
+        b.execute("COMMIT")
+        a.execute("RESET work_mem")
+        assert backend_and(a, "work_mem")[1] == "8MB", "RESET must go back to the startup value"
+
+
+@pytest.mark.parametrize("mode", ["session", "transaction"])
+def test_lower_case_startup_parameters_and_parameter_status(start_proxy, launcher, shards, mode,
+                                                           monkeypatch):
+    config = launcher.config()
+    config["tiers"] = {"default": {"pool": "shared", "pool_size": 4, "pool_mode": mode}}
+    proxy = start_proxy(config)
+    # libpq sends these as the startup parameters datestyle, timezone and geqo.
+    monkeypatch.setenv("PGDATESTYLE", "Postgres, MDY")
+    monkeypatch.setenv("PGTZ", "America/Los_Angeles")
+    monkeypatch.setenv("PGGEQO", "off")
+    params = {"application_name": "from_startup"}
+    shard = shards["s1"]
+    direct = psycopg.connect(shard.conninfo(), autocommit=True,
+                             options="-c search_path=tenant_acme", **params)
+    proxied = proxy.connect(tenant="acme", **params)
+    with direct, proxied:
+        reported = ("DateStyle", "TimeZone", "application_name")
+
+        def state(conn):
+            shown = conn.execute("SELECT current_setting('DateStyle'), "
+                                 "current_setting('TimeZone'), current_setting('geqo'), "
+                                 "'2006-08-13 12:34:56'::timestamptz::text").fetchone()
+            return shown, {n: conn.info.parameter_status(n) for n in reported}
+
+        assert state(proxied) == state(direct)
+        for sql in ("SET datestyle = 'ISO, DMY'", "SET TIME ZONE 'Europe/Berlin'",
+                    "SET application_name = 'changed'", "RESET datestyle", "RESET timezone",
+                    "RESET application_name", "SET geqo = on", "RESET ALL"):
+            direct.execute(sql)
+            proxied.execute(sql)
+            assert state(proxied) == state(direct), sql

@@ -1,0 +1,231 @@
+// The parameter rules of proxy/session_settings.h: names case-insensitive, startup values as
+// RESET targets, the client's latest SET winning over its startup options, SET LOCAL and
+// rolled-back SETs not kept, and the set_config() calls a server connection needs.
+#include "proxy/session_settings.h"
+
+#include <gtest/gtest.h>
+
+#include "proxy/context_prefix.h"
+#include "routing/statement.h"
+
+namespace shardgate::proxy {
+namespace {
+
+using Kind = SessionSettings::Kind;
+
+// The client sends `sql` as one request and the server answers it, ending at `status`.
+void run(SessionSettings& s, AppliedSettings& conn, std::string_view sql, char status = 'I',
+         bool fails = false) {
+  s.note_statement(routing::inspect_statement(sql));
+  s.end_request();
+  if (fails) s.note_failure();
+  s.ready(status, conn);
+}
+
+std::string value_of(const SessionSettings& s, std::string_view name) {
+  auto d = s.desired(name);
+  if (d.kind == Kind::kDefault) return "<default>";
+  if (d.kind == Kind::kUnknown) return "<unknown>";
+  return d.value;
+}
+
+TEST(SessionSettings, NamesAreCaseInsensitive) {
+  SessionSettings s;
+  s.add_startup("datestyle", "Postgres, MDY");  // libpq sends PGDATESTYLE in lower case
+  s.add_startup("timezone", "America/Los_Angeles");
+  EXPECT_EQ(value_of(s, "DateStyle"), "Postgres, MDY");
+  EXPECT_EQ(value_of(s, "TIMEZONE"), "America/Los_Angeles");
+  EXPECT_TRUE(is_tracked_parameter("datestyle"));
+  EXPECT_TRUE(is_tracked_parameter("TimeZone"));
+  EXPECT_FALSE(is_tracked_parameter("work_mem"));
+
+  AppliedSettings conn;
+  auto calls = s.sync(conn);
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0], (SettingCall{"datestyle", "Postgres, MDY"}));
+  EXPECT_EQ(calls[1], (SettingCall{"timezone", "America/Los_Angeles"}));
+  EXPECT_TRUE(s.sync(conn).empty()) << "a connection that has them needs nothing";
+
+  // A SET spelled in another case replaces the same setting.
+  run(s, conn, "SET DATESTYLE = iso, dmy");
+  EXPECT_EQ(value_of(s, "datestyle"), "iso, dmy");
+}
+
+TEST(SessionSettings, StartupParametersWinOverOptions) {
+  SessionSettings s;
+  s.add_startup("work_mem", "8MB");  // -c work_mem=8MB (options come first)
+  s.add_startup("WORK_MEM", "9MB");  // a startup parameter
+  EXPECT_EQ(value_of(s, "work_mem"), "9MB");
+}
+
+TEST(SessionSettings, ResetGoesBackToTheStartupValue) {
+  SessionSettings s;
+  s.add_startup("application_name", "from_startup");
+  AppliedSettings conn;
+  s.sync(conn);
+  run(s, conn, "SET application_name = 'changed'");
+  EXPECT_EQ(value_of(s, "application_name"), "changed");
+  EXPECT_TRUE(s.sync(conn).empty()) << "the server connection ran the SET itself";
+
+  run(s, conn, "RESET application_name");
+  EXPECT_EQ(value_of(s, "application_name"), "from_startup");
+  // The server went to its own default: the startup value must be set again.
+  auto calls = s.sync(conn);
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0], (SettingCall{"application_name", "from_startup"}));
+
+  run(s, conn, "SET application_name TO DEFAULT");
+  EXPECT_EQ(value_of(s, "application_name"), "from_startup");
+
+  // A setting without a startup value goes back to the server's default.
+  run(s, conn, "SET work_mem = '16MB'");
+  run(s, conn, "RESET work_mem");
+  EXPECT_EQ(value_of(s, "work_mem"), "<default>");
+}
+
+TEST(SessionSettings, ResetAllAndDiscardAllGoBackToStartupValues) {
+  SessionSettings s;
+  s.add_startup("work_mem", "8MB");
+  AppliedSettings conn;
+  s.sync(conn);
+  run(s, conn, "SET work_mem = '16MB'");
+  run(s, conn, "SET geqo = off");
+  run(s, conn, "RESET ALL");
+  EXPECT_EQ(value_of(s, "work_mem"), "8MB");
+  EXPECT_EQ(value_of(s, "geqo"), "<default>");
+  auto calls = s.sync(conn);
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0], (SettingCall{"work_mem", "8MB"}));
+
+  run(s, conn, "SET work_mem = '1MB'");
+  run(s, conn, "DISCARD ALL");
+  EXPECT_EQ(value_of(s, "work_mem"), "8MB");
+}
+
+TEST(SessionSettings, ClientSetWinsOverStartupOptions) {
+  // PGOPTIONS='-c work_mem=8MB', then SET work_mem='16MB': SHOW work_mem says 16MB.
+  SessionSettings s;
+  s.add_startup("work_mem", "8MB");
+  AppliedSettings first;
+  EXPECT_EQ(s.sync(first).size(), 1u);
+  run(s, first, "SET work_mem = '16MB'");
+  EXPECT_EQ(value_of(s, "work_mem"), "16MB");
+  EXPECT_TRUE(s.sync(first).empty()) << "the startup option must not be applied again";
+
+  // Transaction mode: another server connection gets the client's latest value.
+  AppliedSettings other;
+  auto calls = s.sync(other);
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0], (SettingCall{"work_mem", "16MB"}));
+}
+
+TEST(SessionSettings, SetLocalAndRolledBackSetsAreNotKept) {
+  SessionSettings s;
+  AppliedSettings conn;
+  run(s, conn, "BEGIN", 'T');
+  run(s, conn, "SET LOCAL work_mem = '32MB'", 'T');
+  run(s, conn, "COMMIT");
+  EXPECT_EQ(value_of(s, "work_mem"), "<default>");
+  EXPECT_TRUE(s.sync(conn).empty());
+
+  run(s, conn, "BEGIN", 'T');
+  run(s, conn, "SET work_mem = '32MB'", 'T');
+  s.note_statement(routing::inspect_statement("ROLLBACK"));
+  s.end_request();
+  s.note_failure();  // the ROLLBACK tag
+  s.ready('I', conn);
+  EXPECT_EQ(value_of(s, "work_mem"), "<default>");
+  // The server connection is re-set before its next use, whatever the rollback left.
+  auto calls = s.sync(conn);
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0], (SettingCall{"work_mem", std::nullopt}));
+
+  // A SET inside a transaction that commits counts.
+  run(s, conn, "BEGIN", 'T');
+  run(s, conn, "SET work_mem = '2MB'", 'T');
+  run(s, conn, "COMMIT");
+  EXPECT_EQ(value_of(s, "work_mem"), "2MB");
+}
+
+TEST(SessionSettings, AnErrorInAnEarlierRequestDoesNotUndoALaterSet) {
+  SessionSettings s;
+  AppliedSettings conn;
+  // Two pipelined requests: the first fails, the second SETs.
+  s.end_request();
+  s.note_statement(routing::inspect_statement("SET work_mem = '3MB'"));
+  s.end_request();
+  s.note_failure();
+  s.ready('I', conn);
+  s.ready('I', conn);
+  EXPECT_EQ(value_of(s, "work_mem"), "3MB");
+}
+
+TEST(SessionSettings, AnotherClientsSettingsAreUndone) {
+  SessionSettings a, b;
+  a.add_startup("work_mem", "8MB");
+  AppliedSettings conn;
+  a.sync(conn);
+  auto calls = b.sync(conn);
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0], (SettingCall{"work_mem", std::nullopt}));  // set_config(..., NULL)
+}
+
+TEST(SessionSettings, ReportedChangesWithoutASetAreFollowed) {
+  SessionSettings s;
+  AppliedSettings conn;
+  s.note_statement(routing::inspect_statement("SELECT set_config('timezone', 'UTC', false)"));
+  s.end_request();
+  s.note_report("TimeZone", "Etc/UTC");
+  s.note_report("is_superuser", "on");  // not a setting a client can change
+  s.ready('I', conn);
+  EXPECT_EQ(value_of(s, "timezone"), "Etc/UTC");
+  EXPECT_EQ(value_of(s, "is_superuser"), "<default>");
+  EXPECT_TRUE(s.sync(conn).empty());
+}
+
+TEST(SessionSettings, UnreadableValuesAreLeftToTheServer) {
+  SessionSettings s;
+  AppliedSettings conn;
+  run(s, conn, "SET TIME ZONE INTERVAL '+02:00' HOUR TO MINUTE");
+  EXPECT_EQ(s.desired("timezone").kind, Kind::kUnknown);
+  EXPECT_TRUE(s.sync(conn).empty());
+}
+
+TEST(SessionSettings, TheTenantContextIsNotAClientSetting) {
+  SessionSettings s;
+  AppliedSettings conn;
+  run(s, conn, "SET search_path TO \"Tenant_X\", public");
+  run(s, conn, "SET ROLE other");
+  run(s, conn, "SET shardgate.tenant = 'acme'");
+  run(s, conn, "SET transaction_isolation = 'serializable'");
+  EXPECT_TRUE(conn.empty());
+  EXPECT_TRUE(s.sync(conn).empty());
+}
+
+TEST(SessionSettings, StartupParametersThatAreNotSettings) {
+  EXPECT_FALSE(SessionSettings::is_startup_setting("user"));
+  EXPECT_FALSE(SessionSettings::is_startup_setting("Database"));
+  EXPECT_FALSE(SessionSettings::is_startup_setting("options"));
+  EXPECT_FALSE(SessionSettings::is_startup_setting("replication"));
+  EXPECT_FALSE(SessionSettings::is_startup_setting("search_path"));
+  EXPECT_FALSE(SessionSettings::is_startup_setting("shardgate.tenant"));
+  EXPECT_TRUE(SessionSettings::is_startup_setting("geqo"));
+  EXPECT_TRUE(SessionSettings::is_startup_setting("DateStyle"));
+}
+
+TEST(ContextPrefix, SetsInsideItsOwnTransactionBlock) {
+  ContextRequest request;
+  request.parameters.emplace_back("work_mem", std::nullopt);
+  request.parameters.emplace_back("geqo", "off");
+  EXPECT_EQ(context_sql(request),
+            "SELECT pg_catalog.set_config('work_mem', NULL, false), "
+            "pg_catalog.set_config('geqo', 'off', false)");
+  auto prefix = build_context_prefix(request);
+  EXPECT_EQ(prefix.commands, 3);  // BEGIN, SELECT, COMMIT: no COMMIT outside a block
+  std::string bytes(prefix.bytes.begin(), prefix.bytes.end());
+  EXPECT_LT(bytes.find("BEGIN"), bytes.find("set_config"));
+  EXPECT_LT(bytes.find("set_config"), bytes.find("COMMIT"));
+}
+
+}  // namespace
+}  // namespace shardgate::proxy
