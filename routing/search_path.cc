@@ -14,13 +14,6 @@ bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-void truncate_identifier(std::string& s) {
-  if (s.size() <= kMaxIdentifierBytes) return;
-  size_t len = kMaxIdentifierBytes;
-  while (len > 0 && (static_cast<unsigned char>(s[len]) & 0xC0) == 0x80) --len;
-  s.resize(len);
-}
-
 // Whether PostgreSQL's scanner reads `name` as a keyword that quote_identifier() must quote
 // (any keyword but an unreserved one).
 bool is_quoted_keyword(const std::string& name) {
@@ -41,6 +34,14 @@ bool is_quoted_keyword(const std::string& name) {
 }
 
 }  // namespace
+
+void truncate_identifier(std::string& s) {
+  if (s.size() <= kMaxIdentifierBytes) return;
+  size_t len = kMaxIdentifierBytes;
+  while (len > 0 && (static_cast<unsigned char>(s[len]) & 0xC0) == 0x80) --len;
+  // Not UTF-8 at all (continuation bytes only): a plain cut, never an empty name.
+  s.resize(len > 0 ? len : kMaxIdentifierBytes);
+}
 
 std::optional<std::vector<std::string>> split_search_path(std::string_view value) {
   std::vector<std::string> names;

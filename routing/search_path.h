@@ -15,6 +15,9 @@ namespace shardgate::routing {
 // value is not a valid list (PostgreSQL rejects those too).
 std::optional<std::vector<std::string>> split_search_path(std::string_view value);
 
+// An identifier cut to PostgreSQL's 63 bytes (NAMEDATALEN - 1) at a UTF-8 character boundary.
+void truncate_identifier(std::string& s);
+
 // A schema name as PostgreSQL's quote_identifier() writes it: bare when it is lower-case
 // letters, digits and underscores (not starting with a digit) and not a reserved word,
 // double-quoted otherwise.

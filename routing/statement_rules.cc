@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "routing/search_path.h"
 #include "routing/statement_walk.h"
 
 namespace shardgate::routing::internal {
@@ -13,17 +14,6 @@ namespace {
 std::string_view sv(const char* s) { return s ? std::string_view(s) : std::string_view(); }
 
 }  // namespace
-
-// PostgreSQL's NAMEDATALEN - 1: identifiers are truncated to 63 bytes, at a character
-// boundary (UTF-8).
-constexpr size_t kMaxIdentifierBytes = 63;
-
-static void truncate_identifier(std::string& s) {
-  if (s.size() <= kMaxIdentifierBytes) return;
-  size_t len = kMaxIdentifierBytes;
-  while (len > 0 && (static_cast<unsigned char>(s[len]) & 0xC0) == 0x80) --len;
-  s.resize(len);
-}
 
 // Splits a name written inside a string constant the way PostgreSQL's
 // stringToQualifiedNameList() does ('s.t', '"S"."t"', ' s . t '): unquoted parts folded to

@@ -193,6 +193,9 @@ TEST(SearchPathText, SplitsAsPostgresDoes) {
   EXPECT_EQ(split_search_path("\"$user\", public"), (V{"$user", "public"}));
   EXPECT_EQ(split_search_path(""), V{});
   EXPECT_EQ(split_search_path(std::string(70, 'a')), V{std::string(63, 'a')});
+  // Cut at a UTF-8 boundary; bytes that are no UTF-8 at all are cut plainly, never to nothing.
+  EXPECT_EQ(split_search_path(std::string(62, 'a') + "\xC3\xA9" + "b"), V{std::string(62, 'a')});
+  EXPECT_EQ(split_search_path(std::string(68, '\x81')), V{std::string(63, '\x81')});
   for (const char* bad : {"a,", ",a", "a,,b", "\"a", "a b", "\"a\"b", "\"\""}) {
     EXPECT_FALSE(split_search_path(bad).has_value()) << bad;
   }
