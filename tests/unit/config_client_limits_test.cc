@@ -3,26 +3,15 @@
 #include <gtest/gtest.h>
 
 #include "config/config.h"
+#include "tests/unit/config_test_helpers.h"
 
 namespace shardgate::config {
 namespace {
 
 using ::testing::HasSubstr;
 
-// Shards and users: the two things every config needs. 4 lines; extra YAML starts at line 5.
-constexpr const char* kBase =
-    "shards:\n"
-    "  s1: { host: 127.0.0.1 }\n"
-    "auth:\n"
-    "  users: [ { name: app, password: secret, tenants: \"*\" } ]\n";
-
-absl::StatusOr<Config> parse(const std::string& extra) {
-  return parse_config(std::string(kBase) + extra, "t.yaml");
-}
-
-std::string error_of(const absl::StatusOr<Config>& c) {
-  return c.ok() ? std::string("(ok)") : std::string(c.status().message());
-}
+using test_helpers::error_of;
+using test_helpers::parse;
 
 TEST(ConfigClientLimits, Defaults) {
   auto c = parse("");
