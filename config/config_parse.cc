@@ -394,7 +394,8 @@ class ConfigParser {
                 "is true but tenant.sources does not list database; add it where it should be "
                 "tried");
       }
-      // Default order with database in its documented place: options, user_suffix, database, session.
+      // Default order with database in its documented place: options, user_suffix, database,
+      // session.
       t.sources = {TenantSource::kOptions, TenantSource::kUserSuffix, TenantSource::kDatabase,
                    TenantSource::kSession};
     }
