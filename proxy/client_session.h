@@ -150,6 +150,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<void> serve_loop();
   // After a checkout: apply a pending tenant switch; true when the session moved worker.
   awaitable<bool> after_switch();
+  // Session mode, after the directory changed: a session whose tenant left the directory or
+  // moved to another shard cannot follow it on its server connection and is ended (true).
+  awaitable<bool> end_if_placement_changed();
   enum class Local { kNeedsServer, kAnswered, kEnd, kMoved };
   // Answers what can be answered without a server (Sync, Flush, Terminate, session commands).
   awaitable<Local> answer_locally(char type, protocol::ByteSpan body, size_t size);

@@ -20,6 +20,7 @@
 #include "proxy/cancel_registry.h"
 #include "proxy/client_session.h"
 #include "proxy/metrics_endpoint.h"
+#include "proxy/moves/move_manager.h"
 #include "proxy/runtime.h"
 #include "proxy/worker.h"
 
@@ -73,6 +74,8 @@ class Proxy {
                           control_.get_executor(),
                           {}};
   std::unique_ptr<AdminServer> admin_;
+  // Tenant moves; their threads use the runtime, pauses and the control thread above.
+  std::unique_ptr<moves::MoveManager> moves_;
   // Stops serving: `wait` lets transactions finish (SIGTERM, SHUTDOWN WAIT). Main thread only.
   std::function<void(bool wait)> stop_;
   std::atomic<int> active_sessions_{0};

@@ -159,20 +159,28 @@ awaitable<void> ClientSession::serve_loop() {
       if (leave_for_owner()) co_return;  // the tenant's pool now lives on another worker
     } else if (server_ && session_mode() && status_ == 'I' &&
                services_.runtime.generation() != runtime_generation_) {
-      // Session mode keeps its server connection (and the settings it started with); only a
-      // tenant that left the directory ends the session, as a dropped database would.
-      runtime_generation_ = services_.runtime.generation();
-      auto next = services_.runtime.get();
-      auto routed = routing::route_tenant(route_->tenant, *next->config, *next->directory);
-      if (auto* err = std::get_if<routing::RouteError>(&routed); err && err->sqlstate == "3D000") {
-        log_event(spdlog::level::info, "tenant removed from the directory: session ended", &log_);
-        co_await release_session_server();
-        co_await send_error("FATAL", err->sqlstate, err->message, err->hint);
-        co_return;
-      }
+      bool ended = co_await end_if_placement_changed();
+      if (ended) co_return;
     }
     if (!server_ || session_mode()) {
       bool entered = co_await pass_pause_gate();
+      if (entered && services_.runtime.generation() != runtime_generation_) {
+        // The directory changed while this request waited at the gate (a tenant move's
+        // flip): it runs where the tenant lives now.
+        set_in_flight(false);
+        if (server_) {
+          bool ended = co_await end_if_placement_changed();
+          if (ended) co_return;
+        } else {
+          if (auto err = refresh_runtime()) {
+            client_buf_.consume(size);
+            co_await refuse_request(type, err->sqlstate, err->message, err->hint);
+            continue;
+          }
+          if (leave_for_owner()) co_return;
+        }
+        entered = co_await pass_pause_gate();
+      }
       if (!entered) {
         client_buf_.consume(size);
         co_await refuse_request(
