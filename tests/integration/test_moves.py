@@ -85,7 +85,7 @@ def directory_shard(proxy, tenant: str) -> str:
     return entries[tenant]["shard"]
 
 
-def move(proxy, tenant: str, shard: str, extra: str = "", timeout: float = 60):
+def move(proxy, tenant: str, shard: str, extra: str = "PAUSE BUDGET 5s", timeout: float = 60):
     return admin_psql(proxy, f"MOVE TENANT {tenant} TO SHARD {shard} {extra}", timeout=timeout)
 
 
@@ -302,6 +302,37 @@ def test_kill_mid_move_then_restart_rolls_back(move_shards, move_launcher):
     assert schemas(m2, tenant) == [] and schemas(m1, tenant) == [f"tenant_{tenant}"]
     with restarted.connect(tenant=tenant) as conn:
         assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 1000
+
+
+def test_kill_during_cutover_then_restart_rolls_back_and_unfences(move_shards, move_launcher):
+    m1, m2 = move_shards["m1"], move_shards["m2"]
+    tenant = "mvq"
+    provision(m1, tenant, 500)
+    proxy = start_proxy(move_launcher, {tenant: "m1"})
+    # An open transaction of the tenant holds the cutover at its drain step.
+    holder = proxy.connect(tenant=tenant, autocommit=False)
+    holder.execute("SELECT count(*) FROM items")
+    mover = threading.Thread(target=lambda: move(proxy, tenant, "m2", "PAUSE BUDGET 60s"),
+                             daemon=True)
+    mover.start()
+    wait_for_phase(proxy, "cutover")
+    proxy.kill()
+    mover.join(30)
+    holder.close()
+    restarted = move_launcher.start(json.loads(Path(proxy.config_path).read_text()))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        phases = [m["phase"] for m in admin_rows(restarted, "SHOW MOVES")]
+        if phases and all(p in ("rolled_back", "done") for p in phases):
+            break
+        time.sleep(0.2)
+    assert phases == ["rolled_back"], admin_rows(restarted, "SHOW MOVES")
+    assert directory_shard(restarted, tenant) == "m1"
+    assert replication_leftovers(m1) == [] and replication_leftovers(m2) == []
+    assert schemas(m2, tenant) == [] and schemas(m1, tenant) == [f"tenant_{tenant}"]
+    with restarted.connect(tenant=tenant) as conn:
+        conn.execute("INSERT INTO items (body) VALUES ('mvq after')")
+        assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 501
 
 
 def test_transaction_client_follows_and_session_client_is_told_to_reconnect(move_shards,

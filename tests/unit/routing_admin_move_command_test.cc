@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "routing/admin_command.h"
+#include "proxy/admin/command_parser.h"
 
 namespace shardgate::routing {
 namespace {
