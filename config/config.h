@@ -48,6 +48,13 @@ struct ShardConfig {
   std::string dbname = "postgres";
   std::string user = "postgres";
   std::string password;  // may be empty (trust); env:NAME resolved
+  // The control credential (moves): empty = the pool credential above.
+  std::string admin_user;
+  std::string admin_password;
+  const std::string& control_user() const { return admin_user.empty() ? user : admin_user; }
+  const std::string& control_password() const {
+    return admin_user.empty() ? password : admin_password;
+  }
 };
 
 struct RateConfig {

@@ -189,20 +189,26 @@ class ConfigParser {
             r_.fail(v, key, "expected a mapping {host, port, dbname, user, password}");
           ShardConfig s;
           s.name = name;
-          r_.for_each(v, key, {"host", "port", "dbname", "user", "password"},
-                      [&](const std::string& k, const YAML::Node& f, const std::string& fkey) {
-                        if (k == "host") {
-                          s.host = r_.non_empty_str(f, fkey);
-                        } else if (k == "port") {
-                          s.port = static_cast<uint16_t>(r_.integer(f, fkey, 1, 65535));
-                        } else if (k == "dbname") {
-                          s.dbname = r_.non_empty_str(f, fkey);
-                        } else if (k == "user") {
-                          s.user = r_.non_empty_str(f, fkey);
-                        } else {
-                          s.password = r_.secret(f, fkey);
-                        }
-                      });
+          r_.for_each(
+              v, key,
+              {"host", "port", "dbname", "user", "password", "admin_user", "admin_password"},
+              [&](const std::string& k, const YAML::Node& f, const std::string& fkey) {
+                if (k == "host") {
+                  s.host = r_.non_empty_str(f, fkey);
+                } else if (k == "port") {
+                  s.port = static_cast<uint16_t>(r_.integer(f, fkey, 1, 65535));
+                } else if (k == "dbname") {
+                  s.dbname = r_.non_empty_str(f, fkey);
+                } else if (k == "user") {
+                  s.user = r_.non_empty_str(f, fkey);
+                } else if (k == "admin_user") {
+                  s.admin_user = r_.non_empty_str(f, fkey);
+                } else if (k == "admin_password") {
+                  s.admin_password = r_.secret(f, fkey);
+                } else {
+                  s.password = r_.secret(f, fkey);
+                }
+              });
           c_.shards.emplace(name, std::move(s));
         });
     if (c_.shards.empty()) {

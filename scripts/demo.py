@@ -177,7 +177,9 @@ def run(args) -> int:
         shards = {}
         for name in ("s1", "s2"):
             log(f"starting shard {name}")
-            shards[name] = cluster.start_shard(name, password=SHARD_PASSWORD)
+            # wal_level=logical: tenants can be moved between the shards online.
+            shards[name] = cluster.start_shard(name, password=SHARD_PASSWORD,
+                                               server_settings={"wal_level": "logical"})
         for tenant, shard in TENANTS.items():
             pgshards.provision_tenant(shards[shard], tenant)
             log(f"tenant {tenant}: schema tenant_{tenant} on {shard} (port {shards[shard].port})")
@@ -193,6 +195,8 @@ def run(args) -> int:
             print(f"  {line}")
         print("  then: SELECT current_schema(), inet_server_port(); SELECT * FROM items;", flush=True)
         print(f"  {admin_line(demo_dir, port)}", flush=True)
+        print("  on the admin socket, move a tenant while you query it: MOVE TENANT acme TO SHARD s2;"
+              " SHOW MOVES;", flush=True)
         if args.smoke:
             return 0 if smoke_check(port, demo_dir) else 1
         log("Ctrl-C stops shardgate and both shards.")

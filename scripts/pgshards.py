@@ -109,6 +109,9 @@ class Shard:
     host_auth: str = "scram-sha-256"
     user: str = "shardgate"
     dbname: str = "app"
+    # Extra server settings given on the command line at every start, e.g.
+    # {"wal_level": "logical"} for shards that tenant moves replicate from.
+    server_settings: dict = field(default_factory=dict)
     running: bool = field(default=False, init=False)
 
     @property
@@ -179,9 +182,14 @@ class Shard:
         _give_to_service_user(self.log_file)
         _run(_as_service_user([
             str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
-            "-w", "-t", "30", "-o", f"-p {self.port}", "start"]), f"start shard {self.name}")
+            "-w", "-t", "30", "-o", self._server_options(), "start"]), f"start shard {self.name}")
         self.running = True
         _live_shards.add(self)
+
+    def _server_options(self) -> str:
+        options = [f"-p {self.port}"]
+        options += [f"-c {key}={value}" for key, value in self.server_settings.items()]
+        return " ".join(options)
 
     def stop(self) -> None:
         if self.running or self._pg_ctl_status_running():
@@ -250,9 +258,11 @@ class ShardCluster:
         _live_clusters.append(self)
 
     def start_shard(self, name: str, host_auth: str = "scram-sha-256",
-                    password: str = DEFAULT_PASSWORD, port: int | None = None) -> Shard:
+                    password: str = DEFAULT_PASSWORD, port: int | None = None,
+                    server_settings: dict | None = None) -> Shard:
         shard = Shard(name=name, root=self.base_dir / name, port=port or free_port(),
-                      password=password, host_auth=host_auth)
+                      password=password, host_auth=host_auth,
+                      server_settings=dict(server_settings or {}))
         if shard.initialized():
             shard.start()
         else:

@@ -292,7 +292,12 @@ awaitable<void> AdminServer::session(tcp::socket socket, bool over_tcp, uint64_t
         label = cmd.label();
         changes = cmd.changes_state();
         try {
-          reply = co_await run_admin_command(ctx_, cmd);
+          NoticeSink notice = [&socket](std::string text) -> awaitable<void> {
+            protocol::Bytes note;
+            protocol::encode_notice(note, "NOTICE", "00000", text);
+            co_await write_bytes(socket, note);
+          };
+          reply = co_await run_admin_command(ctx_, cmd, notice);
         } catch (const std::exception& e) {
           reply = AdminReply::error("XX000", std::string("admin command failed: ") + e.what());
         }

@@ -141,6 +141,10 @@ Result parse_show(Parser& p) {
     }
     return finish(p, cmd);
   }
+  if (p.accept("MOVES")) {
+    cmd.verb = AdminVerb::kShowMoves;
+    return finish(p, cmd);
+  }
   if (p.accept("TENANT")) {
     cmd.verb = AdminVerb::kShowTenant;
     auto n = p.name();
@@ -224,6 +228,46 @@ Result parse_pause(Parser& p, bool pause) {
   return finish(p, cmd);
 }
 
+// MOVE TENANT id TO SHARD s [ONLINE | COPY] [PAUSE BUDGET d]
+Result parse_move(Parser& p) {
+  if (!p.accept("TENANT")) return error("expected MOVE TENANT id TO SHARD s");
+  AdminCommand cmd;
+  cmd.verb = AdminVerb::kMoveTenant;
+  auto n = p.name();
+  if (!n) return error("MOVE TENANT needs a tenant id");
+  cmd.name = *n;
+  if (!p.accept("TO") || !p.accept("SHARD"))
+    return error("expected TO SHARD s after MOVE TENANT id");
+  cmd.shard = p.name();
+  if (!cmd.shard) return error("TO SHARD needs a shard name");
+  bool mode_given = false;
+  while (!p.at_end()) {
+    bool online = p.accept("ONLINE");
+    if (online || p.accept("COPY")) {
+      if (mode_given) return error("ONLINE or COPY given twice");
+      mode_given = true;
+      cmd.copy_mode = !online;
+    } else if (p.accept("PAUSE")) {
+      if (!p.accept("BUDGET")) return error("expected PAUSE BUDGET duration");
+      if (cmd.timeout) return error("PAUSE BUDGET given twice");
+      cmd.timeout = p.duration();
+      if (!cmd.timeout || cmd.timeout->count() <= 0)
+        return error("PAUSE BUDGET needs a duration such as 500ms or 2s");
+    } else {
+      return error("unexpected " + p.rest() + " in MOVE TENANT (ONLINE | COPY, PAUSE BUDGET d)");
+    }
+  }
+  return cmd;
+}
+
+Result parse_move_id(Parser& p, AdminCommand cmd) {
+  auto v = p.number();
+  if (!v || *v < 1 || *v > 1e15 || *v != static_cast<double>(static_cast<uint64_t>(*v)))
+    return error(cmd.label() + " needs a move id (a whole number; SHOW MOVES lists them)");
+  cmd.move_id = static_cast<uint64_t>(*v);
+  return finish(p, cmd);
+}
+
 }  // namespace
 
 std::string AdminCommand::label() const {
@@ -264,6 +308,14 @@ std::string AdminCommand::label() const {
       return "PAUSE SHARD";
     case AdminVerb::kResumeShard:
       return "RESUME SHARD";
+    case AdminVerb::kMoveTenant:
+      return "MOVE TENANT";
+    case AdminVerb::kShowMoves:
+      return "SHOW MOVES";
+    case AdminVerb::kCancelMove:
+      return "CANCEL MOVE";
+    case AdminVerb::kDropMovedData:
+      return "DROP MOVED DATA";
     case AdminVerb::kReload:
       return "RELOAD";
     case AdminVerb::kShutdown:
@@ -284,6 +336,7 @@ bool AdminCommand::changes_state() const {
     case AdminVerb::kShowStats:
     case AdminVerb::kShowTenants:
     case AdminVerb::kShowTenant:
+    case AdminVerb::kShowMoves:
       return false;
     default:
       return true;
@@ -302,9 +355,20 @@ std::variant<AdminCommand, AdminParseError> parse_admin_command(std::string_view
   if (p.accept("ALTER")) return parse_alter(p);
   if (p.accept("PAUSE")) return parse_pause(p, true);
   if (p.accept("RESUME")) return parse_pause(p, false);
+  if (p.accept("MOVE")) return parse_move(p);
   AdminCommand cmd;
+  if (p.accept("CANCEL")) {
+    if (!p.accept("MOVE")) return error("expected CANCEL MOVE id");
+    cmd.verb = AdminVerb::kCancelMove;
+    return parse_move_id(p, cmd);
+  }
   if (p.accept("DROP")) {
-    if (!p.accept("TENANT")) return error("expected DROP TENANT");
+    if (p.accept("MOVED")) {
+      if (!p.accept("DATA")) return error("expected DROP MOVED DATA id");
+      cmd.verb = AdminVerb::kDropMovedData;
+      return parse_move_id(p, cmd);
+    }
+    if (!p.accept("TENANT")) return error("expected DROP TENANT or DROP MOVED DATA");
     cmd.verb = AdminVerb::kDropTenant;
     auto n = p.name();
     if (!n) return error("DROP TENANT needs a tenant id");

@@ -32,6 +32,10 @@ enum class AdminVerb {
   kResumeTenant,
   kPauseShard,
   kResumeShard,
+  kMoveTenant,  // name: tenant, shard: target, copy_mode, timeout: PAUSE BUDGET
+  kShowMoves,
+  kCancelMove,     // move_id
+  kDropMovedData,  // move_id
   kReload,
   kShutdown,
 };
@@ -47,6 +51,8 @@ struct AdminCommand {
   double number = 0;                        // SET RATE n, SET MAX_CLIENT_CONNECTIONS n
   bool keep_data = false;                   // DROP TENANT ... KEEP DATA
   bool wait = false;                        // SHUTDOWN WAIT
+  bool copy_mode = false;                   // MOVE ... COPY
+  uint64_t move_id = 0;                     // CANCEL MOVE, DROP MOVED DATA
 
   // The command's name for metrics and the audit log, e.g. "CREATE TENANT".
   std::string label() const;

@@ -72,6 +72,9 @@ const Entry kTable[] = {
     {AdminVerb::kResumeTenant, pause_command},
     {AdminVerb::kPauseShard, pause_command},
     {AdminVerb::kResumeShard, pause_command},
+    {AdminVerb::kShowMoves, SG_SYNC(show_moves(ctx))},
+    {AdminVerb::kCancelMove, cancel_move},
+    {AdminVerb::kDropMovedData, SG_CONTROL(drop_moved_data)},
     {AdminVerb::kReload, reload},
     {AdminVerb::kShutdown, shutdown},
 };
@@ -94,7 +97,13 @@ protocol::ColumnDesc int_column(std::string name) { return column(std::move(name
 protocol::ColumnDesc float_column(std::string name) { return column(std::move(name), 701, 8); }
 protocol::ColumnDesc bool_column(std::string name) { return column(std::move(name), 16, 1); }
 
-awaitable<AdminReply> run_admin_command(AdminContext& ctx, const AdminCommand& cmd) {
+awaitable<AdminReply> run_admin_command(AdminContext& ctx, const AdminCommand& cmd,
+                                        const NoticeSink& notice) {
+  if (cmd.verb == AdminVerb::kMoveTenant) {
+    // Long-running, with progress: the only command that talks to its client while it runs.
+    auto reply = co_await move_tenant(ctx, cmd, notice);
+    co_return reply;
+  }
   for (const auto& entry : kTable) {
     if (entry.verb == cmd.verb) {
       auto reply = co_await entry.handler(ctx, cmd);

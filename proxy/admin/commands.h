@@ -18,6 +18,10 @@
 #include "proxy/tenants/pause_control.h"
 #include "proxy/tenants/tenant_registry.h"
 
+namespace shardgate::moves {
+class MoveManager;
+}
+
 namespace shardgate::proxy {
 
 struct Worker;
@@ -64,10 +68,16 @@ struct AdminContext {
   asio::any_io_executor control;
   // Queries per second per tenant over the last sampling second (the admin thread updates it).
   absl::flat_hash_map<std::string, double> qps;
+  // Tenant moves (null until the proxy has bound its listeners).
+  moves::MoveManager* moves = nullptr;
 };
 
+// Sends one NOTICE to the admin client while a long command runs.
+using NoticeSink = std::function<awaitable<void>(std::string)>;
+
 // Runs one parsed command.
-awaitable<AdminReply> run_admin_command(AdminContext& ctx, const routing::AdminCommand& cmd);
+awaitable<AdminReply> run_admin_command(AdminContext& ctx, const routing::AdminCommand& cmd,
+                                        const NoticeSink& notice = {});
 
 // --- the handlers, by file ---
 // admin_show.cc
@@ -82,11 +92,23 @@ AdminReply show_stats(const AdminContext& ctx);
 AdminReply show_tenants(const AdminContext& ctx, const std::optional<std::string>& pattern,
                         const std::string* only);
 // admin_tenants.cc (blocking: control thread)
+// Writes the directory file and swaps the running directory; the error when the write failed
+// (nothing changed then).
+std::optional<AdminReply> commit_directory(AdminContext& ctx, const RuntimePtr& rt,
+                                           routing::Directory next);
 AdminReply create_tenant(AdminContext& ctx, const routing::AdminCommand& cmd);
 AdminReply drop_tenant(AdminContext& ctx, const routing::AdminCommand& cmd);
 AdminReply alter_tenant(AdminContext& ctx, const routing::AdminCommand& cmd);
 // admin_pause.cc
 awaitable<AdminReply> pause_command(AdminContext& ctx, const routing::AdminCommand& cmd);
+// admin_moves.cc
+awaitable<AdminReply> move_tenant(AdminContext& ctx, const routing::AdminCommand& cmd,
+                                  const NoticeSink& notice);
+AdminReply show_moves(const AdminContext& ctx);
+awaitable<AdminReply> cancel_move(AdminContext& ctx, const routing::AdminCommand& cmd);
+// The tenant-move manager with its hooks into this proxy; null without a directory file.
+std::unique_ptr<moves::MoveManager> make_move_manager(AdminContext& ctx);
+AdminReply drop_moved_data(AdminContext& ctx, const routing::AdminCommand& cmd);
 
 // Column helpers for the handlers.
 protocol::ColumnDesc text_column(std::string name);

@@ -47,6 +47,11 @@ AdminReply show_help() {
       {"PAUSE TENANT id [TIMEOUT d] / RESUME TENANT id",
        "hold the tenant's new transactions; returns once in-flight ones finished"},
       {"PAUSE SHARD s [TIMEOUT d] / RESUME SHARD s", "the same for every tenant of a shard"},
+      {"MOVE TENANT id TO SHARD s [ONLINE | COPY] [PAUSE BUDGET d]",
+       "move a tenant to another shard online; paused only at cutover"},
+      {"SHOW MOVES", "every move of this process and every unfinished one"},
+      {"CANCEL MOVE id", "roll back a move that has not flipped the directory"},
+      {"DROP MOVED DATA id", "drop the renamed source schema of a finished move"},
       {"RELOAD", "re-read config and directory; a bad file changes nothing"},
       {"SHUTDOWN [WAIT]", "stop now, or let transactions finish first (WAIT)"},
   };

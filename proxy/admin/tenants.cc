@@ -18,22 +18,6 @@ using routing::AdminVerb;
 
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
-// Writes the directory file and swaps the running directory; the error when the write failed
-// (nothing changed then).
-std::optional<AdminReply> commit_directory(AdminContext& ctx, const RuntimePtr& rt,
-                                           routing::Directory next) {
-  const std::string& file = rt->config->directory.file;
-  auto written = write_file_atomically(file, routing::format_directory(next, *rt->config));
-  if (!written.ok())
-    return AdminReply::error(
-        "58030", "could not write the directory file: " + std::string(written.message()),
-        "Check that shardgate may write " + file + ".");
-  auto updated = make_runtime(*rt->config, std::move(next));
-  ctx.runtime.set(updated);
-  ctx.tenants.reconfigure(*updated);
-  return std::nullopt;
-}
-
 std::optional<AdminReply> need_directory_file(const RuntimePtr& rt) {
   if (!rt->config->directory.file.empty()) return std::nullopt;
   return AdminReply::error("55000", "the directory is not kept in a file",
@@ -76,6 +60,22 @@ std::string default_tier(const config::Config& c) {
 }
 
 }  // namespace
+
+// Writes the directory file and swaps the running directory; the error when the write failed
+// (nothing changed then).
+std::optional<AdminReply> commit_directory(AdminContext& ctx, const RuntimePtr& rt,
+                                           routing::Directory next) {
+  const std::string& file = rt->config->directory.file;
+  auto written = write_file_atomically(file, routing::format_directory(next, *rt->config));
+  if (!written.ok())
+    return AdminReply::error(
+        "58030", "could not write the directory file: " + std::string(written.message()),
+        "Check that shardgate may write " + file + ".");
+  auto updated = make_runtime(*rt->config, std::move(next));
+  ctx.runtime.set(updated);
+  ctx.tenants.reconfigure(*updated);
+  return std::nullopt;
+}
 
 AdminReply create_tenant(AdminContext& ctx, const AdminCommand& cmd) {
   auto rt = ctx.runtime.get();

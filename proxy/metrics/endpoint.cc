@@ -1,5 +1,7 @@
 #include "proxy/metrics/endpoint.h"
 
+#include "proxy/moves/move_manager.h"
+
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -105,6 +107,7 @@ class MetricsCollector : public prometheus::Collectable {
     add_shard_family(shard_states(config, workers.pools), out);
     add_directory_family(rt->directory->size(), out);
     add_admin_family(sources_.admin_counts.snapshot(), out);
+    if (sources_.moves) add_move_families(sources_.moves->metrics(), out);
     return out;
   }
 

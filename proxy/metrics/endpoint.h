@@ -19,6 +19,10 @@ namespace prometheus {
 class Exposer;
 }
 
+namespace shardgate::moves {
+class MoveManager;
+}
+
 namespace shardgate::proxy {
 
 struct Worker;
@@ -31,6 +35,7 @@ struct MetricsSources {
   const std::vector<std::unique_ptr<Worker>>& workers;
   const AdminCommandCounts& admin_counts;
   const std::atomic<int>& client_sessions;  // every open client connection
+  const moves::MoveManager* moves;          // null without a directory file
 };
 
 class MetricsEndpoint {

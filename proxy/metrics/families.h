@@ -15,6 +15,10 @@
 #include "proxy/metrics/tenant_series.h"
 #include "proxy/metrics/worker_stats.h"
 
+namespace shardgate::moves {
+struct MoveMetrics;
+}
+
 namespace shardgate::proxy {
 
 // shardgate_tenant_{queries,rate_limited,errors}_total and _query_duration_seconds.
@@ -40,6 +44,10 @@ void add_directory_family(size_t tenants, std::vector<prometheus::MetricFamily>&
 // shardgate_admin_commands_total{command,result}.
 void add_admin_family(const std::map<std::pair<std::string, std::string>, uint64_t>& counts,
                       std::vector<prometheus::MetricFamily>& out);
+
+// shardgate_moves_total{result}, shardgate_move_pause_seconds, shardgate_move_lag_bytes{tenant},
+// shardgate_move_copied_bytes_total (metrics_moves.cc).
+void add_move_families(const moves::MoveMetrics& moves, std::vector<prometheus::MetricFamily>& out);
 
 // A latency snapshot as a Prometheus histogram (cumulative buckets, +Inf last).
 prometheus::ClientMetric::Histogram to_histogram(const pool::LatencyHistogram::Snapshot& s);

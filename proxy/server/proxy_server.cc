@@ -23,6 +23,7 @@ Proxy::Proxy(RuntimePtr runtime, std::string config_path)
 Proxy::~Proxy() {
   metrics_.reset();
   if (admin_) admin_->stop();
+  moves_.reset();  // rolls running moves back; their flip needs the control thread
   control_.join();
   for (auto& w : workers_) {
     w->io.stop();
@@ -77,9 +78,18 @@ bool Proxy::bind() {
   services_.workers = count;
   admin_ = std::make_unique<AdminServer>(admin_ctx_);
   if (!admin_->bind(rt->config->admin)) return false;
+  moves_ = make_move_manager(admin_ctx_);
+  if (moves_) {
+    if (auto loaded = moves_->load(); !loaded.ok()) {
+      log_event(spdlog::level::err, "cannot read the move journal", nullptr,
+                {{"error", std::string(loaded.message())}});
+      return false;
+    }
+    admin_ctx_.moves = moves_.get();
+  }
   if (const auto& metrics = rt->config->metrics.listen) {
     metrics_ = MetricsEndpoint::start(
-        *metrics, {runtime_, tenants_, workers_, admin_counts_, active_sessions_});
+        *metrics, {runtime_, tenants_, workers_, admin_counts_, active_sessions_, moves_.get()});
     if (!metrics_) return false;
   }
 
@@ -246,6 +256,7 @@ int Proxy::run() {
     stop_(true);
   });
   admin_->start();
+  if (moves_) moves_->recover();  // settles what a crash left unfinished
   main_io_.run();
   stop_ = nullptr;
   admin_->stop();

@@ -18,6 +18,7 @@
 #include "proxy/admin/admin_server.h"
 #include "proxy/metrics/admin_command_counts.h"
 #include "proxy/metrics/endpoint.h"
+#include "proxy/moves/move_manager.h"
 #include "proxy/runtime/cancel_registry.h"
 #include "proxy/runtime/runtime.h"
 #include "proxy/session/client_session.h"
@@ -73,6 +74,8 @@ class Proxy {
                           control_.get_executor(),
                           {}};
   std::unique_ptr<AdminServer> admin_;
+  // Tenant moves; their threads use the runtime, pauses and the control thread above.
+  std::unique_ptr<moves::MoveManager> moves_;
   // Stops serving: `wait` lets transactions finish (SIGTERM, SHUTDOWN WAIT). Main thread only.
   std::function<void(bool wait)> stop_;
   std::atomic<int> active_sessions_{0};

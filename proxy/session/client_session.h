@@ -153,6 +153,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<void> serve_loop();
   // After a checkout: apply a pending tenant switch; true when the session moved worker.
   awaitable<bool> after_switch();
+  // Session mode, after the directory changed: a session whose tenant left the directory or
+  // moved to another shard cannot follow it on its server connection and is ended (true).
+  awaitable<bool> end_if_placement_changed();
   enum class Local { kNeedsServer, kAnswered, kEnd, kMoved };
   // The steps of serve_loop for one client message that needs a server. Each answers with
   // Local: kNeedsServer = go on, kAnswered = read the next message, kEnd = end the session
@@ -161,6 +164,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // A routed tenant, not paused, within its rate: route again after a reload, wait out a
   // pause, take from the rate bucket.
   awaitable<Local> admit_request(char type, size_t size);
+  // After a reload or a directory change: route again (transaction mode), or end a
+  // session-mode session whose tenant left or moved (between transactions, or at once when
+  // `mid_transaction`).
+  awaitable<Local> follow_runtime(char type, size_t size, bool mid_transaction);
   // A server connection for the request: queued behind a pipelined one of the same tenant
   // (then `joined` is how that checkout ended) or checked out of the pool.
   awaitable<Local> take_server(char type, size_t size, std::optional<CheckoutEnd>& joined);

@@ -128,6 +128,27 @@ awaitable<bool> ClientSession::after_switch() {
   co_return false;
 }
 
+awaitable<ClientSession::Local> ClientSession::follow_runtime(char type, size_t size,
+                                                              bool mid_transaction) {
+  if (services_.runtime.generation() == runtime_generation_) co_return Local::kNeedsServer;
+  if (!server_) {
+    // A reload or an admin command (a tenant move's flip) changed the directory or config:
+    // route again.
+    if (auto err = refresh_runtime()) {
+      client_buf_.consume(size);
+      co_await refuse_request(type, err->sqlstate, err->message, err->hint);
+      co_return Local::kAnswered;
+    }
+    if (leave_for_owner()) co_return Local::kMoved;  // the tenant's pool lives on another worker
+  } else if (session_mode() && (mid_transaction || !exchange_.in_transaction())) {
+    // Session mode keeps its server connection (and the settings it started with); a tenant
+    // that left the directory or moved to another shard ends the session.
+    bool ended = co_await end_if_placement_changed();
+    if (ended) co_return Local::kMoved;
+  }
+  co_return Local::kNeedsServer;
+}
+
 awaitable<ClientSession::Local> ClientSession::admit_request(char type, size_t size) {
   if (!route_) {
     auto e = routing::no_tenant_error(*runtime_->config, false);
@@ -135,31 +156,18 @@ awaitable<ClientSession::Local> ClientSession::admit_request(char type, size_t s
     co_await refuse_request(type, e.sqlstate, e.message, e.hint);
     co_return Local::kAnswered;
   }
-  if (!server_ && services_.runtime.generation() != runtime_generation_) {
-    // A reload or an admin command changed the directory or config: route again.
-    if (auto err = refresh_runtime()) {
-      client_buf_.consume(size);
-      co_await refuse_request(type, err->sqlstate, err->message, err->hint);
-      co_return Local::kAnswered;
-    }
-    if (leave_for_owner())
-      co_return Local::kMoved;  // the tenant's pool now lives on another worker
-  } else if (server_ && session_mode() && !exchange_.in_transaction() &&
-             services_.runtime.generation() != runtime_generation_) {
-    // Session mode keeps its server connection (and the settings it started with); only a
-    // tenant that left the directory ends the session, as a dropped database would.
-    runtime_generation_ = services_.runtime.generation();
-    auto next = services_.runtime.get();
-    auto routed = routing::route_tenant(route_->tenant, *next->config, *next->directory);
-    if (auto* err = std::get_if<routing::RouteError>(&routed); err && err->sqlstate == "3D000") {
-      log_event(spdlog::level::info, "tenant removed from the directory: session ended", &log_);
-      co_await release_session_server();
-      co_await send_error("FATAL", err->sqlstate, err->message, err->hint);
-      co_return Local::kMoved;
-    }
-  }
+  auto followed = co_await follow_runtime(type, size, false);
+  if (followed != Local::kNeedsServer) co_return followed;
   if (!server_ || session_mode()) {
     bool entered = co_await pass_pause_gate();
+    if (entered && services_.runtime.generation() != runtime_generation_) {
+      // The directory changed while this request waited at the gate (a tenant move's flip):
+      // it runs where the tenant lives now.
+      set_in_flight(false);
+      followed = co_await follow_runtime(type, size, true);
+      if (followed != Local::kNeedsServer) co_return followed;
+      entered = co_await pass_pause_gate();
+    }
     if (!entered) {
       client_buf_.consume(size);
       co_await refuse_request(

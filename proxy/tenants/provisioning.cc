@@ -92,23 +92,29 @@ std::string tenant_role(const config::TierConfig& tier, const std::string& tenan
   return tier.role.empty() ? "" : routing::expand_template(tier.role, tenant);
 }
 
+absl::StatusOr<std::string> create_role_sql(const config::TierConfig& tier,
+                                            const std::string& tenant) {
+  if (!per_tenant_role(tier)) return std::string();
+  // A role of the tenant's own (its name carries the tenant): created with the schema.
+  std::string role = tenant_role(tier, tenant);
+  std::string login = "NOLOGIN";
+  if (tier.login == config::Login::kTenant) {
+    auto password = config::resolve_secret(routing::expand_template(tier.login_password, tenant),
+                                           "login_password");
+    if (!password.ok()) return password.status();
+    login = "LOGIN PASSWORD " + routing::quote_literal(*password);
+  }
+  return "CREATE ROLE " + routing::quote_ident(role) + " " + login + ";\nGRANT " +
+         routing::quote_ident(role) + " TO CURRENT_USER;\n";
+}
+
 absl::Status provision_tenant(const config::Config& config, const config::ShardConfig& shard,
                               const config::TierConfig& tier, const std::string& tenant,
                               const routing::Placement& placement) {
   std::string role = tenant_role(tier, tenant);
-  std::string sql;
-  if (per_tenant_role(tier)) {
-    // A role of the tenant's own (its name carries the tenant): created with the schema.
-    std::string login = "NOLOGIN";
-    if (tier.login == config::Login::kTenant) {
-      auto password = config::resolve_secret(routing::expand_template(tier.login_password, tenant),
-                                             "login_password");
-      if (!password.ok()) return password.status();
-      login = "LOGIN PASSWORD " + routing::quote_literal(*password);
-    }
-    sql += "CREATE ROLE " + routing::quote_ident(role) + " " + login + ";\n";
-    sql += "GRANT " + routing::quote_ident(role) + " TO CURRENT_USER;\n";
-  }
+  auto role_sql = create_role_sql(tier, tenant);
+  if (!role_sql.ok()) return role_sql.status();
+  std::string sql = *role_sql;
   sql += expand_provisioning_sql(config.provisioning.schema_sql, tenant, placement.schema, role);
   if (!role.empty()) {
     std::string r = routing::quote_ident(role), s = routing::quote_ident(placement.schema);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "config/config.h"
 #include "routing/directory.h"
 
@@ -17,6 +18,11 @@ std::string expand_provisioning_sql(const std::string& tmpl, const std::string& 
 
 // The role a tier's tenants use on the server ("" when the tier has none).
 std::string tenant_role(const config::TierConfig& tier, const std::string& tenant);
+
+// SQL creating the tier's per-tenant role (and granting it to the connected user); "" when
+// the tier's role, if any, is shared by its tenants.
+absl::StatusOr<std::string> create_role_sql(const config::TierConfig& tier,
+                                            const std::string& tenant);
 
 // Creates the tenant's schema (and role) on its shard: all or nothing.
 absl::Status provision_tenant(const config::Config& config, const config::ShardConfig& shard,

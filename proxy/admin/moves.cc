@@ -1,0 +1,163 @@
+// MOVE TENANT, SHOW MOVES, CANCEL MOVE, DROP MOVED DATA: thin handlers over the MoveManager
+// (proxy/moves/). MOVE waits for its move on the admin thread without blocking it, relaying
+// the move's progress as NOTICEs.
+#include <cstdio>
+
+#include <future>
+#include "proxy/admin/commands.h"
+
+#include "proxy/admin/directory_store.h"
+#include "proxy/moves/move_manager.h"
+#include "proxy/tenants/provisioning.h"
+
+namespace shardgate::proxy {
+
+namespace {
+
+using routing::AdminCommand;
+
+AdminReply from_failure(const moves::MoveFailure& f) {
+  return AdminReply::error(f.sqlstate, f.message, f.hint);
+}
+
+std::string fixed(double v, const char* format) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+std::optional<AdminReply> need_moves(const AdminContext& ctx) {
+  if (ctx.moves) return std::nullopt;
+  return AdminReply::error("55000", "tenant moves need a directory file",
+                           "Set directory.file in the config: a move's flip must be durable.");
+}
+
+}  // namespace
+
+awaitable<AdminReply> move_tenant(AdminContext& ctx, const AdminCommand& cmd,
+                                  const NoticeSink& notice) {
+  if (auto e = need_moves(ctx)) co_return *e;
+  moves::MoveRequest request;
+  request.tenant = cmd.name;
+  request.to = cmd.shard.value_or("");
+  request.copy_mode = cmd.copy_mode;
+  request.pause_budget = cmd.timeout;
+  auto started = ctx.moves->start(request);
+  if (auto* f = std::get_if<moves::MoveFailure>(&started)) co_return from_failure(*f);
+  uint64_t id = std::get<uint64_t>(started);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  moves::MoveProgress progress;
+  for (;;) {
+    progress = ctx.moves->progress(id);
+    if (notice)
+      for (auto& text : progress.notices) co_await notice(std::move(text));
+    if (progress.finished) break;
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(use_nothrow);
+  }
+  if (progress.failure) co_return from_failure(*progress.failure);
+  const auto& r = progress.record;
+  AdminReply reply;
+  reply.columns = {int_column("move"),           text_column("tenant"),
+                   text_column("from"),          text_column("to"),
+                   int_column("rows"),           int_column("bytes"),
+                   float_column("copy_seconds"), float_column("pause_ms")};
+  reply.rows.push_back({std::to_string(r.id), r.tenant, r.from, r.to, std::to_string(r.rows),
+                        std::to_string(r.bytes), fixed(r.copy_seconds, "%.3f"),
+                        fixed(r.pause_ms, "%.1f")});
+  reply.tag = "MOVE";
+  co_return reply;
+}
+
+AdminReply show_moves(const AdminContext& ctx) {
+  AdminReply reply;
+  reply.columns = {int_column("id"),         text_column("tenant"),  text_column("from"),
+                   text_column("to"),        text_column("mode"),    text_column("phase"),
+                   int_column("rows"),       int_column("bytes"),    int_column("lag_bytes"),
+                   float_column("pause_ms"), text_column("started"), text_column("updated"),
+                   text_column("error")};
+  reply.tag = "SHOW";
+  if (!ctx.moves) return reply;
+  for (const auto& r : ctx.moves->list())
+    reply.rows.push_back({std::to_string(r.id), r.tenant, r.from, r.to, r.mode,
+                          std::string(moves::phase_name(r.phase)), std::to_string(r.rows),
+                          std::to_string(r.bytes), std::to_string(r.lag_bytes),
+                          fixed(r.pause_ms, "%.1f"), r.started, r.updated,
+                          r.error.empty() ? std::nullopt : std::optional<std::string>(r.error)});
+  return reply;
+}
+
+awaitable<AdminReply> cancel_move(AdminContext& ctx, const AdminCommand& cmd) {
+  if (auto e = need_moves(ctx)) co_return *e;
+  if (auto f = ctx.moves->cancel(cmd.move_id)) co_return from_failure(*f);
+  // Returns once the rollback has run: then nothing of the move is left on either shard.
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (ctx.moves->running(cmd.move_id)) {
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(use_nothrow);
+  }
+  auto record = ctx.moves->find(cmd.move_id);
+  if (record && record->phase == moves::MovePhase::kFailed)
+    co_return AdminReply::error(
+        "55000",
+        "move " + std::to_string(cmd.move_id) + " could not be cleaned up: " + record->error,
+        "CANCEL MOVE again once both shards are reachable.");
+  co_return AdminReply::done("CANCEL");
+}
+
+AdminReply drop_moved_data(AdminContext& ctx, const AdminCommand& cmd) {
+  if (auto e = need_moves(ctx)) return *e;
+  if (auto f = ctx.moves->drop_moved_data(cmd.move_id)) return from_failure(*f);
+  return AdminReply::done("DROP");
+}
+
+std::unique_ptr<moves::MoveManager> make_move_manager(AdminContext& ctx) {
+  auto rt = ctx.runtime.get();
+  const std::string& file = rt->config->directory.file;
+  if (file.empty()) return nullptr;
+  moves::MoveHooks hooks;
+  hooks.config = [&ctx] { return ctx.runtime.get()->config; };
+  hooks.placement = [&ctx](const std::string& tenant) -> std::optional<routing::Placement> {
+    auto rt = ctx.runtime.get();
+    const routing::Placement* p = rt->directory->find(tenant);
+    if (!p) return std::nullopt;
+    return *p;
+  };
+  hooks.pause = [&ctx](const std::string& tenant) { return ctx.pauses.pause_tenant(tenant); };
+  hooks.resume = [&ctx](const std::string& tenant) { ctx.pauses.resume_tenant(tenant); };
+  hooks.in_flight = [&ctx](const std::string& tenant) {
+    auto state = ctx.tenants.find(tenant);
+    return state ? state->in_flight.load(std::memory_order_seq_cst) : 0;
+  };
+  hooks.flip = [&ctx](const std::string& tenant, const std::string& shard) {
+    // On the control thread, like every other directory change.
+    std::promise<absl::Status> done;
+    auto result = done.get_future();
+    asio::post(ctx.control, [&ctx, &done, tenant, shard] {
+      auto rt = ctx.runtime.get();
+      const routing::Placement* p = rt->directory->find(tenant);
+      if (!p) {
+        done.set_value(absl::NotFoundError("tenant \"" + tenant + "\" left the directory"));
+        return;
+      }
+      routing::Directory next = *rt->directory;
+      routing::Placement moved = *p;
+      moved.shard = shard;
+      next.put(tenant, moved);
+      auto failed = commit_directory(ctx, rt, std::move(next));
+      done.set_value(failed ? absl::InternalError(failed->message) : absl::OkStatus());
+    });
+    return result.get();
+  };
+  hooks.tenant_role =
+      [](const config::TierConfig& tier,
+         const std::string& tenant) -> absl::StatusOr<moves::MoveHooks::TenantRole> {
+    auto sql = create_role_sql(tier, tenant);
+    if (!sql.ok()) return sql.status();
+    return moves::MoveHooks::TenantRole{tenant_role(tier, tenant), *sql};
+  };
+  hooks.write_file = write_file_atomically;
+  return std::make_unique<moves::MoveManager>(file + ".moves", std::move(hooks));
+}
+
+}  // namespace shardgate::proxy

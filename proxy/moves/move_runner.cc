@@ -1,0 +1,167 @@
+// A move from start to end, and settling one that a crash, a failure or a cancel left
+// unfinished: the directory says whether it flipped; before the flip everything the move
+// created is dropped, after it the move is completed.
+#include "proxy/moves/move_run.h"
+#include "routing/tenant_context.h"
+
+namespace shardgate::moves {
+
+Step failure(std::string sqlstate, std::string message, std::string hint) {
+  return MoveFailure{std::move(sqlstate), std::move(message), std::move(hint)};
+}
+
+Step failure(const absl::Status& status) {
+  std::string sqlstate = status.code() == absl::StatusCode::kUnavailable ? "08006" : "55000";
+  return MoveFailure{sqlstate, std::string(status.message()), {}};
+}
+
+Step MoveRun::connect_source() {
+  if (src && src->alive()) return std::nullopt;
+  src.reset();
+  auto link = PgLink::open(*source, PgLink::Credential::kControl, config->connect_timeout);
+  if (!link.ok()) return failure(link.status());
+  src.emplace(std::move(*link));
+  return std::nullopt;
+}
+
+Step MoveRun::connect_target() {
+  if (dst && dst->alive()) return std::nullopt;
+  dst.reset();
+  auto link = PgLink::open(*target, PgLink::Credential::kControl, config->connect_timeout);
+  if (!link.ok()) return failure(link.status());
+  dst.emplace(std::move(*link));
+  return std::nullopt;
+}
+
+Step MoveRun::connect() {
+  if (auto f = connect_source()) return f;
+  return connect_target();
+}
+
+Step MoveRun::enter(MovePhase phase) {
+  record.phase = phase;
+  if (phase == MovePhase::kSchema) record.target_schema_ours = true;
+  if (auto status = journal->put(record); !status.ok())
+    return failure("58030", "could not write the move journal: " + std::string(status.message()));
+  return std::nullopt;
+}
+
+Step MoveRun::cancelled() const {
+  if (cancel && cancel->load())
+    return failure("57014", "move " + std::to_string(record.id) + " was cancelled");
+  return std::nullopt;
+}
+
+void MoveRun::say(const std::string& text) const {
+  if (notice) notice("move " + std::to_string(record.id) + ": " + text);
+}
+
+std::string MoveRun::qschema() const { return routing::quote_ident(record.schema); }
+std::string MoveRun::qobject() const { return routing::quote_ident(record.object_name()); }
+std::string MoveRun::qualified(const std::string& table) const {
+  return qschema() + "." + routing::quote_ident(table);
+}
+
+namespace {
+
+// Ends the move with `phase`, keeping the first error.
+void finish(MoveRun& run, MovePhase phase, const std::string& error) {
+  run.record.phase = phase;
+  if (run.record.error.empty()) run.record.error = error;
+  (void)run.journal->put(run.record);
+}
+
+void roll_back(MoveRun& run, const std::string& why) {
+  run.say("rolling back: " + why);
+  if (run.record.error.empty()) run.record.error = why;
+  auto status = drop_replication(run);
+  if (status.ok() && run.record.target_schema_ours) status = drop_target_copy(run);
+  if (!status.ok()) {
+    finish(run, MovePhase::kFailed, why + "; cleanup incomplete: " + std::string(status.message()));
+    return;
+  }
+  finish(run, MovePhase::kRolledBack, why);
+  run.say("rolled back: nothing of the move is left on either shard");
+}
+
+void complete(MoveRun& run) {
+  run.record.flipped = true;
+  if (auto f = run.enter(MovePhase::kCleanup)) {
+    finish(run, MovePhase::kFailed, f->message);
+    return;
+  }
+  auto status = drop_replication(run);
+  if (status.ok()) {
+    if (auto f = run.connect_source())
+      status = absl::UnavailableError(f->message);
+    else
+      status = retire_source_schema(run, *run.src);
+  }
+  if (!status.ok()) {
+    finish(run, MovePhase::kFailed, "cleanup incomplete: " + std::string(status.message()));
+    return;
+  }
+  run.record.error.clear();
+  finish(run, MovePhase::kDone, "");
+  run.say("done: tenant \"" + run.record.tenant + "\" is on shard \"" + run.target->name +
+          "\"; the source schema is kept as " + run.record.moved_schema() +
+          " until DROP MOVED DATA " + std::to_string(run.record.id));
+}
+
+Step run_steps(MoveRun& run) {
+  if (auto f = precheck(run)) return f;
+  run.say("pre-checks passed (" + std::to_string(run.tables.size()) + " table(s))");
+  if (auto f = run.cancelled()) return f;
+  if (auto f = run.enter(MovePhase::kSchema)) return f;
+  if (auto f = copy_schema(run)) return f;
+  if (auto f = run.cancelled()) return f;
+  if (auto f = run.enter(MovePhase::kCopy)) return f;
+  if (auto f = start_replication(run)) return f;
+  if (auto f = wait_for_copy(run)) return f;
+  if (auto f = run.enter(MovePhase::kCatchup)) return f;
+  if (auto f = catch_up(run)) return f;
+  if (auto f = run.enter(MovePhase::kCutover)) return f;
+  return cutover(run);
+}
+
+}  // namespace
+
+Step run_move(MoveRun& run) {
+  Step f = run_steps(run);
+  if (run.record.flipped) {
+    complete(run);
+    if (run.record.phase == MovePhase::kDone) return std::nullopt;
+    return failure("55000",
+                   "move " + std::to_string(run.record.id) +
+                       " flipped the directory but its cleanup failed: " + run.record.error,
+                   "CANCEL MOVE " + std::to_string(run.record.id) +
+                       " retries the cleanup; so does a restart.");
+  }
+  if (!f) f = failure("XX000", "move ended without a flip");
+  if (run.record.phase == MovePhase::kPlanned) {
+    // Refused by a pre-check: nothing was created.
+    run.record.error = f->message;
+    finish(run, MovePhase::kRolledBack, f->message);
+    return f;
+  }
+  roll_back(run, f->message);
+  return f;
+}
+
+Step settle_move(MoveRun& run) {
+  auto placement = run.hooks->placement(run.record.tenant);
+  bool flipped = placement && placement->shard == run.record.to;
+  if (flipped) {
+    complete(run);
+  } else if (run.record.phase == MovePhase::kPlanned) {
+    finish(run, MovePhase::kRolledBack, "interrupted before it created anything");
+  } else {
+    roll_back(run, run.record.error.empty()
+                       ? "interrupted in phase " + std::string(phase_name(run.record.phase))
+                       : run.record.error);
+  }
+  if (phase_final(run.record.phase)) return std::nullopt;
+  return failure("55000", run.record.error);
+}
+
+}  // namespace shardgate::moves
