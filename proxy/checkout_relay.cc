@@ -52,6 +52,7 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
     auto done = co_await run_sequential(prefix);
     // Not finished sequentially (a slow statement, COPY from the client, an open transaction
     // block, a large row): the concurrent relay takes over where it stopped.
+    if (done && *done == CheckoutEnd::kStale) co_return CheckoutEnd::kStale;  // nothing ran
     if (done)
       end = *done;
     else
@@ -191,9 +192,10 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_relay(const ContextPref
       // being cancelled): what arrived belongs to the next checkout, leave it in the buffer.
       if (end) co_return;
       if (!got_data) {
-        finish(CheckoutEnd::kClientGone);
+        finish(CheckoutEnd::kClientGone);  // or an idle limit passed (check_idle)
         co_return;
       }
+      note_activity();
     }
   };
 
@@ -347,7 +349,8 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::finish_checkout(CheckoutEnd
     protocol::encode_error(out, session_mode() ? "FATAL" : "ERROR", "08006",
                            "lost the connection to shard \"" + route_->placement.shard +
                                "\" serving tenant \"" + route_->tenant + "\"",
-                           "Retry the transaction; the shard may be restarting.");
+                           "Retry the transaction; the shard may be restarting.", server_farewell_);
+    server_farewell_.clear();
     if (pending_ > 0)
       protocol::encode_ready_for_query(out, 'I');
     else

@@ -35,11 +35,17 @@ awaitable<bool> ClientSession::head_message(char& type, protocol::ByteSpan& body
                           "Reconnect to another shardgate instance or retry shortly.");
       co_return false;
     }
-    auto ec = co_await read_at_least(client_, client_buf_, want);
+    error_code ec;
+    if (idle_expired_ == IdleExpiry::kNone) ec = co_await read_at_least(client_, client_buf_, want);
+    if (idle_expired_ != IdleExpiry::kNone) {
+      co_await send_idle_fatal();
+      co_return false;
+    }
     if (ec) {
       if (shutdown_requested_ && ec == asio::error::operation_aborted) continue;
       co_return false;
     }
+    note_activity();
   }
 }
 
@@ -139,6 +145,7 @@ awaitable<void> ClientSession::serve_loop() {
     bool got_message = co_await head_message(type, body, size);
     if (!got_message) break;
     forward_memo_set_ = false;  // a verdict lives for this message's checkout only
+    retried_head_ = std::exchange(retrying_, false);  // sent once already (kStale)
     auto local_answer = co_await answer_locally(type, body, size);
     if (local_answer == Local::kAnswered) continue;
     if (local_answer == Local::kMoved) co_return;
@@ -184,7 +191,7 @@ awaitable<void> ClientSession::serve_loop() {
         continue;
       }
     }
-    if (!server_ && tenant_state_ && type == protocol::fe::kQuery) {
+    if (!server_ && tenant_state_ && type == protocol::fe::kQuery && !retried_head_) {
       // Rate limit before taking a server connection: a throttled tenant waits without
       // holding one, and a refusal needs none.
       tenant_state_->queries.fetch_add(1, std::memory_order_relaxed);
@@ -208,6 +215,7 @@ awaitable<void> ClientSession::serve_loop() {
     if (!server_) {
       if (auto* conn = joinable_pipeline()) {
         stop_for_local_ = false;
+        lease_reused_ = false;
         joined = co_await run_joined(*conn);
         if (!server_) {  // a malformed request, refused before it was queued
           protocol::Bytes out;
@@ -241,6 +249,10 @@ awaitable<void> ClientSession::serve_loop() {
       auto prefix = prepare_context(*server_);
       stop_for_local_ = false;
       end = co_await run_checkout(prefix);
+    }
+    if (end == CheckoutEnd::kStale) {
+      prepare_retry();  // the request is still buffered: once more, on a fresh connection
+      continue;
     }
     server_->set_transaction_status(status_);
     protocol::Bytes out;
@@ -286,6 +298,7 @@ awaitable<void> ClientSession::serve_loop() {
         } else {
           return_server(true);
         }
+        if (idle_expired_ != IdleExpiry::kNone) co_await send_idle_fatal();
         co_return;
       case CheckoutEnd::kProtocolError:
         if (pending_ > 0) co_await pool::send_cancel(server_->cancel_target());
@@ -297,6 +310,7 @@ awaitable<void> ClientSession::serve_loop() {
         co_return;
       case CheckoutEnd::kServerGone:
       case CheckoutEnd::kContextFailed:
+      case CheckoutEnd::kStale:
         return_server(false);
         if (session_mode()) {
           // Session mode promised one server for the whole session: end it (08006 was sent).
