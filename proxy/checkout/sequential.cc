@@ -133,7 +133,9 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequenti
   auto added = build_request(out, rewriter, consumed, throttle);
   if (added == Added::kProtocolError) co_return CheckoutEnd::kProtocolError;
   bool stopped = added == Added::kStopped;  // a session command: the relay stops before it
-  bool may_retry = !stopped && retry_possible(retry);
+  // Not while others may queue behind this request: waiting for its first answer would keep
+  // the pipeline closed to them (pipeline_depth > 1 tiers keep main's behaviour: 08006).
+  bool may_retry = !stopped && !may_pipeline && retry_possible(retry);
   if (throttle.count() > 0) {
     // Over the tenant's rate in throttle mode: wait our turn (at most rate.max_delay).
     asio::steady_timer wait(client_.get_executor(), throttle);
