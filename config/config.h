@@ -81,7 +81,7 @@ struct TierConfig {
   Login login = Login::kProxy;
   // login: tenant — password template for the tenant's role, e.g. "env:TENANT_{tenant}_PW"
   std::string login_password;
-  Duration pool_timeout{30000};
+  Duration pool_timeout{30000};          // also spelled query_wait_timeout (PgBouncer's name)
   Duration pause_timeout{60000};         // longest wait behind PAUSE (57P03 after)
   Duration server_idle_timeout{600000};  // idle server connections closed after this
   Duration server_lifetime{3600000};     // server connections retired after this age
@@ -139,6 +139,15 @@ struct ProvisioningConfig {
   std::string schema_sql = "CREATE SCHEMA {schema};";
 };
 
+// TCP keepalive on client and server sockets: a peer that vanished without closing (a host
+// that died, a NAT or load balancer that forgot the flow) is found and its connection closed.
+struct KeepAliveConfig {
+  bool enabled = true;
+  Duration idle{60000};      // TCP_KEEPIDLE: quiet time before the first probe
+  Duration interval{10000};  // TCP_KEEPINTVL
+  int count = 6;             // TCP_KEEPCNT: unanswered probes before the connection is dead
+};
+
 struct Config {
   std::string source_file;  // absolute path of the YAML it came from
   Endpoint listen;
@@ -150,6 +159,12 @@ struct Config {
   std::optional<int> max_client_conn;
   // Startup packet, negotiation and authentication must finish within this; 0 = no limit.
   Duration client_login_timeout{60000};
+  // A client with nothing outstanding and no transaction open for this long is closed (FATAL
+  // 57P05); one idle inside a transaction for idle_transaction_timeout loses it: rolled back,
+  // its server connection back in the pool, FATAL 25P03. 0 = no limit.
+  Duration client_idle_timeout{0};
+  Duration idle_transaction_timeout{0};
+  KeepAliveConfig tcp_keepalive;
   AdminConfig admin;
   MetricsConfig metrics;
   LogConfig log;

@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "config/config.h"
+#include "config/parse_sections.h"
 #include "config/yaml_reader.h"
 
 namespace shardgate::config {
@@ -52,8 +53,9 @@ class ConfigParser {
     r_.for_each(
         root, "",
         {"listen", "workers", "connect_timeout", "shutdown_timeout", "max_client_conn",
-         "client_login_timeout", "admin", "metrics", "log", "auth", "tenant", "shards", "tiers",
-         "guard", "directory", "provisioning"},
+         "client_login_timeout", "client_idle_timeout", "idle_transaction_timeout", "tcp_keepalive",
+         "admin", "metrics", "log", "auth", "tenant", "shards", "tiers", "guard", "directory",
+         "provisioning"},
         [&](const std::string& k, const YAML::Node& v, const std::string&) { sections[k] = v; });
     auto section = [&](const char* name) {
       auto it = sections.find(name);
@@ -74,6 +76,14 @@ class ConfigParser {
       c_.client_login_timeout =
           r_.duration(section("client_login_timeout"), "client_login_timeout");
     }
+    for (const char* key : {"client_idle_timeout", "idle_transaction_timeout"}) {
+      if (!sections.count(key)) continue;
+      Duration d = r_.duration(section(key), key);
+      (std::string_view(key) == "client_idle_timeout" ? c_.client_idle_timeout
+                                                      : c_.idle_transaction_timeout) = d;
+    }
+    if (sections.count("tcp_keepalive"))
+      c_.tcp_keepalive = parse_keepalive(r_, section("tcp_keepalive"), "tcp_keepalive");
     parse_admin(section("admin"));
     parse_metrics(section("metrics"));
     parse_log(section("log"));
@@ -227,6 +237,7 @@ class ConfigParser {
           t.name = name;
           bool pool_given = false;
           YAML::Node pool_node, min_node, login_node;
+          bool wait_given = false;
           r_.for_each(
               v, key,
               {"pool",
@@ -242,6 +253,7 @@ class ConfigParser {
                "login",
                "login_password",
                "pool_timeout",
+               "query_wait_timeout",
                "pause_timeout",
                "server_idle_timeout",
                "server_lifetime",
@@ -283,7 +295,13 @@ class ConfigParser {
                   login_node = f;
                 } else if (k == "login_password") {
                   t.login_password = r_.str(f, fkey);
-                } else if (k == "pool_timeout") {
+                } else if (k == "pool_timeout" || k == "query_wait_timeout") {
+                  // One setting, two names: PgBouncer users know it as query_wait_timeout.
+                  if (wait_given)
+                    r_.fail(f, fkey,
+                            "pool_timeout and query_wait_timeout are the same setting: "
+                            "give one");
+                  wait_given = true;
                   t.pool_timeout = r_.duration(f, fkey);
                 } else if (k == "pause_timeout") {
                   t.pause_timeout = r_.duration(f, fkey);

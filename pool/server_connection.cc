@@ -45,6 +45,7 @@ awaitable<ServerResult> ServerConnection::connect(const ConnectTarget& target,
     (void)ep;
     if (cec) co_return unreachable(target, cec.message());
     socket_.set_option(tcp::no_delay(true));
+    apply_keepalive(socket_, target.keepalive);
     cancel_.host = target.host;
     cancel_.port = target.port;
     co_return co_await startup(target);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "pool/asio.h"
+#include "pool/keepalive.h"
 #include "pool/pipeline.h"
 #include "pool/prepared_lru.h"
 #include "pool/read_buffer.h"
@@ -28,6 +29,7 @@ struct ConnectTarget {
   std::string database;
   // Extra startup parameters (application_name, client_encoding, options, ...).
   std::vector<std::pair<std::string, std::string>> params;
+  KeepAlive keepalive;
 };
 
 // Where to send a CancelRequest for this server connection.
@@ -87,6 +89,8 @@ class ServerConnection {
   std::chrono::steady_clock::time_point created_at = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_used = created_at;
   uint64_t pool_generation = 0;
+  // Names this connection's current stay in its pool's idle list (the idle watch's key).
+  uint64_t idle_ticket = 0;
   // Settings shardgate or its clients changed on this connection, by lower-case name: the
   // value, or nullopt when unknown; absent names are at the connection's defaults
   // (proxy/session_settings.h).

@@ -40,9 +40,10 @@ std::unique_ptr<ServerConnection> ServerPool::take_idle(std::string_view tenant)
     }
     std::unique_ptr<ServerConnection> conn = std::move(*pick);
     idle_.erase(pick);
-    // A connection idle for a while may have been closed by the server: peek before reuse.
-    bool recently_used = Clock::now() - conn->last_used < std::chrono::seconds(1);
-    if (conn->pool_generation == generation_ && (recently_used || conn->looks_alive())) return conn;
+    error_code ignored;
+    conn->socket().cancel(ignored);  // ends the idle watch
+    // The watch's verdict may still be queued behind this call: peek as well.
+    if (conn->pool_generation == generation_ && conn->looks_alive()) return conn;
     conn->close();  // stale: closed by the server, or from before a reload
     --total_;
   }
@@ -61,6 +62,7 @@ void ServerPool::dispatch() {
     if (!w) return;
     ++tenant_active_[w->tenant];
     w->granted = take_idle(w->tenant);
+    w->reused = w->granted != nullptr;
     if (!w->granted) {
       if (total_ >= settings_.size) {  // every idle connection was stale and the pool is full
         forget(w->tenant);
@@ -120,7 +122,7 @@ awaitable<Lease> ServerPool::acquire(const std::string& tenant, int weight, Mill
       ++tenant_active_[tenant];
       ++counters_.acquired;
       wait_.observe(Clock::now() - start);
-      co_return Lease{std::move(conn), {}, {}};
+      co_return Lease{std::move(conn), {}, {}, true};
     }
     if (total_ < settings_.size) {
       ++total_;
@@ -145,7 +147,7 @@ awaitable<Lease> ServerPool::acquire(const std::string& tenant, int weight, Mill
   if (w.granted) {
     ++counters_.acquired;
     wait_.observe(Clock::now() - start);
-    co_return Lease{std::move(w.granted), {}, waited};
+    co_return Lease{std::move(w.granted), {}, waited, w.reused};
   }
   if (w.slot) {
     Lease lease = co_await open(tenant);
@@ -225,7 +227,46 @@ void ServerPool::release(std::unique_ptr<ServerConnection> conn, const std::stri
     --total_;
   } else {
     conn->last_used = Clock::now();
+    watch_idle(*conn);
     idle_.push_back(std::move(conn));
+  }
+  dispatch();
+}
+
+void ServerPool::watch_idle(ServerConnection& conn) {
+  conn.idle_ticket = ++idle_tickets_;
+  conn.socket().async_wait(tcp::socket::wait_read, [this, alive = alive_, c = &conn,
+                                                    ticket = conn.idle_ticket](error_code ec) {
+    // Cancelled: the connection left the idle list (or the pool is gone).
+    if (ec || !*alive) return;
+    drop_watched(c, ticket);
+  });
+}
+
+void ServerPool::drop_watched(ServerConnection* conn, uint64_t ticket) {
+  // Only a connection still idle since the watch began: compared by address and ticket, so a
+  // connection checked out (or freed) meanwhile is never touched.
+  auto it = std::find_if(idle_.begin(), idle_.end(), [&](const auto& c) {
+    return c.get() == conn && c->idle_ticket == ticket;
+  });
+  if (it == idle_.end()) return;
+  (*it)->close();
+  idle_.erase(it);
+  --total_;
+  ++counters_.stale_dropped;
+  dispatch();
+}
+
+void ServerPool::drop_idle_opened_before(std::chrono::steady_clock::time_point since) {
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    if ((*it)->created_at < since) {
+      (*it)->close();
+      it = idle_.erase(it);
+      --total_;
+      ++counters_.stale_dropped;
+    } else {
+      ++it;
+    }
   }
   dispatch();
 }

@@ -40,7 +40,8 @@ struct PoolStats {
   uint64_t acquired = 0;
   uint64_t timeouts = 0;
   uint64_t connect_failures = 0;
-  uint64_t pipelined = 0;  // requests that queued behind another on a busy connection
+  uint64_t pipelined = 0;      // requests that queued behind another on a busy connection
+  uint64_t stale_dropped = 0;  // idle connections the server closed, dropped before reuse
   // How long acquire() took for each connection it handed out (queueing and connecting).
   LatencyHistogram::Snapshot wait;
   // The last connect attempt: 1 reached the shard (even if it then refused the login), -1 could
@@ -53,6 +54,9 @@ struct Lease {
   std::unique_ptr<ServerConnection> conn;  // null on error
   ServerResult error;
   Millis waited{0};
+  // The connection was idle in the pool (not opened for this lease): a request that finds it
+  // closed by the server before any answer may run again on another one.
+  bool reused = false;
 };
 
 class ServerPool {
@@ -85,6 +89,9 @@ class ServerPool {
   void update(PoolSettings settings, ConnectTarget target);
   // Closes idle connections (shutdown) and stops maintenance.
   void close_idle();
+  // Closes every idle connection opened before `since`: one of them was found closed by the
+  // server (a restart or failover ends them all), so the next lease opens a fresh one.
+  void drop_idle_opened_before(std::chrono::steady_clock::time_point since);
 
   PoolStats stats() const;
   // Idle connections, most recently used last (SHOW SERVERS).
@@ -101,11 +108,16 @@ class ServerPool {
     int weight = 1;
     asio::steady_timer* timer = nullptr;
     std::unique_ptr<ServerConnection> granted;
-    bool slot = false;  // allowed to open a new connection
+    bool slot = false;    // allowed to open a new connection
+    bool reused = false;  // `granted` came from the idle list
   };
 
   bool under_cap(std::string_view tenant) const;
   std::unique_ptr<ServerConnection> take_idle(std::string_view tenant);
+  // An idle connection is watched: a close or any message from the server (a FATAL before
+  // it closes) drops it at once, as PgBouncer does, instead of at its next checkout.
+  void watch_idle(ServerConnection& conn);
+  void drop_watched(ServerConnection* conn, uint64_t ticket);
   void dispatch();
   awaitable<Lease> open(const std::string& tenant);
   awaitable<void> maintain();
@@ -116,7 +128,8 @@ class ServerPool {
   asio::any_io_executor executor_;
   PoolSettings settings_;
   ConnectTarget target_;
-  uint64_t generation_ = 0;                              // bumped when the target changes
+  uint64_t generation_ = 0;  // bumped when the target changes
+  uint64_t idle_tickets_ = 0;
   std::vector<std::unique_ptr<ServerConnection>> idle_;  // back = most recently used
   std::vector<ServerConnection*> pipelines_;             // leased, joinable (open)
   FairQueue<Waiter> waiters_;

@@ -189,9 +189,10 @@ awaitable<void> ClientSession::relay_requests(Relay& relay) {
     // being cancelled): what arrived belongs to the next checkout, leave it in the buffer.
     if (relay.end) co_return;
     if (!got_data) {
-      relay.finish(CheckoutEnd::kClientGone);
+      relay.finish(CheckoutEnd::kClientGone);  // or an idle limit passed (check_idle)
       co_return;
     }
+    note_activity();
   }
 }
 

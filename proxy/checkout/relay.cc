@@ -37,6 +37,7 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
     auto done = co_await run_sequential(prefix);
     // Not finished sequentially (a slow statement, COPY from the client, an open transaction
     // block, a large row): the concurrent relay takes over where it stopped.
+    if (done && *done == CheckoutEnd::kStale) co_return CheckoutEnd::kStale;  // nothing ran
     if (done)
       end = *done;
     else
@@ -70,7 +71,8 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::finish_checkout(CheckoutEnd
     protocol::encode_error(out, session_mode() ? "FATAL" : "ERROR", "08006",
                            "lost the connection to shard \"" + route_->placement.shard +
                                "\" serving tenant \"" + route_->tenant + "\"",
-                           "Retry the transaction; the shard may be restarting.");
+                           "Retry the transaction; the shard may be restarting.", server_farewell_);
+    server_farewell_.clear();
     if (exchange_.awaiting_reply())
       protocol::encode_ready_for_query(out, 'I');
     else

@@ -8,6 +8,7 @@
 // at a message boundary: a server that has not finished within two ticks of the worker's
 // 5 ms watch (so a client that leaves mid-query is still noticed), COPY FROM STDIN, an open
 // transaction block, a message too large to buffer.
+#include "pool/server_liveness.h"
 #include "pool/wire_io.h"
 #include "protocol/messages.h"
 #include "proxy/session/client_session.h"
@@ -128,9 +129,13 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequenti
   out.assign(prefix.bytes.begin(), prefix.bytes.end());
   Throttle throttle{0};
   size_t consumed = 0;
+  RetryPoint retry = retry_point();
   auto added = build_request(out, rewriter, consumed, throttle);
   if (added == Added::kProtocolError) co_return CheckoutEnd::kProtocolError;
   bool stopped = added == Added::kStopped;  // a session command: the relay stops before it
+  // Not while others may queue behind this request: waiting for its first answer would keep
+  // the pipeline closed to them (pipeline_depth > 1 tiers keep main's behaviour: 08006).
+  bool may_retry = !stopped && !may_pipeline && retry_possible(retry);
   if (throttle.count() > 0) {
     // Over the tenant's rate in throttle mode: wait our turn (at most rate.max_delay).
     asio::steady_timer wait(client_.get_executor(), throttle);
@@ -138,7 +143,19 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequenti
   }
   if (!out.empty()) {
     auto wec = co_await write_bytes(server, out);
+    if (wec && may_retry) {
+      rewind_to(retry);
+      co_return CheckoutEnd::kStale;
+    }
     if (wec) co_return CheckoutEnd::kServerGone;
+  }
+  if (may_retry) {
+    // A connection from the idle list: is the server that gets the request still there?
+    bool alive = co_await first_answer_alive();
+    if (!alive) {
+      rewind_to(retry);
+      co_return CheckoutEnd::kStale;
+    }
   }
   client_buf_.consume(consumed);
 
@@ -163,6 +180,32 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequenti
     ++server_->pipeline.served;
   }
   co_return co_await relay_response(false);
+}
+
+awaitable<bool> ClientSession::first_answer_alive() {
+  tcp::socket& server = server_->socket();
+  ReadBuffer& buf = server_->buffer();
+  WatchedWait watched(*worker_, this);
+  for (;;) {
+    auto data = buf.data();
+    if (data.size() >= 5) {
+      auto header = protocol::parse_header(data);
+      // Anything but an ErrorResponse is an answer; so is one too large to be a farewell.
+      if (header.status == protocol::FrameStatus::kError ||
+          header.type != protocol::be::kErrorResponse || header.total > 64 * 1024)
+        co_return true;
+      if (header.total <= data.size())
+        co_return !pool::ends_connection(header.type, data.subspan(5, header.total - 5));
+    }
+    // Still running after the watch's ticks: a live server (relay_response hands over).
+    if (sequential_expired_) co_return true;
+    auto space = buf.prepare(16 * 1024);
+    auto [ec, n] =
+        co_await server.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
+    if (ec == asio::error::operation_aborted && sequential_expired_) co_return true;
+    if (ec) co_return false;
+    buf.commit(n);
+  }
 }
 
 awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::relay_response(

@@ -6,6 +6,8 @@
 #include "proxy/runtime/accept_backoff.h"
 #include "proxy/runtime/log.h"
 #include "proxy/server/fd_budget.h"
+#include "proxy/session/idle_timeouts.h"
+#include "proxy/tenants/pool_spec.h"
 
 namespace shardgate::proxy {
 
@@ -104,6 +106,7 @@ awaitable<void> Proxy::accept_loop(Worker& worker) {
   co_await accept_each(*worker.acceptor, "clients", [this, &worker](tcp::socket socket) {
     error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
+    pool::apply_keepalive(socket, keepalive_for(*services_.runtime.get()->config));
     ++active_sessions_;
     auto session = std::make_shared<ClientSession>(std::move(socket), services_, worker,
                                                    next_session_id_.fetch_add(1));
@@ -202,6 +205,7 @@ void Proxy::update_client_capacity(const Runtime& rt, bool at_start) {
 int Proxy::run() {
   for (auto& w : workers_) {
     asio::co_spawn(w->io, accept_loop(*w), asio::detached);
+    asio::co_spawn(w->io, sweep_idle_clients(*w, services_.runtime), asio::detached);
     w->thread = std::thread([&io = w->io] {
       auto guard = asio::make_work_guard(io);
       io.run();

@@ -310,6 +310,7 @@ awaitable<void> ClientSession::serve() {
     bool ok = co_await welcome();
     if (!ok) co_return;
     welcomed_ = true;
+    note_activity();
   }
   co_await serve_loop();
 }

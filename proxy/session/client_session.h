@@ -81,6 +81,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void request_shutdown();
   // Closes both sockets now (shutdown timeout passed).
   void force_close();
+  // client_idle_timeout / idle_transaction_timeout: ends the session when it has been idle
+  // (or idle inside a transaction) too long (idle_timeouts.cc). On the session's worker.
+  void check_idle(std::chrono::steady_clock::time_point now, const config::Config& config);
 
   // What SHOW CLIENTS / SHOW SERVERS report; called on the session's worker.
   struct Info {
@@ -110,7 +113,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     kProtocolError,
     kServerGone,
     kContextFailed,
-    kShutdown
+    kShutdown,
+    // The server connection, reused from the pool, turned out closed before any answer: the
+    // request was not run and the session is as before it (checkout_retry.cc).
+    kStale
   };
 
   // --- startup (client_session.cc) ---
@@ -308,6 +314,49 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<std::optional<CheckoutEnd>> relay_response(bool discard_output);
   // Clears the per-checkout state before a request goes out.
   void reset_checkout_state();
+
+  // --- a request that met a closed server connection (checkout_retry.cc) ---
+  // What building a request changes in the session, taken before it is built; `armed` when
+  // the request may run again on another connection should this one prove closed.
+  struct RetryPoint {
+    bool armed = false;
+    bool head_counted = false;
+    int raised_in_server = 0;
+    size_t statements = 0;
+    bool unnamed_refusal = false;
+    std::optional<routing::SessionCommand> unnamed_command;
+    std::optional<std::string> search_path_pending;
+    bool search_path_pending_failed = false;
+  };
+  RetryPoint retry_point() const;
+  // After the request was built: may it still run again (nothing kept of it in the session)?
+  bool retry_possible(const RetryPoint& point) const;
+  // Puts the session back as it was at `point`; the request stays in client_buf_.
+  void rewind_to(const RetryPoint& point);
+  // Reads the server's first answer to a request on a reused connection: false when the
+  // connection closed (or the server said FATAL) before anything else, i.e. it was already
+  // gone. True as soon as the server answers otherwise or takes longer than the watch.
+  awaitable<bool> first_answer_alive();
+  // serve_loop after kStale: drops the pool's older idle connections and the dead one; the
+  // same request then goes through the loop again, once, on a fresh connection.
+  void prepare_retry();
+  // The server's own words when it ended a connection with a FATAL in transaction mode: the
+  // client is told 08006 with them as detail (its own connection stays open).
+  std::string server_farewell_;
+  bool lease_reused_ = false;  // the attached server came from the idle list
+  // --- idle limits (idle_timeouts.cc) ---
+  enum class IdleExpiry : uint8_t { kNone, kIdle, kTransaction };
+  IdleExpiry idle_expired_ = IdleExpiry::kNone;
+  // The client's last message, or the last answer it was given: idle time counts from there.
+  std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
+  void note_activity();
+  // The FATAL of an expired idle limit (57P05, or 25P03 inside a transaction).
+  awaitable<void> send_idle_fatal();
+  bool retrying_ = false;      // kStale: the head request goes through serve_loop again
+  bool retried_head_ = false;  // this head request is that second attempt (no third)
+  // Session mode: the tenant context for a server connection taken at connect time, retried
+  // once on a fresh connection when a pooled one proves closed (session_attach.cc).
+  awaitable<pool::ServerResult> attach_session_server(pool::Lease lease);
 
   // --- pipelining (checkout_pipelined.cc, pool/pipeline.h) ---
   // A busy connection of this tenant's pool the buffered request may queue behind, or null.

@@ -2,6 +2,7 @@
 // own: the channel names in a tenant's statements are renamed for the server
 // (routing/channel_names.h), and notifications coming back are shown under the client's name
 // or, when they are not the tenant's, never delivered.
+#include "pool/server_liveness.h"
 #include "protocol/messages.h"
 #include "proxy/session/client_session.h"
 #include "proxy/session/prepared_statements.h"
@@ -54,6 +55,13 @@ std::string ClientSession::channel_text(std::string_view sql, const routing::Sta
 bool ClientSession::deliverable(char type, protocol::ByteSpan& whole,
                                 std::deque<Expectation>& expect, protocol::Bytes& scratch) {
   if (!route_response(type, true, expect, server_->prepared)) return false;
+  if (!session_mode() && pool::ends_connection(type, whole.subspan(5))) {
+    // The server ends its connection (a shutdown, pg_terminate_backend): in transaction mode
+    // the client's own connection goes on, so it is told 08006 with the server's words.
+    auto fields = protocol::decode_error_fields(whole.subspan(5));
+    server_farewell_ = fields ? fields->sqlstate() + ": " + fields->message() : "malformed FATAL";
+    return false;
+  }
   if (type == protocol::be::kErrorResponse && raised_in_server_ > 0) {
     scratch.clear();
     if (protocol::strip_error_context(whole.subspan(5), kRaiseContext, scratch)) {

@@ -35,6 +35,7 @@ awaitable<pool::Lease> ClientSession::acquire_server() {
   if (lease.conn) {
     server_pool_ = &pool;
     server_tenant_ = route_->tenant;
+    lease_reused_ = lease.reused;
     cancel_slot_->set(lease.conn->shared_cancel_target());
   }
   co_return lease;
@@ -113,6 +114,7 @@ void ClientSession::note_statement(char type, protocol::ByteSpan body) {
 }
 
 void ClientSession::finish_request() {
+  note_activity();  // answered: the client's idle time starts now
   if (!request_timing_.empty()) {
     const auto& timing = request_timing_.front();
     auto elapsed = std::chrono::steady_clock::now() - timing.started;
@@ -205,22 +207,10 @@ awaitable<bool> ClientSession::welcome() {
                   "that the shard is up and shardgate's shard credentials are right.");
         co_return false;
       }
-      server_ = std::move(lease.conn);
       if (session_mode) {
         // Session mode: the connection is this client's until it leaves; give it the context
         // now (one round trip at connect time).
-        std::string sql = context_sql([&] {
-          ContextRequest r;
-          r.set_tenant = true;
-          r.tenant = route_->tenant;
-          r.placement = &route_->placement;
-          r.tier = route_->tier;
-          r.search_path = context_search_path();
-          for (auto& call : settings_.sync(server_->settings))
-            r.parameters.emplace_back(std::move(call.name), std::move(call.value));
-          return r;
-        }());
-        auto result = co_await server_->run(sql, runtime_->config->connect_timeout);
+        auto result = co_await attach_session_server(std::move(lease));
         if (!result.ok()) {
           log_event(spdlog::level::err, "could not set tenant context", &log_,
                     {{"reason", result.message}});
@@ -236,6 +226,7 @@ awaitable<bool> ClientSession::welcome() {
         server_->last_tenant = route_->tenant;
         services_.context_switches.fetch_add(1, std::memory_order_relaxed);
       } else {
+        server_ = std::move(lease.conn);
         return_server(true);
       }
     }

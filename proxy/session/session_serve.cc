@@ -33,11 +33,17 @@ awaitable<bool> ClientSession::head_message(char& type, protocol::ByteSpan& body
       co_await say_shutting_down();
       co_return false;
     }
-    auto ec = co_await read_at_least(client_, client_buf_, want);
+    error_code ec;
+    if (idle_expired_ == IdleExpiry::kNone) ec = co_await read_at_least(client_, client_buf_, want);
+    if (idle_expired_ != IdleExpiry::kNone) {
+      co_await send_idle_fatal();
+      co_return false;
+    }
     if (ec) {
       if (shutdown_requested_ && ec == asio::error::operation_aborted) continue;
       co_return false;
     }
+    note_activity();
   }
 }
 
@@ -179,7 +185,7 @@ awaitable<ClientSession::Local> ClientSession::admit_request(char type, size_t s
       co_return Local::kAnswered;
     }
   }
-  if (!server_ && tenant_state_ && type == protocol::fe::kQuery) {
+  if (!server_ && tenant_state_ && type == protocol::fe::kQuery && !retried_head_) {
     // Rate limit before taking a server connection: a throttled tenant waits without
     // holding one, and a refusal needs none.
     auto decision = tenant_state_->take_query();
@@ -205,6 +211,7 @@ awaitable<ClientSession::Local> ClientSession::take_server(char type, size_t siz
   if (!server_) {
     if (auto* conn = joinable_pipeline()) {
       stop_for_local_ = false;
+      lease_reused_ = false;
       joined = co_await run_joined(*conn);
       if (!server_) {  // a malformed request, refused before it was queued
         protocol::Bytes out;
@@ -274,6 +281,7 @@ awaitable<ClientSession::Local> ClientSession::after_checkout(CheckoutEnd end) {
       } else {
         return_server(true);
       }
+      if (idle_expired_ != IdleExpiry::kNone) co_await send_idle_fatal();
       co_return Local::kMoved;
     case CheckoutEnd::kProtocolError:
       if (exchange_.awaiting_reply()) co_await pool::send_cancel(server_->cancel_target());
@@ -285,6 +293,7 @@ awaitable<ClientSession::Local> ClientSession::after_checkout(CheckoutEnd end) {
       co_return Local::kMoved;
     case CheckoutEnd::kServerGone:
     case CheckoutEnd::kContextFailed:
+    case CheckoutEnd::kStale:
       return_server(false);
       if (session_mode()) {
         // Session mode promised one server for the whole session: end it (08006 was sent).
@@ -303,6 +312,7 @@ awaitable<void> ClientSession::serve_loop() {
     bool got_message = co_await head_message(type, body, size);
     if (!got_message) break;
     forward_memo_set_ = false;  // a verdict lives for this message's checkout only
+    retried_head_ = std::exchange(retrying_, false);  // sent once already (kStale)
     auto step = co_await answer_locally(type, body, size);
     if (step == Local::kNeedsServer) step = co_await admit_request(type, size);
     std::optional<CheckoutEnd> joined;
@@ -317,6 +327,10 @@ awaitable<void> ClientSession::serve_loop() {
       auto prefix = prepare_context(*server_);
       stop_for_local_ = false;
       end = co_await run_checkout(prefix);
+    }
+    if (end == CheckoutEnd::kStale) {
+      prepare_retry();  // the request is still buffered: once more, on a fresh connection
+      continue;
     }
     server_->set_transaction_status(exchange_.status());
     step = co_await after_checkout(end);

@@ -33,6 +33,7 @@ PoolSpec pool_spec(const routing::Route& route, const config::Config& config) {
   spec.target.user = shard.user;
   spec.target.password = shard.password;
   spec.target.database = own_database ? route.placement.database : shard.dbname;
+  spec.target.keepalive = keepalive_for(config);
   if (tier.login == config::Login::kTenant) {
     spec.target.user =
         routing::expand_template(tier.role.empty() ? "{tenant}" : tier.role, route.tenant);
@@ -42,6 +43,13 @@ PoolSpec pool_spec(const routing::Route& route, const config::Config& config) {
     spec.target.password = secret.ok() ? *secret : "";
   }
   return spec;
+}
+
+pool::KeepAlive keepalive_for(const config::Config& config) {
+  const auto& k = config.tcp_keepalive;
+  using std::chrono::duration_cast;
+  using std::chrono::seconds;
+  return {k.enabled, duration_cast<seconds>(k.idle), duration_cast<seconds>(k.interval), k.count};
 }
 
 int pool_owner(const std::string& key, int workers) {

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "pool/keepalive.h"
 #include "pool/server_connection.h"
 #include "pool/server_pool.h"
 #include "routing/route.h"
@@ -18,6 +19,9 @@ struct PoolSpec {
 };
 
 PoolSpec pool_spec(const routing::Route& route, const config::Config& config);
+
+// tcp_keepalive as sockets take it, for client and server connections alike.
+pool::KeepAlive keepalive_for(const config::Config& config);
 
 // The worker that owns a pool (stable for a given key and worker count).
 int pool_owner(const std::string& key, int workers);

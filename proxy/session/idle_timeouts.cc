@@ -1,0 +1,68 @@
+#include "proxy/session/idle_timeouts.h"
+
+#include <algorithm>
+
+#include "protocol/messages.h"
+#include "proxy/session/client_session.h"
+
+namespace shardgate::proxy {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// A few looks per shortest limit, so a session ends within about a fifth of its limit late.
+milliseconds sweep_interval(const config::Config& c) {
+  milliseconds shortest{1000};
+  for (milliseconds t : {c.client_idle_timeout, c.idle_transaction_timeout})
+    if (t.count() > 0) shortest = std::min(shortest, t / 5);
+  return std::clamp(shortest, milliseconds(10), milliseconds(1000));
+}
+}  // namespace
+
+awaitable<void> sweep_idle_clients(Worker& worker, RuntimeHolder& runtime) {
+  asio::steady_timer timer(worker.io);
+  for (;;) {
+    auto rt = runtime.get();
+    const config::Config& config = *rt->config;
+    timer.expires_after(sweep_interval(config));
+    auto [ec] = co_await timer.async_wait(use_nothrow);
+    if (ec) co_return;
+    if (config.client_idle_timeout.count() == 0 && config.idle_transaction_timeout.count() == 0)
+      continue;
+    auto now = Clock::now();
+    for (ClientSession* s : worker.sessions) s->check_idle(now, config);
+  }
+}
+
+void ClientSession::note_activity() { last_activity_ = Clock::now(); }
+
+void ClientSession::check_idle(Clock::time_point now, const config::Config& config) {
+  // Idle: past its welcome, nothing asked of a server, not waiting for a pool or a pause.
+  if (!welcomed_ || idle_expired_ != IdleExpiry::kNone || !exchange_.quiet() || waiting_)
+    return;
+  bool in_transaction = exchange_.in_transaction();
+  auto limit = in_transaction ? config.idle_transaction_timeout : config.client_idle_timeout;
+  if (limit.count() == 0 || now - last_activity_ < limit) return;
+  idle_expired_ = in_transaction ? IdleExpiry::kTransaction : IdleExpiry::kIdle;
+  log_event(spdlog::level::info,
+            in_transaction ? "idle in transaction too long: session ended"
+                           : "client idle too long: session ended",
+            &log_, {{"idle_ms", std::to_string(limit.count())}});
+  error_code ignored;
+  client_.cancel(ignored);  // the pending client read ends; the session sends the FATAL
+}
+
+awaitable<void> ClientSession::send_idle_fatal() {
+  if (idle_expired_ == IdleExpiry::kTransaction) {
+    co_await send_error("FATAL", "25P03",
+                        "terminating connection due to idle-in-transaction timeout",
+                        "The transaction was rolled back: a client may stay idle inside a "
+                        "transaction for at most idle_transaction_timeout.");
+  } else {
+    co_await send_error("FATAL", "57P05", "terminating connection due to idle-session timeout",
+                        "Reconnect; a client may stay idle for at most client_idle_timeout.");
+  }
+}
+
+}  // namespace shardgate::proxy

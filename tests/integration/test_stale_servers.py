@@ -1,0 +1,151 @@
+"""Stale server connections (issue 17): idle pooled server connections that the server closed
+(a restart, a failover, pg_terminate_backend) never reach a client.
+
+- After a shard restart (fast shutdown + start) with idle pooled connections, in both pool
+  modes, the next 100 requests of its tenants get a result or 08006, never the dead
+  connection's 57P01 (or an 08P01).
+- The same after pg_terminate_backend of every idle backend shardgate holds (instant, so no
+  one-second housekeeping tick can hide the problem).
+- A shard that is down answers 08006 fast.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import psycopg
+import pytest
+
+from txn_helpers import txn_config
+
+REQUESTS = 100
+POOL = 6
+TENANTS = ("acme", "initech")  # both on s1
+
+
+def mode_config(launcher, mode: str) -> dict:
+    return txn_config(launcher, pool_size=POOL, pool_mode=mode, pool_timeout="3s")
+
+
+def fill_pool(proxy) -> None:
+    """Opens POOL server connections at once (one per concurrent client), then lets every client
+    go: in session mode their connections return to the pool; in transaction mode they were
+    returned after each transaction. Every connection was used moments ago."""
+    barrier = threading.Barrier(POOL)
+    errors = []
+
+    def client(i):
+        try:
+            with proxy.connect(tenant=TENANTS[i % 2]) as conn:
+                with conn.transaction():
+                    conn.execute("SELECT 1")
+                    barrier.wait(timeout=10)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(POOL)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert not errors, errors
+
+
+def shardgate_idle_backends(shard) -> list[int]:
+    return [r[0] for r in shard.sql(
+        "SELECT pid FROM pg_stat_activity WHERE usename = %s AND state = 'idle' "
+        "AND pid <> pg_backend_pid()", (shard.user,))]
+
+
+def run_requests(proxy, mode: str) -> dict[str, int]:
+    """REQUESTS statements of s1's tenants; counts results and errors by SQLSTATE. Transaction
+    mode: a few client connections take turns; session mode: a new connection per request
+    (what takes a pooled server connection in that mode)."""
+    outcome: dict[str, int] = {}
+
+    def count(key):
+        outcome[key] = outcome.get(key, 0) + 1
+
+    if mode == "transaction":
+        clients = [proxy.connect(tenant=t) for t in TENANTS]
+        try:
+            for i in range(REQUESTS):
+                conn = clients[i % len(clients)]
+                try:
+                    assert conn.execute("SELECT count(*) FROM items").fetchone()[0] >= 1
+                    count("ok")
+                except psycopg.Error as exc:
+                    count(exc.sqlstate or type(exc).__name__)
+                    if conn.closed or conn.broken:
+                        clients[i % len(clients)] = proxy.connect(tenant=TENANTS[i % 2])
+        finally:
+            for c in clients:
+                c.close()
+    else:
+        for i in range(REQUESTS):
+            try:
+                with proxy.connect(tenant=TENANTS[i % 2]) as conn:
+                    assert conn.execute("SELECT count(*) FROM items").fetchone()[0] >= 1
+                count("ok")
+            except psycopg.Error as exc:
+                count(exc.sqlstate or type(exc).__name__)
+    return outcome
+
+
+def assert_result_or_08006(outcome: dict[str, int]) -> None:
+    assert sum(outcome.values()) == REQUESTS
+    bad = {k: v for k, v in outcome.items() if k not in ("ok", "08006")}
+    assert not bad, f"requests answered from a dead server connection: {outcome}"
+    assert outcome.get("ok", 0) > 0, outcome
+
+
+@pytest.mark.parametrize("mode", ["transaction", "session"])
+def test_shard_restart_with_idle_pooled_connections(start_proxy, launcher, shards, mode):
+    s1 = shards["s1"]
+    proxy = start_proxy(mode_config(launcher, mode))
+    fill_pool(proxy)
+    assert len(shardgate_idle_backends(s1)) >= POOL // 2
+    s1.restart()  # pg_ctl stop -m fast (every backend sends 57P01 and exits) + start
+    outcome = run_requests(proxy, mode)
+    assert_result_or_08006(outcome)
+    assert outcome.get("ok", 0) == REQUESTS, f"the shard was up again for every request: {outcome}"
+
+
+@pytest.mark.parametrize("mode", ["transaction", "session"])
+def test_idle_backends_terminated(start_proxy, launcher, shards, mode):
+    s1 = shards["s1"]
+    proxy = start_proxy(mode_config(launcher, mode))
+    fill_pool(proxy)
+    pids = shardgate_idle_backends(s1)
+    assert len(pids) >= POOL // 2
+    s1.sql("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (pids,))
+    outcome = run_requests(proxy, mode)
+    assert outcome == {"ok": REQUESTS}, outcome
+
+
+def test_shard_down_answers_08006_fast(start_proxy, launcher, shards):
+    s1 = shards["s1"]
+    proxy = start_proxy(mode_config(launcher, "transaction"))
+    fill_pool(proxy)
+    conn = proxy.connect(tenant="acme")
+    s1.stop()
+    try:
+        for _ in range(5):
+            started = time.monotonic()
+            with pytest.raises(psycopg.Error) as err:
+                conn.execute("SELECT count(*) FROM items")
+            assert err.value.sqlstate == "08006", err.value
+            assert time.monotonic() - started < 1.0
+            assert not conn.closed
+    finally:
+        s1.start()
+        conn.close()
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with proxy.connect(tenant="acme") as c:
+                assert c.execute("SELECT count(*) FROM items").fetchone()[0] >= 1
+            break
+        except psycopg.Error:
+            assert time.monotonic() < deadline, "s1 not served again 10 s after it came back"
+            time.sleep(0.2)
