@@ -53,6 +53,11 @@ bool is_denied_word(std::string_view w) {
   if (w.starts_with("pg_read") || w.starts_with("pg_ls_") || w.starts_with("lo_") ||
       w == "pg_file_write")
     return true;  // server files and large objects
+  // Session state that outlives the transaction (routing/session_state.h): SELECT ... INTO
+  // TEMP, session-level advisory locks (the _xact_ ones do not match these prefixes).
+  if (w == "temp" || w == "temporary" || w.starts_with("pg_advisory_lock") ||
+      w.starts_with("pg_try_advisory_lock"))
+    return true;
   if (w.ends_with("_to_xml") || w.ends_with("_to_xmlschema") ||
       w.ends_with("_to_xml_and_xmlschema"))
     return true;

@@ -6,7 +6,8 @@
 // statement of unqualified names, ordinary '...' literals, numbers and operators, with none
 // of the functions or types through which a statement can name a schema or a setting as data
 // (set_config, nextval & co, reg* casts, *_to_xml, dblink*, ts_stat, pg_settings,
-// pg_notify: its channel is rewritten per tenant). Anything
+// pg_notify: its channel is rewritten per tenant), and none of the words through which it can
+// leave state past its transaction (TEMP, session-level advisory locks). Anything
 // else, including every comment, quoted identifier, dollar quote, escape string, backslash,
 // dot outside a number, second statement or non-ASCII byte, is not plain and goes through the
 // full inspector. A fuzz target checks that whatever this calls plain, the full inspector
