@@ -5,9 +5,9 @@
 
 #include <string>
 
-#include "routing/plain_statement.h"
-#include "routing/session_state.h"
-#include "routing/statement.h"
+#include "routing/guard/plain_statement.h"
+#include "routing/guard/session_state.h"
+#include "routing/guard/statement.h"
 
 namespace shardgate::routing {
 namespace {
