@@ -84,21 +84,25 @@ def test_temp_table_shadows_the_real_table_through_session_state_allow(txn_proxi
 
 
 @pytest.mark.parametrize("tier", ["refuse", "refuse_no_guard"])
-@pytest.mark.parametrize("extended", [False, True], ids=["simple", "parse"])
+@pytest.mark.parametrize("protocol", ["simple", "named_parse", "unnamed_parse"])
 @pytest.mark.parametrize("name,sql,hint", REFUSED, ids=[r[0] for r in REFUSED])
-def test_refused_in_transaction_mode(name, sql, hint, extended, tier, txn_proxies, shards):
+def test_refused_in_transaction_mode(name, sql, hint, protocol, tier, txn_proxies, shards):
     proxy = txn_proxies[tier]
     real = real_items(shards["s1"])
+    # psycopg: no parameters = simple Query; prepare=True = a named Parse; binary results =
+    # an unnamed Parse/Bind/Execute.
+    kwargs = {"simple": {}, "named_parse": {"prepare": True},
+              "unnamed_parse": {"binary": True, "prepare": False}}[protocol]
     with proxy.connect(tenant="acme") as first:
         with pytest.raises(psycopg.Error) as err:
-            first.execute(sql, prepare=extended)
+            first.execute(sql, **kwargs)
         assert err.value.sqlstate == "0A000", (name, err.value)
         assert "after the transaction ends" in err.value.diag.message_primary
         assert hint in (err.value.diag.message_hint or ""), err.value.diag.message_hint
         # Inside a transaction block: refused there too, and the block is aborted.
         first.execute("BEGIN")
         with pytest.raises(psycopg.Error) as err:
-            first.execute(sql, prepare=extended)
+            first.execute(sql, **kwargs)
         assert err.value.sqlstate == "0A000"
         first.execute("ROLLBACK")
         with proxy.connect(tenant="acme") as second:
