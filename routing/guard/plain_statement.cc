@@ -19,7 +19,8 @@ char ascii_lower(unsigned char c) {
   return static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
 }
 
-// Words after which a statement is not plain (lower case).
+}  // namespace
+
 bool is_denied_word(std::string_view w) {
   static constexpr std::array<std::string_view, 25> kDenied = {"set_config",
                                                                "pg_settings",
@@ -67,9 +68,6 @@ bool is_denied_word(std::string_view w) {
 bool is_plain_first_word(std::string_view w) {
   return w == "select" || w == "insert" || w == "update" || w == "delete" || w == "values";
 }
-
-}  // namespace
-
 bool is_plain_statement(std::string_view sql) {
   if (sql.empty() || sql.size() > kMaxPlainLength) return false;
   std::string word;

@@ -20,6 +20,15 @@ namespace shardgate::routing {
 
 bool is_plain_statement(std::string_view sql);
 
+// The words (lower case) through which a statement can name a schema, a setting or SQL text
+// as data, or leave session state: a statement with one of them is never plain, and has no
+// shape (statement_shape.h).
+bool is_denied_word(std::string_view lower_word);
+
+// True for the first words of a statement that may be plain or shaped: SELECT, INSERT,
+// UPDATE, DELETE, VALUES (lower case).
+bool is_plain_first_word(std::string_view lower_word);
+
 // True when the text's first word is SELECT, INSERT, UPDATE, DELETE, VALUES, WITH or TABLE
 // (after ASCII whitespace, any case): a statement that cannot open a transaction block, start
 // COPY or answer with anything but rows and one CommandComplete. Used to decide which
