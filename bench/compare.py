@@ -39,9 +39,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-TARGETS = ("direct", "pgbouncer", "shardgate", "sg-pipe")
-# The two shardgate targets: the tier defaults, and the same with pipeline_depth (--pipeline-depth).
-SHARDGATES = ("shardgate", "sg-pipe")
+TARGETS = ("direct", "pgbouncer", "shardgate", "sg-pipe", "sg-base")
+# The shardgate targets: the tier defaults, the same with pipeline_depth (--pipeline-depth), and
+# the tier defaults with another binary (--baseline-bin: before/after a change, same run).
+SHARDGATES = ("shardgate", "sg-pipe", "sg-base")
 MODES = ("simple", "prepared", "extended")
 # Statement shapes (--scripts): the same select-only lookup as pgbench -S writes it, as an ORM
 # writes it (quoted, table-qualified columns, LIMIT 21: Django's get()), and with the table
@@ -531,6 +532,13 @@ def summarize(results: list[RunResult], modes: list[str]) -> dict:
             ratios[f"cpu_{name}_over_pgbouncer"] = (
                 sg["median_cpu_us_per_txn"] / pb["median_cpu_us_per_txn"]
                 if sg.get("median_cpu_us_per_txn") and pb.get("median_cpu_us_per_txn") else None)
+        base = per.get("sg-base", {})
+        new = per.get("shardgate", {})
+        if base.get("median_tps") and new.get("median_tps"):
+            ratios["tps_shardgate_over_sg-base"] = new["median_tps"] / base["median_tps"]
+        if base.get("median_cpu_us_per_txn") and new.get("median_cpu_us_per_txn"):
+            ratios["cpu_shardgate_over_sg-base"] = (new["median_cpu_us_per_txn"] /
+                                                   base["median_cpu_us_per_txn"])
         summary[mode] = {"targets": per, **ratios}
     return summary
 
@@ -572,6 +580,11 @@ def print_table(summary: dict, args, direct_note: str | None) -> None:
                   f"{fmt(t['max_server_connections'], 'd'):>9}  {'; '.join(notes)}")
     if direct_note:
         print(f"note: {direct_note}")
+    for mode, s in summary.items():
+        if "tps_shardgate_over_sg-base" in s:
+            print(f"{mode}: shardgate / sg-base (--baseline-bin): "
+                  f"{s['tps_shardgate_over_sg-base']:.3f}x throughput, "
+                  f"{fmt(s.get('cpu_shardgate_over_sg-base'), '.3f')}x CPU per transaction")
     print("cpu µs/txn = proxy process utime+stime over the pgbench run (connection setup "
           "included) / transactions processed; medians over the ok runs only.")
     print("srv conns = server connections sampled half-way through a run (max over runs): "
@@ -589,8 +602,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--pool", type=int, default=20, help="server pool size of both proxies (default 20)")
     p.add_argument("--modes", default="simple,prepared",
                    help="comma list of pgbench -M modes: simple,prepared,extended (default simple,prepared)")
-    p.add_argument("--targets", default=",".join(TARGETS),
-                   help="comma list of direct,pgbouncer,shardgate (default all three)")
+    p.add_argument("--targets", default=None,
+                   help="comma list of direct,pgbouncer,shardgate,sg-pipe,sg-base (default all; "
+                        "sg-base only with --baseline-bin)")
+    p.add_argument("--baseline-bin", help="a second shardgate binary run as target sg-base with "
+                   "the tier defaults, interleaved with the others: before/after ratios of one run")
     p.add_argument("--workers", type=int, default=None,
                    help="shardgate worker threads (default: unset = one per core)")
     p.add_argument("--client-auth", choices=("md5", "scram-sha-256"), default="md5",
@@ -620,7 +636,11 @@ def parse_args() -> argparse.Namespace:
     for s in args.scripts:
         if s not in SCRIPTS:
             p.error(f"unknown script {s!r}; choose from {', '.join(SCRIPTS)}")
+    if args.targets is None:
+        args.targets = ",".join(t for t in TARGETS if t != "sg-base" or args.baseline_bin)
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    if "sg-base" in args.targets and not args.baseline_bin:
+        p.error("target sg-base needs --baseline-bin")
     for m in args.modes:
         if m not in MODES:
             p.error(f"unknown mode {m!r}; choose from {', '.join(MODES)}")
@@ -711,6 +731,11 @@ def main() -> int:
         targets["sg-pipe"] = start_shardgate(work, shard, binary, args.pool, args.workers,
                                              args.client_auth, args.tenant_by, args.guard,
                                              args.pipeline_depth, name="sg-pipe")
+    if "sg-base" in args.targets:
+        log(f"starting baseline shardgate {args.baseline_bin} (sg-base)")
+        targets["sg-base"] = start_shardgate(work, shard, Path(args.baseline_bin), args.pool,
+                                             args.workers, args.client_auth, args.tenant_by,
+                                             args.guard, name="sg-base")
     broken: dict[str, str] = {}  # target -> why it is left out
     if direct_note:
         broken["direct"] = f"max_connections={max_connections}"

@@ -11,7 +11,6 @@
 #include <cstring>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "routing/guard/function_body.h"
 #include "routing/guard/statement_scope.h"
 
@@ -65,152 +64,6 @@ class Walker {
   }
 
  private:
-  enum class Hook {
-    kRangeVar,
-    kFuncCall,
-    kTypeName,
-    kTypeCast,
-    kNameList,  // messages whose repeated-Node name fields are qualified names
-    kVariableSet,
-    kDoStmt,
-    kCreateFunction,
-    kAlterFunction,
-    kCreateTrigger,
-    kAlterRoleSet,
-    kAlterDatabaseSet,
-    kAlterSystem,
-    kDiscard,
-    kDeallocate,
-    kOwnedBy,
-    kCopy,
-    kTransaction,
-    kUpdate,
-    kCreateSchema,
-    kAlterObjectSchema,
-    kDrop,
-    kComment,
-    kSecLabel,
-    kAlterOwner,
-    kRename,
-    kAlterExtensionContents,
-    kAlterObjectDepends,
-    kGrant,
-    kDefElem,
-    kReindex,
-    kImportForeignSchema,
-    kPublicationObjSpec,
-    kChannel,
-  };
-
-  static const absl::flat_hash_map<const ProtobufCMessageDescriptor*, Hook>& hooks() {
-    static const auto* table = new absl::flat_hash_map<const ProtobufCMessageDescriptor*, Hook>{
-        {&pg_query__range_var__descriptor, Hook::kRangeVar},
-        {&pg_query__func_call__descriptor, Hook::kFuncCall},
-        {&pg_query__type_name__descriptor, Hook::kTypeName},
-        {&pg_query__type_cast__descriptor, Hook::kTypeCast},
-        {&pg_query__a__expr__descriptor, Hook::kNameList},
-        {&pg_query__collate_clause__descriptor, Hook::kNameList},
-        {&pg_query__object_with_args__descriptor, Hook::kNameList},
-        {&pg_query__define_stmt__descriptor, Hook::kNameList},
-        {&pg_query__create_trig_stmt__descriptor, Hook::kCreateTrigger},
-        {&pg_query__create_event_trig_stmt__descriptor, Hook::kNameList},
-        {&pg_query__create_domain_stmt__descriptor, Hook::kNameList},
-        {&pg_query__alter_domain_stmt__descriptor, Hook::kNameList},
-        {&pg_query__create_plang_stmt__descriptor, Hook::kNameList},
-        {&pg_query__create_conversion_stmt__descriptor, Hook::kNameList},
-        {&pg_query__create_op_class_stmt__descriptor, Hook::kNameList},
-        {&pg_query__create_op_family_stmt__descriptor, Hook::kNameList},
-        {&pg_query__alter_op_family_stmt__descriptor, Hook::kNameList},
-        {&pg_query__alter_type_stmt__descriptor, Hook::kNameList},
-        {&pg_query__create_enum_stmt__descriptor, Hook::kNameList},
-        {&pg_query__create_range_stmt__descriptor, Hook::kNameList},
-        {&pg_query__alter_enum_stmt__descriptor, Hook::kNameList},
-        {&pg_query__alter_tsdictionary_stmt__descriptor, Hook::kNameList},
-        {&pg_query__alter_tsconfiguration_stmt__descriptor, Hook::kNameList},
-        {&pg_query__create_am_stmt__descriptor, Hook::kNameList},
-        {&pg_query__create_stats_stmt__descriptor, Hook::kNameList},
-        {&pg_query__alter_stats_stmt__descriptor, Hook::kNameList},
-        {&pg_query__alter_collation_stmt__descriptor, Hook::kNameList},
-        {&pg_query__index_elem__descriptor, Hook::kNameList},
-        {&pg_query__partition_elem__descriptor, Hook::kNameList},
-        {&pg_query__variable_set_stmt__descriptor, Hook::kVariableSet},
-        {&pg_query__do_stmt__descriptor, Hook::kDoStmt},
-        {&pg_query__create_function_stmt__descriptor, Hook::kCreateFunction},
-        {&pg_query__alter_function_stmt__descriptor, Hook::kAlterFunction},
-        {&pg_query__alter_role_set_stmt__descriptor, Hook::kAlterRoleSet},
-        {&pg_query__alter_database_set_stmt__descriptor, Hook::kAlterDatabaseSet},
-        {&pg_query__alter_system_stmt__descriptor, Hook::kAlterSystem},
-        {&pg_query__discard_stmt__descriptor, Hook::kDiscard},
-        {&pg_query__deallocate_stmt__descriptor, Hook::kDeallocate},
-        {&pg_query__drop_owned_stmt__descriptor, Hook::kOwnedBy},
-        {&pg_query__copy_stmt__descriptor, Hook::kCopy},
-        {&pg_query__reassign_owned_stmt__descriptor, Hook::kOwnedBy},
-        {&pg_query__transaction_stmt__descriptor, Hook::kTransaction},
-        {&pg_query__update_stmt__descriptor, Hook::kUpdate},
-        {&pg_query__create_schema_stmt__descriptor, Hook::kCreateSchema},
-        {&pg_query__alter_object_schema_stmt__descriptor, Hook::kAlterObjectSchema},
-        {&pg_query__drop_stmt__descriptor, Hook::kDrop},
-        {&pg_query__comment_stmt__descriptor, Hook::kComment},
-        {&pg_query__sec_label_stmt__descriptor, Hook::kSecLabel},
-        {&pg_query__alter_owner_stmt__descriptor, Hook::kAlterOwner},
-        {&pg_query__rename_stmt__descriptor, Hook::kRename},
-        {&pg_query__alter_extension_contents_stmt__descriptor, Hook::kAlterExtensionContents},
-        {&pg_query__alter_object_depends_stmt__descriptor, Hook::kAlterObjectDepends},
-        {&pg_query__grant_stmt__descriptor, Hook::kGrant},
-        {&pg_query__def_elem__descriptor, Hook::kDefElem},
-        {&pg_query__reindex_stmt__descriptor, Hook::kReindex},
-        {&pg_query__import_foreign_schema_stmt__descriptor, Hook::kImportForeignSchema},
-        {&pg_query__publication_obj_spec__descriptor, Hook::kPublicationObjSpec},
-        {&pg_query__listen_stmt__descriptor, Hook::kChannel},
-        {&pg_query__unlisten_stmt__descriptor, Hook::kChannel},
-        {&pg_query__notify_stmt__descriptor, Hook::kChannel},
-    };
-    return *table;
-  }
-
-  // Repeated-Node fields that hold a qualified name (list of String), by field name. Only
-  // consulted for messages with Hook::kNameList and a few others.
-  static bool is_name_list_field(std::string_view field) {
-    static constexpr std::array<std::string_view, 19> kFields = {
-        "name",        "collname",     "objname",  "defnames",    "funcname",        "domainname",
-        "type_name",   "plhandler",    "plinline", "plvalidator", "conversion_name", "func_name",
-        "opclassname", "opfamilyname", "dictname", "cfgname",     "dicts",           "handler_name",
-        "opclass",
-    };
-    for (std::string_view f : kFields) {
-      if (f == field) return true;
-    }
-    return false;
-  }
-
-  static void push_children(const ProtobufCMessage* m,
-                            std::vector<const ProtobufCMessage*>& stack) {
-    const ProtobufCMessageDescriptor* d = m->descriptor;
-    const char* base = reinterpret_cast<const char*>(m);
-    for (unsigned i = 0; i < d->n_fields; ++i) {
-      const ProtobufCFieldDescriptor& f = d->fields[i];
-      if (f.type != PROTOBUF_C_TYPE_MESSAGE) continue;
-      if (f.flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-        uint32_t which;
-        std::memcpy(&which, base + f.quantifier_offset, sizeof which);
-        if (which != f.id) continue;
-      }
-      if (f.label == PROTOBUF_C_LABEL_REPEATED) {
-        size_t n;
-        std::memcpy(&n, base + f.quantifier_offset, sizeof n);
-        ProtobufCMessage* const* items;
-        std::memcpy(&items, base + f.offset, sizeof items);
-        for (size_t j = 0; j < n; ++j) {
-          if (items[j]) stack.push_back(items[j]);
-        }
-      } else {
-        const ProtobufCMessage* child;
-        std::memcpy(&child, base + f.offset, sizeof child);
-        if (child) stack.push_back(child);
-      }
-    }
-  }
-
   void schema(std::string_view s) {
     if (!s.empty()) add_unique(info_.qualified_schemas, s);
   }
@@ -393,112 +246,139 @@ class Walker {
 
   void visit(const ProtobufCMessage* m) {
     note_statement_scope(m, info_);
-    auto it = hooks().find(m->descriptor);
-    if (it == hooks().end()) return;
-    switch (it->second) {
-      case Hook::kRangeVar: {
+    const WalkHook* hook = walk_hook(m->descriptor);
+    if (!hook) return;
+    if (visit_names(*hook, m) || visit_effects(*hook, m)) return;
+    visit_objects(*hook, m);
+  }
+
+  // Names: relations, functions, types, reg* literals, qualified name lists.
+  bool visit_names(WalkHook hook, const ProtobufCMessage* m) {
+    switch (hook) {
+      case WalkHook::kRangeVar: {
         const auto* r = reinterpret_cast<const PgQuery__RangeVar*>(m);
         if (is_cross_tenant_view(sv(r->relname)) && info_.cross_tenant_view.empty())
           info_.cross_tenant_view = std::string(sv(r->relname));
         schema(sv(r->schemaname));
-        return;
+        return true;
       }
-      case Hook::kFuncCall: {
+      case WalkHook::kFuncCall: {
         const auto* f = reinterpret_cast<const PgQuery__FuncCall*>(m);
         name_list(f->funcname, f->n_funcname);
         func_call(*f);
         channel_function(*f, info_);
-        return;
+        return true;
       }
-      case Hook::kTypeName: {
+      case WalkHook::kTypeName: {
         const auto* t = reinterpret_cast<const PgQuery__TypeName*>(m);
         name_list(t->names, t->n_names, t->pct_type ? 1 : 0);  // tbl.col%TYPE: col trails
-        return;
+        return true;
       }
-      case Hook::kTypeCast: {
+      case WalkHook::kTypeCast: {
         const auto* c = reinterpret_cast<const PgQuery__TypeCast*>(m);
         const PgQuery__TypeName* t = c->type_name;
-        if (!t || t->n_names == 0 || t->n_names > 2) return;
+        if (!t || t->n_names == 0 || t->n_names > 2) return true;
         for (size_t i = 0; i < t->n_names; ++i) {
-          if (!string_node(t->names[i])) return;
+          if (!string_node(t->names[i])) return true;
         }
-        if (t->n_names == 2 && sv(t->names[0]->string->sval) != "pg_catalog") return;
+        if (t->n_names == 2 && sv(t->names[0]->string->sval) != "pg_catalog") return true;
         std::string_view type = sv(t->names[t->n_names - 1]->string->sval);
         std::string text;
         if (is_reg_type(type) && t->n_array_bounds == 0 && constant_text(c->arg, text)) {
           name_in_string(text, type);
         }
-        return;
+        return true;
       }
-      case Hook::kNameList:
+      case WalkHook::kNameList:
         name_list_fields(m);
-        return;
-      case Hook::kVariableSet:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // What a statement does beyond its names: settings, function bodies, persistent changes,
+  // session resets, COPY to or from the server, transaction control, channels.
+  bool visit_effects(WalkHook hook, const ProtobufCMessage* m) {
+    switch (hook) {
+      case WalkHook::kVariableSet:
         variable_set(*reinterpret_cast<const PgQuery__VariableSetStmt*>(m));
-        return;
-      case Hook::kDoStmt:
+        return true;
+      case WalkHook::kDoStmt:
         inspect_do(*reinterpret_cast<const PgQuery__DoStmt*>(m), text_, info_);
-        return;
-      case Hook::kCreateFunction: {
+        return true;
+      case WalkHook::kCreateFunction: {
         const auto* f = reinterpret_cast<const PgQuery__CreateFunctionStmt*>(m);
         name_list(f->funcname, f->n_funcname);
         inspect_create_function(*f, text_, info_);
-        return;
+        return true;
       }
-      case Hook::kCreateTrigger:
+      case WalkHook::kCreateTrigger:
         name_list_fields(m);
         inspect_create_trigger(*reinterpret_cast<const PgQuery__CreateTrigStmt*>(m), info_);
-        return;
-      case Hook::kAlterFunction:
+        return true;
+      case WalkHook::kAlterFunction:
         inspect_alter_function(*reinterpret_cast<const PgQuery__AlterFunctionStmt*>(m), info_);
-        return;
-      case Hook::kAlterRoleSet:
+        return true;
+      case WalkHook::kAlterRoleSet:
         persistent("ALTER ROLE ... SET");
-        return;
-      case Hook::kAlterDatabaseSet:
+        return true;
+      case WalkHook::kAlterDatabaseSet:
         persistent("ALTER DATABASE ... SET");
-        return;
-      case Hook::kAlterSystem:
+        return true;
+      case WalkHook::kAlterSystem:
         persistent("ALTER SYSTEM");
-        return;
-      case Hook::kDiscard:
+        return true;
+      case WalkHook::kDiscard:
         if (reinterpret_cast<const PgQuery__DiscardStmt*>(m)->target ==
             PG_QUERY__DISCARD_MODE__DISCARD_ALL) {
           info_.reset_all = true;
         }
-        return;
-      case Hook::kDeallocate: {
+        return true;
+      case WalkHook::kDeallocate: {
         std::string_view name = sv(reinterpret_cast<const PgQuery__DeallocateStmt*>(m)->name);
         if (name.empty())
           info_.deallocate_all = true;
         else
           info_.deallocated.emplace_back(name);
-        return;
+        return true;
       }
-      case Hook::kCopy: {
+      case WalkHook::kCopy: {
         const auto* c = reinterpret_cast<const PgQuery__CopyStmt*>(m);
         if ((c->is_program || !sv(c->filename).empty()) && info_.cross_tenant_view.empty())
           info_.cross_tenant_view = c->is_program ? "COPY ... PROGRAM" : "COPY ... a server file";
-        return;
+        return true;
       }
-      case Hook::kOwnedBy:
+      case WalkHook::kOwnedBy:
         // DROP OWNED / REASSIGN OWNED act on everything a role owns, any schema.
         persistent(m->descriptor == &pg_query__drop_owned_stmt__descriptor ? "DROP OWNED"
                                                                            : "REASSIGN OWNED");
-        return;
-      case Hook::kTransaction:
+        return true;
+      case WalkHook::kTransaction:
         info_.transaction_control = true;
-        return;
-      case Hook::kUpdate: {
+        return true;
+      case WalkHook::kUpdate: {
         // pg_settings' update rule calls set_config(): which setting is data, not syntax.
         const PgQuery__RangeVar* r = reinterpret_cast<const PgQuery__UpdateStmt*>(m)->relation;
         if (r && sv(r->relname) == "pg_settings" &&
             (sv(r->schemaname).empty() || sv(r->schemaname) == "pg_catalog")) {
           info_.unknown_setting = true;
         }
-        return;
+        return true;
       }
-      case Hook::kCreateSchema: {
+      case WalkHook::kChannel:
+        channel_statement(m, m == root_, span_, info_);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // Objects named by a statement that creates, alters, drops, comments on or grants them,
+  // and the schemas they are in.
+  bool visit_objects(WalkHook hook, const ProtobufCMessage* m) {
+    switch (hook) {
+      case WalkHook::kCreateSchema: {
         const auto* s = reinterpret_cast<const PgQuery__CreateSchemaStmt*>(m);
         if (!sv(s->schemaname).empty()) {
           schema(sv(s->schemaname));
@@ -507,67 +387,67 @@ class Walker {
                      ? sv(s->authrole->rolename)
                      : std::string_view("(schema named after a role)"));
         }
-        return;
+        return true;
       }
-      case Hook::kAlterObjectSchema: {
+      case WalkHook::kAlterObjectSchema: {
         const auto* s = reinterpret_cast<const PgQuery__AlterObjectSchemaStmt*>(m);
         schema(sv(s->newschema));
         object(s->object_type, s->object);
-        return;
+        return true;
       }
-      case Hook::kDrop: {
+      case WalkHook::kDrop: {
         const auto* s = reinterpret_cast<const PgQuery__DropStmt*>(m);
         for (size_t i = 0; i < s->n_objects; ++i) object(s->remove_type, s->objects[i]);
-        return;
+        return true;
       }
-      case Hook::kComment: {
+      case WalkHook::kComment: {
         const auto* s = reinterpret_cast<const PgQuery__CommentStmt*>(m);
         object(s->objtype, s->object);
-        return;
+        return true;
       }
-      case Hook::kSecLabel: {
+      case WalkHook::kSecLabel: {
         const auto* s = reinterpret_cast<const PgQuery__SecLabelStmt*>(m);
         object(s->objtype, s->object);
-        return;
+        return true;
       }
-      case Hook::kAlterOwner: {
+      case WalkHook::kAlterOwner: {
         const auto* s = reinterpret_cast<const PgQuery__AlterOwnerStmt*>(m);
         object(s->object_type, s->object);
-        return;
+        return true;
       }
-      case Hook::kRename: {
+      case WalkHook::kRename: {
         const auto* s = reinterpret_cast<const PgQuery__RenameStmt*>(m);
         if (s->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_SCHEMA) {
           schema(sv(s->subname));
           schema(sv(s->newname));
         }
         object(s->rename_type, s->object);
-        return;
+        return true;
       }
-      case Hook::kAlterExtensionContents: {
+      case WalkHook::kAlterExtensionContents: {
         const auto* s = reinterpret_cast<const PgQuery__AlterExtensionContentsStmt*>(m);
         object(s->objtype, s->object);
-        return;
+        return true;
       }
-      case Hook::kAlterObjectDepends: {
+      case WalkHook::kAlterObjectDepends: {
         const auto* s = reinterpret_cast<const PgQuery__AlterObjectDependsStmt*>(m);
         object(s->object_type, s->object);
-        return;
+        return true;
       }
-      case Hook::kGrant: {
+      case WalkHook::kGrant: {
         const auto* s = reinterpret_cast<const PgQuery__GrantStmt*>(m);
         PgQuery__ObjectType type =
             s->targtype == PG_QUERY__GRANT_TARGET_TYPE__ACL_TARGET_ALL_IN_SCHEMA
                 ? PG_QUERY__OBJECT_TYPE__OBJECT_SCHEMA
                 : s->objtype;
         for (size_t i = 0; i < s->n_objects; ++i) object(type, s->objects[i]);
-        return;
+        return true;
       }
-      case Hook::kDefElem: {
+      case WalkHook::kDefElem: {
         const auto* e = reinterpret_cast<const PgQuery__DefElem*>(m);
         std::string_view name = sv(e->defname);
         const PgQuery__Node* arg = e->arg;
-        if (!arg) return;
+        if (!arg) return true;
         if (name == "schema") {  // CREATE EXTENSION ... SCHEMA s
           if (const PgQuery__String* s = string_node(arg)) schema(sv(s->sval));
         } else if (name == "schemas" && arg->node_case == PG_QUERY__NODE__NODE_LIST && arg->list) {
@@ -579,26 +459,25 @@ class Walker {
                    arg->list) {  // sequence OWNED BY s.t.col
           name_list(arg->list->items, arg->list->n_items, /*trailing=*/1);
         }
-        return;
+        return true;
       }
-      case Hook::kReindex: {
+      case WalkHook::kReindex: {
         const auto* s = reinterpret_cast<const PgQuery__ReindexStmt*>(m);
         if (s->kind == PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_SCHEMA) schema(sv(s->name));
-        return;
+        return true;
       }
-      case Hook::kImportForeignSchema:
+      case WalkHook::kImportForeignSchema:
         schema(sv(reinterpret_cast<const PgQuery__ImportForeignSchemaStmt*>(m)->local_schema));
-        return;
-      case Hook::kPublicationObjSpec: {
+        return true;
+      case WalkHook::kPublicationObjSpec: {
         const auto* s = reinterpret_cast<const PgQuery__PublicationObjSpec*>(m);
         if (s->pubobjtype == PG_QUERY__PUBLICATION_OBJ_SPEC_TYPE__PUBLICATIONOBJ_TABLES_IN_SCHEMA) {
           schema(sv(s->name));
         }
-        return;
+        return true;
       }
-      case Hook::kChannel:
-        channel_statement(m, m == root_, span_, info_);
-        return;
+      default:
+        return false;
     }
   }
 

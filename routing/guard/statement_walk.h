@@ -30,6 +30,54 @@ void walk_statement(const PgQuery__Node& stmt, StatementInfo& info, std::string_
 // made.
 bool run_on_big_stack(const std::function<void()>& fn);
 
+// statement_hooks.cc ------------------------------------------------------------------------
+
+// The message types the walk looks closer at.
+enum class WalkHook {
+  kRangeVar,
+  kFuncCall,
+  kTypeName,
+  kTypeCast,
+  kNameList,  // messages whose repeated-Node name fields are qualified names
+  kVariableSet,
+  kDoStmt,
+  kCreateFunction,
+  kAlterFunction,
+  kCreateTrigger,
+  kAlterRoleSet,
+  kAlterDatabaseSet,
+  kAlterSystem,
+  kDiscard,
+  kDeallocate,
+  kOwnedBy,
+  kCopy,
+  kTransaction,
+  kUpdate,
+  kCreateSchema,
+  kAlterObjectSchema,
+  kDrop,
+  kComment,
+  kSecLabel,
+  kAlterOwner,
+  kRename,
+  kAlterExtensionContents,
+  kAlterObjectDepends,
+  kGrant,
+  kDefElem,
+  kReindex,
+  kImportForeignSchema,
+  kPublicationObjSpec,
+  kChannel,
+};
+// The hook for a message type, or null for one the walk only descends through.
+const WalkHook* walk_hook(const ProtobufCMessageDescriptor* descriptor);
+// Repeated-Node fields that hold a qualified name (list of String), by field name. Only
+// consulted for messages with WalkHook::kNameList and a few others.
+bool is_name_list_field(std::string_view field);
+// Pushes a message's set children (every message-typed field, repeated or not, the set
+// member of a oneof) in field order.
+void push_children(const ProtobufCMessage* m, std::vector<const ProtobufCMessage*>& stack);
+
 // statement_channels.cc ---------------------------------------------------------------------
 
 // A RawStmt's span in a text of `text_size` bytes (stmt_len 0: to the end).
