@@ -3,7 +3,8 @@
 
 Starts one local PostgreSQL 15 shard (scripts/pgshards.py), loads `pgbench -i -s SCALE` into
 the schema tenant_acme of tenant `acme`, starts PgBouncer (transaction mode) and shardgate in
-front of it, then runs pgbench select-only (a custom script, -c CLIENTS -j 2 -T SECONDS)
+front of it, then runs pgbench select-only (a custom script, -c CLIENTS -j 2 -T SECONDS; with
+--scripts also as an ORM writes it and schema-qualified)
 against each target in interleaved rounds, for each query mode (simple, prepared). Prints the
 median tps of each target, its ratio to direct, shardgate/PgBouncer ratios, and the CPU time
 each proxy process spent per transaction (utime+stime from /proc/<pid>/stat).
@@ -34,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,6 +44,10 @@ TARGETS = ("direct", "pgbouncer", "shardgate", "sg-pipe", "sg-base")
 # the tier defaults with another binary (--baseline-bin: before/after a change, same run).
 SHARDGATES = ("shardgate", "sg-pipe", "sg-base")
 MODES = ("simple", "prepared", "extended")
+# Statement shapes (--scripts): the same select-only lookup as pgbench -S writes it, as an ORM
+# writes it (quoted, table-qualified columns, LIMIT 21: Django's get()), and with the table
+# qualified by the tenant's schema. Fresh literal values every time in simple mode.
+SCRIPTS = ("plain", "orm", "qualified")
 TENANT = "acme"
 SCHEMA = f"tenant_{TENANT}"
 APP_USER = "app"
@@ -336,18 +341,30 @@ class RunResult:
     proxy_cpu_seconds: float | None = None
     proxy_user_seconds: float | None = None  # the user-space part of proxy_cpu_seconds
     cpu_us_per_txn: float | None = None
+    error_lines: list[str] = field(default_factory=list)  # pgbench output lines with ERROR:
     ok: bool = False
     error: str | None = None
     skipped: str | None = None
 
 
-def write_script(work: Path, scale: int) -> Path:
+def write_script(work: Path, scale: int, shape: str = "plain") -> Path:
     # Like pgbench's built-in -S, but a custom script so it runs unchanged on every target;
     # :scale is not known to custom scripts without -s, so the bound is written in.
-    path = work / "select_only.sql"
-    path.write_text(f"\\set aid random(1, {100000 * scale})\n"
-                    f"SELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n")
+    statement = {
+        "plain": "SELECT abalance FROM pgbench_accounts WHERE aid = :aid;",
+        "orm": 'SELECT "pgbench_accounts"."aid", "pgbench_accounts"."bid", '
+               '"pgbench_accounts"."abalance", "pgbench_accounts"."filler" '
+               'FROM "pgbench_accounts" WHERE "pgbench_accounts"."aid" = :aid LIMIT 21;',
+        "qualified": f"SELECT abalance FROM {SCHEMA}.pgbench_accounts WHERE aid = :aid;",
+    }[shape]
+    path = work / ("select_only.sql" if shape == "plain" else f"select_only_{shape}.sql")
+    path.write_text(f"\\set aid random(1, {100000 * scale})\n{statement}\n")
     return path
+
+
+def mode_label(mode: str, shape: str) -> str:
+    """How results and the table name a pgbench -M mode run with a statement shape."""
+    return mode if shape == "plain" else f"{mode}:{shape}"
 
 
 def parse_pgbench(out: str, err: str, result: RunResult) -> None:
@@ -364,6 +381,9 @@ def parse_pgbench(out: str, err: str, result: RunResult) -> None:
     if m:
         result.latency_ms = float(m.group(1))
     result.aborted_clients = len(set(re.findall(r"client (\d+) (?:script \d+ )?aborted", err)))
+    # pgbench 15 logs some failures (a failed prepare) and carries on, exiting 0 with a tps
+    # that means nothing: any ERROR line fails the run.
+    result.error_lines = [l.strip() for l in (out + "\n" + err).splitlines() if "ERROR:" in l]
 
 
 def first_error(err: str) -> str | None:
@@ -421,8 +441,8 @@ def count_server_connections(target: Target, shard: pgshards.Shard,
 
 def run_pgbench(target: Target, script: Path, mode: str, clients: int, jobs: int, seconds: int,
                 round_no: int, shard: pgshards.Shard | None = None,
-                proxies: list[Target] = ()) -> RunResult:
-    result = RunResult(mode, target.name, round_no, clients, seconds)
+                proxies: list[Target] = (), label: str | None = None) -> RunResult:
+    result = RunResult(label or mode, target.name, round_no, clients, seconds)
     cmd = ["pgbench", "-n", "-h", target.host, "-p", str(target.port), "-U", target.user,
            "-c", str(clients), "-j", str(min(jobs, clients)), "-T", str(seconds), "-M", mode,
            "-f", str(script), target.dbname]
@@ -462,8 +482,11 @@ def run_pgbench(target: Target, script: Path, mode: str, clients: int, jobs: int
             result.cpu_us_per_txn = round(result.proxy_cpu_seconds * 1e6 / result.transactions, 2)
     elif target.proc is not None:
         result.error = result.error or f"{target.name} exited during the run"
+    if result.error_lines and result.error is None:
+        result.error = f"{len(result.error_lines)} ERROR line(s): {result.error_lines[0][:160]}"
     result.ok = (proc.returncode == 0 and result.tps is not None and result.failed_transactions == 0
-                 and result.aborted_clients == 0 and result.error is None)
+                 and result.aborted_clients == 0 and not result.error_lines
+                 and result.error is None)
     if not result.ok and result.error is None:
         result.error = first_error(err) or f"pgbench exit {proc.returncode}"
     return result
@@ -529,7 +552,7 @@ def print_table(summary: dict, args, direct_note: str | None) -> None:
     print(f"clients={args.clients} jobs={args.jobs} seconds={args.seconds} rounds={args.rounds} "
           f"pool={args.pool} scale={args.scale} shardgate workers={args.workers or 'auto'} "
           f"cores={os.cpu_count()}")
-    header = (f"{'mode':<9} {'target':<10} {'ok/runs':>7} {'median tps':>11} {'vs direct':>9} "
+    header = (f"{'mode':<18} {'target':<10} {'ok/runs':>7} {'median tps':>11} {'vs direct':>9} "
               f"{'sg/pgb tps':>10} {'cpu µs/txn':>10} {'sg/pgb cpu':>10} {'srv conns':>9}  notes")
     print(header)
     print("-" * len(header))
@@ -552,7 +575,7 @@ def print_table(summary: dict, args, direct_note: str | None) -> None:
                 notes.append("error: " + t["errors"][0])
             vs = fmt(t["vs_direct"], ".2f") + ("x" if t["vs_direct"] else "")
             ok = "skip" if t["skipped"] else f"{t['ok_runs']}/{t['runs']}"
-            print(f"{mode:<9} {name:<10} {ok:>7} {fmt(t['median_tps'], '.0f', 'FAILED' if not t['skipped'] else '-'):>11} "
+            print(f"{mode:<18} {name:<10} {ok:>7} {fmt(t['median_tps'], '.0f', 'FAILED' if not t['skipped'] else '-'):>11} "
                   f"{vs:>9} {sg_tps:>10} {cpu:>10} {sg_cpu:>10} "
                   f"{fmt(t['max_server_connections'], 'd'):>9}  {'; '.join(notes)}")
     if direct_note:
@@ -601,10 +624,18 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--pipeline-depth", type=int, default=16,
                    help="the sg-pipe target's tier pipeline_depth (default 16; the shardgate "
                         "target keeps the default, 1 = no pipelining)")
+    p.add_argument("--scripts", default="plain",
+                   help="comma list of statement shapes: plain (pgbench -S), orm (quoted, "
+                        "table-qualified columns, LIMIT 21), qualified (tenant_acme.table); "
+                        "each runs in every mode, named mode:shape in the table (default plain)")
     p.add_argument("--guard", choices=("on", "off"), default="on",
                    help="shardgate's statement guard (off only to measure its cost; default on)")
     args = p.parse_args()
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    args.scripts = [s.strip() for s in args.scripts.split(",") if s.strip()]
+    for s in args.scripts:
+        if s not in SCRIPTS:
+            p.error(f"unknown script {s!r}; choose from {', '.join(SCRIPTS)}")
     if args.targets is None:
         args.targets = ",".join(t for t in TARGETS if t != "sg-base" or args.baseline_bin)
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
@@ -675,6 +706,7 @@ def main() -> int:
         raise RuntimeError(f"{SCHEMA}.pgbench_accounts has {count} rows, expected {args.scale * 100000}")
     max_connections = int(shard.scalar("SHOW max_connections"))
     script = write_script(work, args.scale)
+    shape_scripts = {shape: write_script(work, args.scale, shape) for shape in args.scripts}
 
     targets: dict[str, Target] = {}
     direct_note = None
@@ -729,21 +761,23 @@ def main() -> int:
                             args.warmup, 0)
             log(f"warm-up {name}: {fmt(r.tps, '.0f')} tps" + (f" ({r.error})" if r.error else ""))
 
-    for mode in args.modes:
+    labels = [mode_label(mode, shape) for mode in args.modes for shape in args.scripts]
+    for mode, shape in [(m, sh) for m in args.modes for sh in args.scripts]:
+        label = mode_label(mode, shape)
         for round_no in range(1, args.rounds + 1):
             # Rotate the order each round so no target always runs first (cache, thermal).
             shift = (round_no - 1) % len(order)
             for name in order[shift:] + order[:shift]:
                 if name in broken:
-                    results.append(RunResult(mode, name, round_no, args.clients, args.seconds,
+                    results.append(RunResult(label, name, round_no, args.clients, args.seconds,
                                              skipped=broken[name]))
                     continue
-                r = run_pgbench(targets[name], script, mode, args.clients, args.jobs,
-                                args.seconds, round_no, shard,
-                                [t for t in targets.values() if t.proc])
+                r = run_pgbench(targets[name], shape_scripts[shape], mode, args.clients,
+                                args.jobs, args.seconds, round_no, shard,
+                                [t for t in targets.values() if t.proc], label=label)
                 results.append(r)
                 tps = f"{r.tps:>7.0f} tps" if r.tps is not None else "     no tps"
-                log(f"{mode:<8} round {round_no} {name:<9}: {tps}, {r.transactions} txns, "
+                log(f"{label:<8} round {round_no} {name:<9}: {tps}, {r.transactions} txns, "
                     f"{fmt(r.server_connections, 'd', '?')} server conns"
                     + (f", proxy cpu {r.proxy_cpu_seconds:.2f}s (user {r.proxy_user_seconds:.2f}s)"
                        f" = {fmt(r.cpu_us_per_txn, '.1f')} µs/txn"
@@ -754,7 +788,7 @@ def main() -> int:
                         f"{tail(targets[name].log_path)}")
 
     signal.alarm(0)
-    summary = summarize(results, args.modes)
+    summary = summarize(results, labels)
     print_table(summary, args, direct_note)
     if args.json:
         doc = {

@@ -25,6 +25,10 @@ enum class AuthMethod { kScramSha256, kMd5, kPlain, kTrust };
 enum class TenantSource { kOptions, kUserSuffix, kDatabase, kSession, kSearchPath };
 enum class PoolKind { kShared, kDedicated };
 enum class PoolMode { kSession, kTransaction };
+// Transaction mode: statements whose effect outlives the transaction (temporary tables,
+// PREPARE, WITH HOLD cursors, session advisory locks, LOAD) are refused, or run as PgBouncer
+// runs them (the state stays on the server connection, for the tenant's next client there).
+enum class SessionState { kRefuse, kAllow };
 enum class Isolation { kSchema, kShared, kDatabase };
 enum class Login { kProxy, kTenant };  // kTenant: servers log in as the tenant's own role
 enum class RateAction { kThrottle, kReject };
@@ -75,6 +79,7 @@ struct TierConfig {
   // Transaction mode: requests of one tenant that may be in flight on one server connection
   // at once while the pool is exhausted (1 = one at a time, no pipelining).
   int pipeline_depth = 1;
+  SessionState session_state = SessionState::kRefuse;
   std::optional<int> max_server_connections_per_tenant;
   std::optional<int> max_client_connections;
   std::string role;  // template, e.g. "tenant_{tenant}"; empty = no SET ROLE

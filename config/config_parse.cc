@@ -247,6 +247,7 @@ class ConfigParser {
                "isolation",
                "weight",
                "pipeline_depth",
+               "session_state",
                "max_server_connections_per_tenant",
                "max_client_connections",
                "role",
@@ -283,6 +284,10 @@ class ConfigParser {
                   t.weight = static_cast<int>(r_.integer(f, fkey, 1, 1000));
                 } else if (k == "pipeline_depth") {
                   t.pipeline_depth = static_cast<int>(r_.integer(f, fkey, 1, 16));
+                } else if (k == "session_state") {
+                  t.session_state = r_.choice<SessionState>(
+                      f, fkey,
+                      {{"refuse", SessionState::kRefuse}, {"allow", SessionState::kAllow}});
                 } else if (k == "max_server_connections_per_tenant") {
                   t.max_server_connections_per_tenant = count(f, fkey, 1);
                 } else if (k == "max_client_connections") {

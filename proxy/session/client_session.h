@@ -230,6 +230,18 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Gives back a session-mode server before the session changes tenant.
   awaitable<void> release_session_server();
 
+  // --- session state pooling cannot give back clean (session_state.cc) ---
+  // Transaction mode, tier session_state: refuse: a forwarded statement whose effect
+  // outlives its transaction becomes a refusal (0A000).
+  void refuse_session_state(StatementAction& action) const;
+  // A forwarded statement leaves what DISCARD ALL cannot reset (LOAD): the server
+  // connection is closed instead of reused.
+  void note_session_state(const routing::StatementInfo& info);
+  // Session mode, before DISCARD ALL: false when the connection must be closed instead
+  // (temporary tables were used on it, or a library loaded).
+  awaitable<bool> reusable_after_session();
+  bool retire_after_session_ = false;
+
   // --- the client's own search_path (session_search_path.cc) ---
   // SET search_path TO a list of only the tenant's schema, the shared schemas and the
   // built-in ones is forwarded as written and follows the client from server connection to

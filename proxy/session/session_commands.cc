@@ -75,8 +75,10 @@ ClientSession::StatementAction ClientSession::classify(std::string_view sql) {
       action.message = std::move(verdict.message);
       action.hint = std::move(verdict.hint);
     }
-    if (action.kind == StatementAction::Kind::kForward) scope_channels(action);
   }
+  refuse_session_state(action);  // with the guard on or off: a pooling rule
+  if (route_ && config.guard.enabled && action.kind == StatementAction::Kind::kForward)
+    scope_channels(action);
   return action;
 }
 
@@ -152,6 +154,7 @@ std::optional<routing::RouteError> ClientSession::validate_session_command(
 awaitable<void> ClientSession::release_session_server() {
   if (!server_) co_return;
   bool clean = server_->is_open() && exchange_.idle();
+  if (clean) clean = co_await reusable_after_session();
   if (clean) {
     auto result = co_await server_->run("DISCARD ALL", runtime_->config->connect_timeout);
     clean = result.ok();
@@ -263,6 +266,7 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
   if (action.kind == StatementAction::Kind::kForward) {
     note_search_path(*action.info);
     settings_.note_statement(*action.info);
+    note_session_state(*action.info);
     return true;
   }
 

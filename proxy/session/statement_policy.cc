@@ -29,7 +29,6 @@ routing::GuardPolicy guard_policy(const routing::Route& route, const config::Con
   p.shared_schemas = &config.guard.shared_schemas;
   p.allow_dynamic_sql = route.tier->allow_dynamic_sql;
   p.own_database = route.placement.isolation == config::Isolation::kDatabase;
-  p.transaction_pooling = route.tier->pool_mode == config::PoolMode::kTransaction;
   return p;
 }
 

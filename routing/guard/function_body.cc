@@ -250,7 +250,11 @@ void merge_body_findings(const StatementInfo& body, StatementInfo& into) {
   if (into.cross_tenant_view.empty()) into.cross_tenant_view = body.cross_tenant_view;
   if (into.database_wide.empty()) into.database_wide = body.database_wide;
   if (into.server_wide.empty()) into.server_wide = body.server_wide;
-  if (into.outlives_transaction.empty()) into.outlives_transaction = body.outlives_transaction;
+  if (into.outlives_transaction.empty()) {
+    into.outlives_transaction = body.outlives_transaction;
+    into.outliving_kind = body.outliving_kind;
+  }
+  if (into.survives_discard.empty()) into.survives_discard = body.survives_discard;
   // Channels are scoped by rewriting the text the client sends; a body runs later, unread.
   if ((!body.channel_sites.empty() || !body.channel_refusal.empty()) &&
       into.channel_refusal.empty()) {

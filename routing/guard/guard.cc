@@ -107,16 +107,6 @@ GuardVerdict judge(const StatementInfo& info, const GuardPolicy& policy) {
                   "Ask an administrator. Extensions belong in a shared schema "
                   "(guard.shared_schemas), installed once by the administrator.");
   }
-  if (!info.outlives_transaction.empty() && policy.transaction_pooling) {
-    GuardVerdict v = refuse(
-        info.outlives_transaction + " keeps state on the server connection after the " +
-            "transaction ends, but tenant " + tenant +
-            "'s tier pools by transaction: the next transaction may run on another connection",
-        "Use a cursor without WITH HOLD inside a transaction (Django: DISABLE_SERVER_SIDE_CURSORS "
-        "= True), or a tier with pool_mode: session.");
-    v.sqlstate = "0A000";
-    return v;
-  }
   if (!info.cross_tenant_view.empty()) {
     return refuse("it reads " + info.cross_tenant_view +
                       ", which shows other tenants' data (statistics or statement texts), not "

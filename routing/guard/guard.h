@@ -21,9 +21,6 @@ struct GuardPolicy {
   // The tenant has a database of its own (isolation: database): objects shared by one
   // database are its own.
   bool own_database = false;
-  // The tier pools by transaction: state that outlives a transaction stays on a server
-  // connection the next client of the pool gets.
-  bool transaction_pooling = false;
   // Refuse text libpg_query cannot parse. Off by default: PostgreSQL parses a whole
   // simple-query string before running any of it, so a syntax error means nothing runs.
   // Turn on when shards run a newer PostgreSQL major than libpg_query's (15), whose new

@@ -19,7 +19,8 @@ char ascii_lower(unsigned char c) {
   return static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
 }
 
-// Words after which a statement is not plain (lower case).
+}  // namespace
+
 bool is_denied_word(std::string_view w) {
   static constexpr std::array<std::string_view, 25> kDenied = {"set_config",
                                                                "pg_settings",
@@ -53,6 +54,11 @@ bool is_denied_word(std::string_view w) {
   if (w.starts_with("pg_read") || w.starts_with("pg_ls_") || w.starts_with("lo_") ||
       w == "pg_file_write")
     return true;  // server files and large objects
+  // Session state that outlives the transaction (routing/session_state.h): SELECT ... INTO
+  // TEMP, session-level advisory locks (the _xact_ ones do not match these prefixes).
+  if (w == "temp" || w == "temporary" || w.starts_with("pg_advisory_lock") ||
+      w.starts_with("pg_try_advisory_lock"))
+    return true;
   if (w.ends_with("_to_xml") || w.ends_with("_to_xmlschema") ||
       w.ends_with("_to_xml_and_xmlschema"))
     return true;
@@ -62,9 +68,6 @@ bool is_denied_word(std::string_view w) {
 bool is_plain_first_word(std::string_view w) {
   return w == "select" || w == "insert" || w == "update" || w == "delete" || w == "values";
 }
-
-}  // namespace
-
 bool is_plain_statement(std::string_view sql) {
   if (sql.empty() || sql.size() > kMaxPlainLength) return false;
   std::string word;

@@ -235,7 +235,8 @@ void note_setting_write(const PgQuery__Node& stmt, std::vector<SettingWrite>& ou
 size_t StatementInfo::memory_bytes() const {
   size_t n = sizeof(StatementInfo) + parse_error.capacity() + session.value.capacity() +
              dynamic_sql_what.capacity() + persistent_what.capacity() + database_wide.capacity() +
-             server_wide.capacity() + outlives_transaction.capacity() + refused_in_body.capacity();
+             server_wide.capacity() + outlives_transaction.capacity() + refused_in_body.capacity() +
+             survives_discard.capacity();
   for (const auto& s : session.schemas) n += sizeof(std::string) + s.capacity();
   for (const auto& s : protected_settings) n += sizeof(std::string) + s.capacity();
   for (const auto& s : qualified_schemas) n += sizeof(std::string) + s.capacity();

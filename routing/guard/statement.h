@@ -60,6 +60,9 @@ struct ChannelSite {
   std::string payload;  // kNotify
 };
 
+// Kinds of session state that outlive a transaction (StatementInfo::outlives_transaction).
+enum class OutlivingState { kNone, kHoldCursor, kTempObject, kPrepare, kAdvisoryLock, kLoad };
+
 struct StatementInfo {
   // False when libpg_query could not parse the text; parse_error holds its message. The
   // guard lets such text through by default: PostgreSQL parses a whole simple-query string
@@ -134,9 +137,18 @@ struct StatementInfo {
   // databases, tablespaces, server parameters). Each names the first one found.
   std::string database_wide;
   std::string server_wide;
-  // A statement whose effect outlives its transaction on the server connection (DECLARE ...
-  // WITH HOLD), which transaction pooling cannot keep with the client. Names it.
+  // A statement whose effect outlives its transaction on the server connection, which
+  // transaction pooling cannot keep with the client (statement_session_state.cc): DECLARE ...
+  // WITH HOLD; temporary tables, views and sequences (CREATE TEMP ..., CREATE TABLE AS /
+  // SELECT INTO TEMP, CREATE ... pg_temp.name) except tables ON COMMIT DROP; functions in
+  // pg_temp; SQL-level PREPARE; session-level advisory locks (pg_advisory_lock and
+  // pg_try_advisory_lock, shared or not; the _xact_ ones end with the transaction); LOAD.
+  // Names the first one found; outliving_kind says which (for the hint).
   std::string outlives_transaction;
+  OutlivingState outliving_kind = OutlivingState::kNone;
+  // What not even DISCARD ALL takes off a server connection (LOAD of a library): a
+  // session-mode connection that ran it is closed instead of reused. Names it.
+  std::string survives_discard;
 
   bool reset_all = false;  // RESET ALL or DISCARD ALL: the proxy re-applies context
   // Top-level session-level SET/RESET of single settings, in order (SET LOCAL is left out:

@@ -1,5 +1,7 @@
 // Bounded LRU cache: statement text -> what inspect_statement() found, so repeated and
-// prepared statements cost one hash lookup instead of a parse. The result depends on the
+// prepared statements cost one hash lookup instead of a parse. Statements that have a shape
+// (statement_shape.h: literal values masked) are kept under it, so ORM statements with fresh
+// values hit too. The result depends on the
 // text alone (not on the tenant), so one cache serves every tenant of a worker.
 // NOT thread-safe: keep one per worker thread.
 #pragma once
@@ -38,6 +40,8 @@ class StatementCache {
   uint64_t hits() const { return hits_; }
   uint64_t misses() const { return misses_; }
   uint64_t evictions() const { return evictions_; }
+  // Hits under a statement's shape (statement_shape.h) rather than its own text.
+  uint64_t shape_hits() const { return shape_hits_; }
   void clear();
 
  private:
@@ -49,6 +53,8 @@ class StatementCache {
   using List = std::list<Entry>;
 
   void evict_to_fit();
+  // The entry under `key` (a text or a shape), moved to the front; null when there is none.
+  std::shared_ptr<const StatementInfo> find(std::string_view key);
 
   size_t capacity_;
   size_t max_bytes_;
@@ -56,6 +62,7 @@ class StatementCache {
   uint64_t hits_ = 0;
   uint64_t misses_ = 0;
   uint64_t evictions_ = 0;
+  uint64_t shape_hits_ = 0;
   List entries_;  // most recently used first
   // Keys view the texts owned by entries_ (list nodes never move).
   absl::flat_hash_map<std::string_view, List::iterator> index_;

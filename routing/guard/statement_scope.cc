@@ -180,13 +180,7 @@ void note_statement_scope(const ProtobufCMessage* m, StatementInfo& info) {
     shared(info, "ALTER DEFAULT PRIVILEGES without IN SCHEMA", Reach::kDatabase);
     return;
   }
-  if (m->descriptor == &pg_query__declare_cursor_stmt__descriptor) {
-    constexpr int32_t kCursorOptHold = 0x0020;  // CURSOR_OPT_HOLD in PostgreSQL's parsenodes.h
-    if ((reinterpret_cast<const PgQuery__DeclareCursorStmt*>(m)->options & kCursorOptHold) &&
-        info.outlives_transaction.empty()) {
-      info.outlives_transaction = "DECLARE ... WITH HOLD";
-    }
-  }
+  note_session_state(m, info);
 }
 
 }  // namespace shardgate::routing::internal

@@ -12,7 +12,11 @@ namespace shardgate::routing::internal {
 // Looks at one node of the tree and records in `info` what it finds:
 // database_wide / server_wide (extensions, roles, databases, tablespaces, publications,
 // subscriptions, event triggers, casts, languages, foreign servers, access methods,
-// default privileges for every schema, ...) and outlives_transaction (DECLARE ... WITH HOLD).
+// default privileges for every schema, ...), and what note_session_state() finds.
 void note_statement_scope(const ProtobufCMessage* node, StatementInfo& info);
+
+// outlives_transaction and survives_discard (statement_session_state.cc): session state a
+// statement leaves on the server connection past its transaction, or past DISCARD ALL.
+void note_session_state(const ProtobufCMessage* node, StatementInfo& info);
 
 }  // namespace shardgate::routing::internal

@@ -26,7 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                   info.session.kind == shardgate::routing::SessionCommandKind::kNone &&
                   !info.reset_all && !info.deallocate_all && info.deallocated.empty() &&
                   info.cross_tenant_view.empty() && info.statement_count <= 1 &&
-                  info.channel_sites.empty() && info.channel_refusal.empty();
+                  info.channel_sites.empty() && info.channel_refusal.empty() &&
+                  info.outlives_transaction.empty() && info.survives_discard.empty();
   if (!harmless) std::abort();
   return 0;
 }

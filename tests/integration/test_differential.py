@@ -2,8 +2,8 @@
 shardgate (session and transaction mode), outputs compared statement by statement.
 
 The corpus is tests/integration/differential/*.sql (the project's own scripts: settings,
-DateStyle/TimeZone, RESET, SET LOCAL, temp tables, cursors, prepared statements, COPY,
-notices, errors inside transactions, large results). A script's `-- env: NAME=value` header
+DateStyle/TimeZone, RESET, SET LOCAL, temp tables and a temporary table hiding a real one,
+cursors, prepared statements, COPY, notices, errors inside transactions, large results). A script's `-- env: NAME=value` header
 lines set the client's environment (PGOPTIONS, PGDATESTYLE, PGTZ, ...) for every run.
 
 The direct run connects to the tenant's shard with search_path set to the tenant's schema
@@ -137,6 +137,11 @@ class ShardLog:
 @pytest.fixture(scope="module")
 def proxies(shards, launcher):
     pgshards.provision_tenant(shards[SHARD], TENANT)
+    schema = pgshards.tenant_schema(TENANT)
+    # The real table temp_shadow.sql hides behind a temporary one (other_client reads it).
+    shards[SHARD].sql(f"DROP TABLE IF EXISTS {schema}.shadowed")
+    shards[SHARD].sql(f"CREATE TABLE {schema}.shadowed (id int, body text CHECK (body <> 'TEMP'))")
+    shards[SHARD].sql(f"INSERT INTO {schema}.shadowed VALUES (1, 'real')")
     directory = directory_for({**TENANT_SHARDS, TENANT: SHARD})
     started = {}
     for mode in MODES:
@@ -153,7 +158,8 @@ def proxies(shards, launcher):
 def other_client(proxy):
     """Transaction mode: another client of the tenant, with settings of its own, keeps taking
     server connections, so the script's statements move between connections (its settings
-    must follow it, and this client's must not reach it)."""
+    must follow it, and this client's must not reach it). It reads the real `shadowed` table
+    each time: a temporary table of the script's (temp_shadow.sql) must never hide it."""
     stop = threading.Event()
     errors = []
 
@@ -166,6 +172,10 @@ def other_client(proxy):
                 while not stop.is_set():
                     with conn.transaction():
                         conn.execute("SELECT pg_sleep(0.003)")
+                    seen = conn.execute("SELECT body FROM shadowed").fetchall()
+                    if seen != [("real",)]:
+                        errors.append(f"another client's temporary table showed: {seen}")
+                        return
         except Exception as e:  # noqa: BLE001 - reported by the test
             errors.append(repr(e))
 

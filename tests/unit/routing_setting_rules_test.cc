@@ -8,6 +8,7 @@
 
 #include "routing/guard/guard.h"
 #include "routing/guard/search_path.h"
+#include "routing/guard/session_state.h"
 #include "routing/guard/setting_rules.h"
 #include "routing/guard/statement.h"
 
@@ -240,12 +241,11 @@ TEST(SearchPathText, GuardAllowsOnlyTheTenantsSchemas) {
   EXPECT_FALSE(search_path_allowed({"Tenant_Acme"}, p));
 }
 
-GuardVerdict judge_as(std::string_view sql, bool own_database = false, bool txn = false) {
+GuardVerdict judge_as(std::string_view sql, bool own_database = false) {
   GuardPolicy p;
   p.tenant = "acme";
   p.tenant_schema = "tenant_acme";
   p.own_database = own_database;
-  p.transaction_pooling = txn;
   return judge(inspect_statement(sql), p);
 }
 
@@ -295,18 +295,22 @@ TEST(StatementScope, RefusesObjectsEveryTenantShares) {
   }
 }
 
-TEST(StatementScope, WithHoldCursorsOnlyOutsideTransactionPooling) {
+TEST(StatementScope, WithHoldCursorsOutliveTheTransaction) {
   for (const char* sql : {"DECLARE c CURSOR WITH HOLD FOR SELECT * FROM items",
                           "DECLARE c NO SCROLL CURSOR WITH HOLD FOR SELECT 1",
                           "BEGIN; DECLARE c CURSOR WITH HOLD FOR SELECT 1; COMMIT"}) {
-    GuardVerdict v = judge_as(sql, false, /*txn=*/true);
+    StatementInfo info = inspect_statement(sql);
+    EXPECT_EQ(info.outliving_kind, OutlivingState::kHoldCursor) << sql;
+    GuardVerdict v = judge_session_state(info, "acme");
     EXPECT_FALSE(v.allowed) << sql;
     EXPECT_EQ(v.sqlstate, "0A000") << sql;
     EXPECT_NE(v.hint.find("DISABLE_SERVER_SIDE_CURSORS"), std::string::npos) << v.hint;
-    EXPECT_TRUE(judge_as(sql, false, /*txn=*/false).allowed) << sql;
+    EXPECT_TRUE(judge_as(sql).allowed) << sql;  // the guard itself has nothing against it
   }
-  EXPECT_TRUE(judge_as("DECLARE c CURSOR FOR SELECT 1", false, true).allowed);
-  EXPECT_TRUE(judge_as("DECLARE c CURSOR WITHOUT HOLD FOR SELECT 1", false, true).allowed);
+  EXPECT_TRUE(judge_session_state(inspect_statement("DECLARE c CURSOR FOR SELECT 1"), "a").allowed);
+  EXPECT_TRUE(
+      judge_session_state(inspect_statement("DECLARE c CURSOR WITHOUT HOLD FOR SELECT 1"), "a")
+          .allowed);
 }
 
 }  // namespace

@@ -27,7 +27,7 @@ SHOW geqo;
 SHOW enable_seqscan;
 SHOW statement_timeout;
 SELECT set_config('work_mem', '12MB', false);
-SHOW work_mem;
+SHOW work_mem /* after set_config */;
 SET Work_Mem = '13MB';
 SHOW WORK_MEM;
 SELECT current_setting('work_mem');

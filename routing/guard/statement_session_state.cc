@@ -1,0 +1,86 @@
+// Session state a statement leaves on its server connection after its transaction ends:
+// the one list behind StatementInfo::outlives_transaction (refused in transaction-mode
+// tiers, routing/session_state.h) and survives_discard (a session-mode connection is closed
+// instead of reused). Function bodies and DO blocks merge their findings into the statement
+// that defines or runs them (function_body.cc).
+//
+// Functions in pg_temp are not listed: PostgreSQL never finds functions or operators in
+// pg_temp unless they are named with it, so one left behind hides nothing, and ORMs create
+// and drop them per call (Sequelize's findOrCreate).
+#include <string_view>
+
+#include "routing/guard/statement_scope.h"
+
+namespace shardgate::routing::internal {
+namespace {
+
+std::string_view sv(const char* s) { return s ? std::string_view(s) : std::string_view(); }
+
+void outlives(StatementInfo& info, OutlivingState kind, std::string what) {
+  if (!info.outlives_transaction.empty()) return;
+  info.outlives_transaction = std::move(what);
+  info.outliving_kind = kind;
+}
+
+// A relation created as temporary: TEMP/TEMPORARY (relpersistence 't') or a name in pg_temp
+// (PostgreSQL also accepts a session's own pg_temp_N).
+bool temporary(const PgQuery__RangeVar* r) {
+  return r && (sv(r->relpersistence) == "t" || sv(r->schemaname).starts_with("pg_temp"));
+}
+
+// Only ON COMMIT DROP ends a temporary table with its transaction; ON COMMIT DELETE ROWS and
+// PRESERVE ROWS keep the table (and its name, which shadows the tenant's own tables).
+void temp_table(StatementInfo& info, const PgQuery__RangeVar* r, PgQuery__OnCommitAction on_commit,
+                std::string_view what) {
+  if (temporary(r) && on_commit != PG_QUERY__ON_COMMIT_ACTION__ONCOMMIT_DROP)
+    outlives(info, OutlivingState::kTempObject, std::string(what) + " without ON COMMIT DROP");
+}
+
+bool session_advisory_lock(std::string_view name) {
+  return name == "pg_advisory_lock" || name == "pg_advisory_lock_shared" ||
+         name == "pg_try_advisory_lock" || name == "pg_try_advisory_lock_shared";
+}
+
+void function_call(const PgQuery__FuncCall& f, StatementInfo& info) {
+  if (f.n_funcname == 0 || !f.funcname[f.n_funcname - 1] ||
+      f.funcname[f.n_funcname - 1]->node_case != PG_QUERY__NODE__NODE_STRING ||
+      !f.funcname[f.n_funcname - 1]->string)
+    return;
+  std::string_view name = sv(f.funcname[f.n_funcname - 1]->string->sval);
+  if (session_advisory_lock(name))
+    outlives(info, OutlivingState::kAdvisoryLock,
+             "the session-level advisory lock " + std::string(name) + "()");
+}
+
+}  // namespace
+
+void note_session_state(const ProtobufCMessage* m, StatementInfo& info) {
+  const ProtobufCMessageDescriptor* d = m->descriptor;
+  if (d == &pg_query__declare_cursor_stmt__descriptor) {
+    constexpr int32_t kCursorOptHold = 0x0020;  // CURSOR_OPT_HOLD in PostgreSQL's parsenodes.h
+    if (reinterpret_cast<const PgQuery__DeclareCursorStmt*>(m)->options & kCursorOptHold)
+      outlives(info, OutlivingState::kHoldCursor, "DECLARE ... WITH HOLD");
+  } else if (d == &pg_query__create_stmt__descriptor) {
+    const auto* s = reinterpret_cast<const PgQuery__CreateStmt*>(m);
+    temp_table(info, s->relation, s->oncommit, "CREATE TEMP TABLE");
+  } else if (d == &pg_query__into_clause__descriptor) {
+    // CREATE TABLE ... AS and SELECT ... INTO
+    const auto* s = reinterpret_cast<const PgQuery__IntoClause*>(m);
+    temp_table(info, s->rel, s->on_commit, "a temporary table made by AS or INTO");
+  } else if (d == &pg_query__view_stmt__descriptor) {
+    if (temporary(reinterpret_cast<const PgQuery__ViewStmt*>(m)->view))
+      outlives(info, OutlivingState::kTempObject, "CREATE TEMP VIEW");
+  } else if (d == &pg_query__create_seq_stmt__descriptor) {
+    if (temporary(reinterpret_cast<const PgQuery__CreateSeqStmt*>(m)->sequence))
+      outlives(info, OutlivingState::kTempObject, "CREATE TEMP SEQUENCE");
+  } else if (d == &pg_query__prepare_stmt__descriptor) {
+    outlives(info, OutlivingState::kPrepare, "PREPARE");
+  } else if (d == &pg_query__load_stmt__descriptor) {
+    outlives(info, OutlivingState::kLoad, "LOAD");
+    if (info.survives_discard.empty()) info.survives_discard = "LOAD";
+  } else if (d == &pg_query__func_call__descriptor) {
+    function_call(*reinterpret_cast<const PgQuery__FuncCall*>(m), info);
+  }
+}
+
+}  // namespace shardgate::routing::internal
