@@ -16,10 +16,9 @@ namespace {
 
 using namespace asio::experimental::awaitable_operators;
 
-awaitable<bool> fill_some(tcp::socket& socket, ReadBuffer& buf) {
+awaitable<bool> fill_some(Stream& stream, ReadBuffer& buf) {
   auto space = buf.prepare(16 * 1024);
-  auto [ec, n] =
-      co_await socket.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
+  auto [ec, n] = co_await stream.read_some(space);
   if (ec) co_return false;
   buf.commit(n);
   co_return true;
@@ -70,7 +69,7 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_relay(const ContextPref
   auto finish = [&end](CheckoutEnd why) {
     if (!end) end = why;
   };
-  tcp::socket& server = server_->socket();
+  Stream& server = server_->stream();
   ReadBuffer& server_buf = server_->buffer();
   auto executor = client_.get_executor();
   bool hold = !prefix.empty();  // until the context is confirmed, forward one request only

@@ -67,7 +67,7 @@ void ClientSession::expire_sequential() {
   sequential_expired_ = true;
   if (server_) {
     error_code ignored;
-    server_->socket().cancel(ignored);  // the pending read ends; the data stays in the socket
+    server_->stream().cancel(ignored);  // the pending read ends; the data stays in the socket
   }
 }
 
@@ -116,7 +116,7 @@ ClientSession::Added ClientSession::build_request(protocol::Bytes& out, RequestR
 
 awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequential(
     const ContextPrefix& prefix) {
-  tcp::socket& server = server_->socket();
+  Stream& server = server_->stream();
   ReadBuffer& server_buf = server_->buffer();
   sequential_expired_ = false;
   // Decided before the request is consumed: may others queue behind this one (pipeline.h)?
@@ -167,7 +167,7 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequenti
 
 awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::relay_response(
     bool discard_output) {
-  tcp::socket& server = server_->socket();
+  Stream& server = server_->stream();
   ReadBuffer& server_buf = server_->buffer();
   pool::Pipeline& pipe = server_->pipeline;
   // Others queued behind this request: the connection must stay with this path until its
@@ -195,8 +195,7 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::relay_respon
         sequential_expired_ = false;  // keep reading: the queued requests need this path
       }
       auto space = server_buf.prepare(16 * 1024);
-      auto [ec, n] =
-          co_await server.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
+      auto [ec, n] = co_await server.read_some(space);
       if (ec == asio::error::operation_aborted && sequential_expired_) continue;
       if (ec) co_return Read::kGone;
       server_buf.commit(n);
