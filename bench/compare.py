@@ -284,7 +284,7 @@ def start_shardgate(work: Path, shard: pgshards.Shard, binary: Path, pool: int,
     if guard == "off":
         workers_line += "guard: { enabled: false }\n"
     config = f"""\
-# written by bench/compare.py (format: SPEC.md "Config (YAML)")
+# written by bench/compare.py (format: docs/configuration.md)
 listen: 127.0.0.1:{port}
 log: {{ level: warn, format: json }}
 auth:

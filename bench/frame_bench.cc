@@ -16,7 +16,7 @@
 #include "protocol/bytes.h"
 #include "protocol/frame.h"
 #include "protocol/messages.h"
-#include "proxy/stream_scanner.h"
+#include "proxy/session/stream_scanner.h"
 
 namespace {
 

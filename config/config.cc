@@ -87,6 +87,13 @@ bool valid_tenant_id(std::string_view id) {
   return true;
 }
 
+bool is_md5_hash(std::string_view password) {
+  if (password.size() != 35 || !password.starts_with("md5")) return false;
+  for (char c : password.substr(3))
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
 absl::StatusOr<Config> load_config_file(const std::string& path) {
   std::error_code ec;
   std::filesystem::path abs = std::filesystem::absolute(path, ec);

@@ -1,4 +1,4 @@
-// shardgate's configuration: YAML (SPEC.md "Config") -> validated, immutable structs.
+// shardgate's configuration: YAML (docs/configuration.md) -> validated, immutable structs.
 // Loading never starts from a half-valid file: every error names file, line and key.
 #pragma once
 
@@ -214,5 +214,9 @@ std::optional<Duration> parse_duration(std::string_view text);
 
 // True for a valid tenant ID: 1-63 characters of [A-Za-z0-9_-].
 bool valid_tenant_id(std::string_view id);
+
+// A stored md5 password: "md5" and 32 lowercase hex digits, as PostgreSQL recognises one
+// (anything else is a plain-text password).
+bool is_md5_hash(std::string_view password);
 
 }  // namespace shardgate::config

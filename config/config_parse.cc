@@ -16,14 +16,6 @@ using yaml::Reader;
 // Shard and tier names: [A-Za-z0-9_-]+, at most 63 characters.
 bool valid_name(std::string_view s) { return valid_tenant_id(s); }
 
-bool is_md5_hash(std::string_view p) {
-  if (p.size() != 35 || p.substr(0, 3) != "md5") return false;
-  for (char c : p.substr(3)) {
-    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
-}
-
 bool is_scram_verifier(std::string_view p) { return p.rfind("SCRAM-SHA-256$", 0) == 0; }
 
 // "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>".
@@ -408,7 +400,7 @@ class ConfigParser {
                 "is true but tenant.sources does not list database; add it where it should be "
                 "tried");
       }
-      // Default order with database in its SPEC place: options, user_suffix, database, session.
+      // Default order with database in its documented place: options, user_suffix, database, session.
       t.sources = {TenantSource::kOptions, TenantSource::kUserSuffix, TenantSource::kDatabase,
                    TenantSource::kSession};
     }

@@ -46,8 +46,8 @@ using DirectoryPtr = std::shared_ptr<const Directory>;
 // "tenant_{tenant}" with {tenant} replaced.
 std::string expand_template(std::string_view tmpl, std::string_view tenant);
 
-// Parses the directory YAML (SPEC.md "Directory file"), validating every entry against the
-// config: tenant IDs, known shards and tiers. Errors name file, line and key.
+// Parses the directory YAML (docs/configuration.md, "The directory file"), validating every
+// entry against the config: tenant IDs, known shards and tiers. Errors name file, line and key.
 absl::StatusOr<Directory> parse_directory(const std::string& yaml_text,
                                           const std::string& source_name,
                                           const config::Config& config);

@@ -73,7 +73,7 @@ def write_config(demo_dir: Path, port: int, shards: dict) -> Path:
         f"  {name}: {{ host: 127.0.0.1, port: {s.port}, dbname: app, user: shardgate, "
         f"password: \"{s.password}\" }}" for name, s in shards.items())
     config = f"""\
-# Written by scripts/demo.py for the embedded demo (format: SPEC.md "Config (YAML)").
+# Written by scripts/demo.py for the embedded demo (format: docs/configuration.md).
 listen: 127.0.0.1:{port}
 connect_timeout: 5s
 shutdown_timeout: 5s

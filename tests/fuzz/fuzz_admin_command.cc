@@ -6,7 +6,7 @@
 #include <string_view>
 #include <variant>
 
-#include "routing/admin_command.h"
+#include "proxy/admin/command_parser.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -8,7 +8,7 @@
 #include "protocol/auth.h"
 #include "protocol/frame.h"
 #include "protocol/messages.h"
-#include "routing/channel_names.h"
+#include "routing/guard/channel_names.h"
 
 using namespace shardgate::protocol;
 

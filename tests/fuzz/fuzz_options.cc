@@ -9,9 +9,9 @@
 #include <string_view>
 
 #include "config/config.h"
+#include "routing/guard/search_path.h"
+#include "routing/guard/setting_rules.h"
 #include "routing/route.h"
-#include "routing/search_path.h"
-#include "routing/setting_rules.h"
 
 namespace {
 

@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "routing/plain_statement.h"
-#include "routing/statement.h"
+#include "routing/guard/plain_statement.h"
+#include "routing/guard/statement.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string sql(reinterpret_cast<const char*>(data), size);

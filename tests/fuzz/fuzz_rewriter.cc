@@ -6,7 +6,7 @@
 #include <string>
 
 #include "protocol/frame.h"
-#include "proxy/prepared_statements.h"
+#include "proxy/session/prepared_statements.h"
 
 using namespace shardgate;
 

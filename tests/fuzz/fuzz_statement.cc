@@ -7,10 +7,10 @@
 #include <string_view>
 #include <vector>
 
-#include "routing/channel_names.h"
-#include "routing/guard.h"
-#include "routing/statement.h"
-#include "routing/statement_cache.h"
+#include "routing/guard/channel_names.h"
+#include "routing/guard/guard.h"
+#include "routing/guard/statement.h"
+#include "routing/guard/statement_cache.h"
 
 namespace {
 

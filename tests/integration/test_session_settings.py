@@ -1,4 +1,4 @@
-"""A client's settings follow it, by PostgreSQL's rules (proxy/session_settings.h, issue 14).
+"""A client's settings follow it, by PostgreSQL's rules (proxy/session/session_settings.h, issue 14).
 
 - Transaction mode: a client's SET is still in force when its next transaction runs on
   another server connection; the next client of that connection (same tenant) does not see

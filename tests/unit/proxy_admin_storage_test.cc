@@ -8,8 +8,8 @@
 
 #include <gtest/gtest.h>
 
-#include "proxy/directory_store.h"
-#include "proxy/provisioning.h"
+#include "proxy/admin/directory_store.h"
+#include "proxy/tenants/provisioning.h"
 
 namespace shardgate::proxy {
 namespace {

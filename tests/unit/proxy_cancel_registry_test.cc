@@ -1,4 +1,4 @@
-#include "proxy/cancel_registry.h"
+#include "proxy/runtime/cancel_registry.h"
 
 #include <gtest/gtest.h>
 

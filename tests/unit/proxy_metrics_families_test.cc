@@ -1,10 +1,10 @@
-#include "proxy/metrics_families.h"
+#include "proxy/metrics/families.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "proxy/slow_statement.h"
+#include "proxy/session/statement_text.h"
 
 namespace shardgate::proxy {
 namespace {

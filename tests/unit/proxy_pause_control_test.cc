@@ -1,4 +1,4 @@
-#include "proxy/pause_control.h"
+#include "proxy/tenants/pause_control.h"
 
 #include <gtest/gtest.h>
 

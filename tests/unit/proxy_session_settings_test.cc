@@ -1,12 +1,12 @@
 // The parameter rules of proxy/session_settings.h: names case-insensitive, startup values as
 // RESET targets, the client's latest SET winning over its startup options, SET LOCAL and
 // rolled-back SETs not kept, and the set_config() calls a server connection needs.
-#include "proxy/session_settings.h"
+#include "proxy/session/session_settings.h"
 
 #include <gtest/gtest.h>
 
-#include "proxy/context_prefix.h"
-#include "routing/statement.h"
+#include "proxy/session/context_prefix.h"
+#include "routing/guard/statement.h"
 
 namespace shardgate::proxy {
 namespace {

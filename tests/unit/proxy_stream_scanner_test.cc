@@ -1,4 +1,4 @@
-#include "proxy/stream_scanner.h"
+#include "proxy/session/stream_scanner.h"
 
 #include <gtest/gtest.h>
 

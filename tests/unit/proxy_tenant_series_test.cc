@@ -1,4 +1,4 @@
-#include "proxy/tenant_series.h"
+#include "proxy/metrics/tenant_series.h"
 
 #include <gtest/gtest.h>
 

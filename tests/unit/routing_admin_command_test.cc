@@ -1,4 +1,4 @@
-#include "routing/admin_command.h"
+#include "proxy/admin/command_parser.h"
 
 #include <gtest/gtest.h>
 

@@ -1,11 +1,11 @@
-#include "routing/channel_names.h"
+#include "routing/guard/channel_names.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "routing/plain_statement.h"
-#include "routing/statement.h"
+#include "routing/guard/plain_statement.h"
+#include "routing/guard/statement.h"
 
 namespace shardgate::routing {
 namespace {

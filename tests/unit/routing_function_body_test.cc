@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "routing/guard.h"
-#include "routing/plpgsql_json.h"
-#include "routing/statement.h"
+#include "routing/guard/guard.h"
+#include "routing/guard/plpgsql_json.h"
+#include "routing/guard/statement.h"
 
 namespace shardgate::routing {
 namespace {

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "routing/guard.h"
-#include "routing/statement.h"
-#include "routing/statement_cache.h"
+#include "routing/guard/guard.h"
+#include "routing/guard/statement.h"
+#include "routing/guard/statement_cache.h"
 
 namespace shardgate::routing {
 namespace {

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "routing/guard.h"
-#include "routing/statement.h"
+#include "routing/guard/guard.h"
+#include "routing/guard/statement.h"
 
 namespace shardgate::routing {
 namespace {

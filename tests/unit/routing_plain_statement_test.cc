@@ -1,8 +1,8 @@
-#include "routing/plain_statement.h"
+#include "routing/guard/plain_statement.h"
 
 #include <gtest/gtest.h>
 
-#include "routing/statement.h"
+#include "routing/guard/statement.h"
 
 namespace shardgate::routing {
 namespace {

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "routing/guard.h"
-#include "routing/search_path.h"
-#include "routing/setting_rules.h"
-#include "routing/statement.h"
+#include "routing/guard/guard.h"
+#include "routing/guard/search_path.h"
+#include "routing/guard/setting_rules.h"
+#include "routing/guard/statement.h"
 
 namespace shardgate::routing {
 namespace {

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "routing/statement.h"
-#include "routing/statement_cache.h"
+#include "routing/guard/statement.h"
+#include "routing/guard/statement_cache.h"
 
 namespace shardgate::routing {
 namespace {

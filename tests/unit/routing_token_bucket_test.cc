@@ -1,4 +1,4 @@
-#include "routing/token_bucket.h"
+#include "routing/limits/token_bucket.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,97 @@
+// The admin socket's commands: one handler per command, one dispatch table. Handlers run on
+// the admin thread; blocking work (libpq provisioning, directory file writes, reloads) goes to
+// the control-plane thread, which also serializes every change to config and directory.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "pool/asio.h"
+#include "protocol/messages.h"
+#include "proxy/admin/command_parser.h"
+#include "proxy/metrics/admin_command_counts.h"
+#include "proxy/runtime/runtime.h"
+#include "proxy/tenants/pause_control.h"
+#include "proxy/tenants/tenant_registry.h"
+
+namespace shardgate::proxy {
+
+struct Worker;
+
+// What a command answers: rows (with typed columns) and a command tag, or an error.
+struct AdminReply {
+  std::vector<protocol::ColumnDesc> columns;
+  std::vector<std::vector<std::optional<std::string>>> rows;
+  std::string tag;
+  std::string sqlstate;  // empty = success
+  std::string message;
+  std::string hint;
+  bool ok() const { return sqlstate.empty(); }
+
+  static AdminReply error(std::string sqlstate, std::string message, std::string hint = {}) {
+    AdminReply r;
+    r.sqlstate = std::move(sqlstate);
+    r.message = std::move(message);
+    r.hint = std::move(hint);
+    return r;
+  }
+  static AdminReply done(std::string tag) {
+    AdminReply r;
+    r.tag = std::move(tag);
+    return r;
+  }
+};
+
+// Everything the commands act on; owned by the Proxy.
+struct AdminContext {
+  RuntimeHolder& runtime;
+  TenantRegistry& tenants;
+  PauseControl& pauses;
+  AdminCommandCounts& counts;
+  const std::vector<std::unique_ptr<Worker>>& workers;
+  const std::atomic<uint64_t>& context_switches;
+  std::string config_path;
+  // Loads config + directory from disk and swaps them in (RELOAD, SIGHUP); the reason when
+  // refused. Blocking: call on the control thread.
+  std::function<std::optional<std::string>()> reload;
+  // Stops the proxy: `wait` lets transactions finish (shutdown_timeout) first.
+  std::function<void(bool wait)> shutdown;
+  // The control-plane thread: blocking work and every change run here, one at a time.
+  asio::any_io_executor control;
+  // Queries per second per tenant over the last sampling second (the admin thread updates it).
+  absl::flat_hash_map<std::string, double> qps;
+};
+
+// Runs one parsed command.
+awaitable<AdminReply> run_admin_command(AdminContext& ctx, const routing::AdminCommand& cmd);
+
+// --- the handlers, by file ---
+// admin_show.cc
+AdminReply show_help();
+AdminReply show_version();
+AdminReply show_config(const AdminContext& ctx);
+AdminReply show_shards(const AdminContext& ctx);
+AdminReply show_pools(const AdminContext& ctx);
+AdminReply show_clients(const AdminContext& ctx);
+AdminReply show_servers(const AdminContext& ctx);
+AdminReply show_stats(const AdminContext& ctx);
+AdminReply show_tenants(const AdminContext& ctx, const std::optional<std::string>& pattern,
+                        const std::string* only);
+// admin_tenants.cc (blocking: control thread)
+AdminReply create_tenant(AdminContext& ctx, const routing::AdminCommand& cmd);
+AdminReply drop_tenant(AdminContext& ctx, const routing::AdminCommand& cmd);
+AdminReply alter_tenant(AdminContext& ctx, const routing::AdminCommand& cmd);
+// admin_pause.cc
+awaitable<AdminReply> pause_command(AdminContext& ctx, const routing::AdminCommand& cmd);
+
+// Column helpers for the handlers.
+protocol::ColumnDesc text_column(std::string name);
+protocol::ColumnDesc int_column(std::string name);
+protocol::ColumnDesc float_column(std::string name);
+protocol::ColumnDesc bool_column(std::string name);
+
+}  // namespace shardgate::proxy

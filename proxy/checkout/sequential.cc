@@ -1,0 +1,305 @@
+// Transaction mode's common case without running both directions at once: a checkout that
+// starts with one request (a simple Query, or an extended batch up to its Sync) writes it
+// behind the tenant context and reads the server until ReadyForQuery, forwarding as it goes.
+// No client read, no second coroutine, no cancellation: for the usual short statement that is
+// all a checkout needs.
+//
+// Whatever this path does not handle hands over to the concurrent relay (checkout_relay.cc)
+// at a message boundary: a server that has not finished within two ticks of the worker's
+// 5 ms watch (so a client that leaves mid-query is still noticed), COPY FROM STDIN, an open
+// transaction block, a message too large to buffer.
+#include "pool/wire_io.h"
+#include "protocol/messages.h"
+#include "proxy/session/client_session.h"
+#include "proxy/session/context_prefix.h"
+#include "proxy/session/prepared_statements.h"
+#include "proxy/session/stream_scanner.h"
+
+namespace shardgate::proxy {
+
+namespace {
+
+constexpr auto kTick = std::chrono::milliseconds(5);
+constexpr uint64_t kTicksBeforeHandover = 2;
+
+void run_watch(Worker& worker) {
+  auto& watch = worker.sequential_watch;
+  if (watch.running) return;
+  if (!watch.timer) watch.timer = std::make_unique<asio::steady_timer>(worker.io);
+  watch.running = true;
+  watch.timer->expires_after(kTick);
+  watch.timer->async_wait([&worker](error_code ec) {
+    auto& w = worker.sequential_watch;
+    w.running = false;
+    if (ec) return;
+    ++w.tick;
+    for (auto it = w.waiting.begin(); it != w.waiting.end();) {
+      if (w.tick - it->second >= kTicksBeforeHandover) {
+        it->first->expire_sequential();
+        w.waiting.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+    if (!w.waiting.empty()) run_watch(worker);
+  });
+}
+
+// Registers a session waiting on its server for as long as it lives.
+class WatchedWait {
+ public:
+  WatchedWait(Worker& worker, ClientSession* session) : worker_(worker), session_(session) {
+    worker_.sequential_watch.waiting.insert_or_assign(session_, worker_.sequential_watch.tick);
+    run_watch(worker_);
+  }
+  ~WatchedWait() { worker_.sequential_watch.waiting.erase(session_); }
+  WatchedWait(const WatchedWait&) = delete;
+  WatchedWait& operator=(const WatchedWait&) = delete;
+
+ private:
+  Worker& worker_;
+  ClientSession* session_;
+};
+
+}  // namespace
+
+void ClientSession::expire_sequential() {
+  sequential_expired_ = true;
+  if (server_) {
+    error_code ignored;
+    server_->stream().cancel(ignored);  // the pending read ends; the data stays in the socket
+  }
+}
+
+bool ClientSession::sequential_fits() {
+  if (session_mode() || stop_for_local_ || skip_to_sync_ || shutdown_requested_ || !route_)
+    return false;
+  // Whole messages only, exactly one request (a Query, or an extended batch up to its Sync),
+  // ending the buffer: what a client waiting for its answer has sent.
+  auto data = client_buf_.data();
+  size_t at = 0;
+  while (data.size() - at >= 5) {
+    auto header = protocol::parse_header(data.subspan(at));
+    if (header.status == protocol::FrameStatus::kError || header.total > data.size() - at)
+      return false;
+    at += header.total;
+    switch (header.type) {
+      case protocol::fe::kQuery:
+      case protocol::fe::kSync:
+        return at == data.size();
+      case protocol::fe::kParse:
+      case protocol::fe::kBind:
+      case protocol::fe::kDescribe:
+      case protocol::fe::kExecute:
+      case protocol::fe::kClose:
+        continue;
+      default:
+        return false;  // Flush, COPY, function calls, Terminate: the relay's business
+    }
+  }
+  return false;
+}
+
+ClientSession::Added ClientSession::build_request(protocol::Bytes& out, RequestRewriter& rewriter,
+                                                  size_t& consumed, Throttle& throttle) {
+  auto data = client_buf_.data();
+  consumed = 0;
+  while (consumed < data.size()) {
+    auto header = protocol::parse_header(data.subspan(consumed));
+    auto added =
+        add_request(header.type, data.subspan(consumed, header.total), out, rewriter, throttle);
+    if (added != Added::kAdded) return added;  // kStopped: a session command, answered later
+    consumed += header.total;
+  }
+  return Added::kAdded;
+}
+
+awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequential(
+    const ContextPrefix& prefix) {
+  Stream& server = server_->stream();
+  ReadBuffer& server_buf = server_->buffer();
+  sequential_expired_ = false;
+  // Decided before the request is consumed: may others queue behind this one (pipeline.h)?
+  bool may_pipeline = route_->tier->pipeline_depth > 1 && pipelinable_request();
+  RequestRewriter rewriter(worker_->statements, statements_, server_->prepared);
+
+  // The request: context prefix + the client's messages, vetted and rewritten, in one write.
+  protocol::Bytes& out = request_out_;
+  out.assign(prefix.bytes.begin(), prefix.bytes.end());
+  Throttle throttle{0};
+  size_t consumed = 0;
+  auto added = build_request(out, rewriter, consumed, throttle);
+  if (added == Added::kProtocolError) co_return CheckoutEnd::kProtocolError;
+  bool stopped = added == Added::kStopped;  // a session command: the relay stops before it
+  if (throttle.count() > 0) {
+    // Over the tenant's rate in throttle mode: wait our turn (at most rate.max_delay).
+    asio::steady_timer wait(client_.get_executor(), throttle);
+    co_await wait.async_wait(use_nothrow);
+  }
+  if (!out.empty()) {
+    auto wec = co_await write_bytes(server, out);
+    if (wec) co_return CheckoutEnd::kServerGone;
+  }
+  client_buf_.consume(consumed);
+
+  // Phase 1: the context prefix's responses are shardgate's own. They come before the
+  // client's statement runs, so this wait is short and needs no watch.
+  int remaining = prefix.commands;
+  while (remaining > 0) {
+    auto [ec, frame] = co_await read_message(server, server_buf);
+    if (ec || frame.status != protocol::FrameStatus::kFrame) co_return CheckoutEnd::kServerGone;
+    bool confirmed = absorb_prefix_response(frame.type, frame.body, remaining);
+    server_buf.consume(frame.size);
+    if (!confirmed) co_return CheckoutEnd::kContextFailed;
+  }
+  if (!prefix.empty()) server_->context_tenant = context_key();
+  if (!prefix_reports_.empty() && !co_await send_prefix_reports())
+    co_return CheckoutEnd::kClientGone;
+  // A session command met on the way: the relay sends nothing more and answers it after
+  // what was sent has been answered.
+  if (stopped) co_return std::nullopt;
+  if (may_pipeline && !stopped) {
+    server_pool_->open_pipeline(*server_);
+    ++server_->pipeline.served;
+  }
+  co_return co_await relay_response(false);
+}
+
+awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::relay_response(
+    bool discard_output) {
+  Stream& server = server_->stream();
+  ReadBuffer& server_buf = server_->buffer();
+  pool::Pipeline& pipe = server_->pipeline;
+  // Others queued behind this request: the connection must stay with this path until its
+  // answer is read (no hand-over to the relay, which would forward more of this client's
+  // messages into the middle of theirs), and a client that left is drained, not cancelled.
+  auto queued = [&pipe] { return !pipe.queue.empty(); };
+  bool client_lost = discard_output;
+  size_t stream_left = 0;  // bytes of a large message still passing through
+
+  WatchedWait watched(*worker_, this);
+  // Reads more from the server, unless the watch expired (then: hand over).
+  enum class Read { kData, kGone, kHandOver };
+  auto read_more = [&]() -> awaitable<Read> {
+    for (;;) {
+      // This request itself still waits in the outbox (everything before it was answered):
+      // write it, with whatever queued behind it.
+      if (!pipe.outbox.empty() && pipe.unanswered <= 0) {
+        bool sent = co_await flush_pipeline(*server_);
+        if (!sent) co_return Read::kGone;
+      }
+      if (sequential_expired_) {
+        // A slow statement: nobody new queues behind it.
+        server_pool_->close_pipeline(*server_);
+        if (!queued()) co_return Read::kHandOver;
+        sequential_expired_ = false;  // keep reading: the queued requests need this path
+      }
+      auto space = server_buf.prepare(16 * 1024);
+      auto [ec, n] = co_await server.read_some(space);
+      if (ec == asio::error::operation_aborted && sequential_expired_) continue;
+      if (ec) co_return Read::kGone;
+      server_buf.commit(n);
+      // The server is answering the last request it was given: send what queued meanwhile,
+      // together, so it finds them waiting. While it has more to answer, let them gather.
+      if (!pipe.outbox.empty() && pipe.unanswered <= 1) {
+        bool sent = co_await flush_pipeline(*server_);
+        if (!sent) co_return Read::kGone;
+      }
+      co_return Read::kData;
+    }
+  };
+
+  // Phase 2: relay to the client; responses to shardgate's own messages (a Parse it added
+  // for a statement this server had not seen) are dropped.
+  protocol::Bytes& to_client = response_out_;
+  protocol::Bytes scratch;  // a notification under the client's channel name
+  for (;;) {
+    auto data = server_buf.data();
+    size_t consumed = 0;
+    bool hand_over = false, dropped = false, answered = false;
+    if (stream_left > 0) {  // the rest of a large row, as it comes
+      consumed = std::min(stream_left, data.size());
+      stream_left -= consumed;
+    }
+    while (stream_left == 0 && !answered && data.size() - consumed >= 5) {
+      auto header = protocol::parse_header(data.subspan(consumed));
+      if (header.status == protocol::FrameStatus::kError) co_return CheckoutEnd::kServerGone;
+      if (header.total > data.size() - consumed) {
+        // A message larger than we buffer: the relay streams it, or with requests queued
+        // behind, this path passes it through as it comes.
+        if (header.total > StreamScanner::kStreamThreshold) {
+          bool row = header.type == protocol::be::kDataRow ||
+                     header.type == protocol::be::kCopyData ||
+                     header.type == protocol::be::kNoticeResponse;
+          if (!queued()) {
+            hand_over = true;
+          } else if (row && route_response(header.type, false, expect_, server_->prepared)) {
+            if (dropped) to_client.insert(to_client.end(), data.begin() + consumed, data.end());
+            stream_left = header.total - (data.size() - consumed);
+            consumed = data.size();
+          } else {
+            co_return CheckoutEnd::kServerGone;  // nothing else of a pipelined answer is large
+          }
+        }
+        break;
+      }
+      observe_server_message(header.type, data.subspan(consumed + 5, header.total - 5));
+      auto whole = data.subspan(consumed, header.total);
+      bool forward = deliverable(header.type, whole, expect_, scratch);
+      bool as_is = forward && whole.data() == data.data() + consumed;
+      if (!as_is && !dropped) {
+        dropped = true;
+        to_client.assign(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(consumed));
+      }
+      if (forward && dropped) to_client.insert(to_client.end(), whole.begin(), whole.end());
+      consumed += header.total;
+      // This request's last ReadyForQuery: what follows belongs to the next one in line.
+      if (header.type == protocol::be::kReadyForQuery && pending_ == 0 && !unsynced_ &&
+          (pipe.open || queued()))
+        answered = true;
+      if (header.type == protocol::be::kCopyInResponse ||
+          header.type == protocol::be::kCopyBothResponse) {
+        if (queued()) co_return CheckoutEnd::kServerGone;  // never for a pipelined request
+        hand_over = true;                                  // the client has data to send now
+        break;
+      }
+    }
+    if (consumed > 0) {
+      protocol::ByteSpan bytes = dropped ? protocol::ByteSpan(to_client) : data.first(consumed);
+      if (!bytes.empty() && !client_lost) {
+        auto ec = co_await write_bytes(client_, bytes);
+        if (ec) {
+          server_pool_->close_pipeline(*server_);
+          if (!queued()) co_return CheckoutEnd::kClientGone;
+          client_lost = true;  // read this request's answer to its end for those behind it
+        }
+      }
+      server_buf.consume(consumed);
+    }
+    if (hand_over) {
+      server_pool_->close_pipeline(*server_);  // the relay's turn: nobody queues behind it
+      co_return std::nullopt;
+    }
+    if (pending_ == 0 && !unsynced_ && stream_left == 0 && (answered || server_buf.empty())) {
+      if (status_ == 'I') {
+        server_buf.shrink_if_idle(64 * 1024);
+        if (client_lost) co_return CheckoutEnd::kClientGone;
+        co_return shutdown_requested_ ? CheckoutEnd::kShutdown : CheckoutEnd::kReleased;
+      }
+      // A transaction block is open: the client speaks next. Never after a pipelined request;
+      // were it to happen, what is queued behind must not run inside it.
+      if (queued() || pipe.open) {
+        server_pool_->close_pipeline(*server_);
+        server_->close();
+        co_return CheckoutEnd::kServerGone;
+      }
+      server_pool_->close_pipeline(*server_);
+      co_return std::nullopt;
+    }
+    auto got = co_await read_more();
+    if (got == Read::kGone) co_return CheckoutEnd::kServerGone;
+    if (got == Read::kHandOver) co_return std::nullopt;
+  }
+}
+
+}  // namespace shardgate::proxy

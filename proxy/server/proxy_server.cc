@@ -1,0 +1,262 @@
+#include "proxy/server/proxy_server.h"
+
+#include <boost/asio/signal_set.hpp>
+#include <chrono>
+
+#include "proxy/runtime/accept_backoff.h"
+#include "proxy/runtime/log.h"
+#include "proxy/server/fd_budget.h"
+
+namespace shardgate::proxy {
+
+Proxy::Proxy(RuntimePtr runtime, std::string config_path)
+    : config_path_(std::move(config_path)), runtime_(std::move(runtime)) {
+  admin_ctx_.config_path = config_path_;
+  admin_ctx_.reload = [this] { return reload(); };
+  admin_ctx_.shutdown = [this](bool wait) {
+    asio::post(main_io_, [this, wait] {
+      if (stop_) stop_(wait);
+    });
+  };
+}
+
+Proxy::~Proxy() {
+  metrics_.reset();
+  if (admin_) admin_->stop();
+  control_.join();
+  for (auto& w : workers_) {
+    w->io.stop();
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+bool Proxy::bind() {
+  auto rt = runtime_.get();
+  const auto& listen = rt->config->listen;
+  int count = rt->config->workers > 0
+                  ? rt->config->workers
+                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  error_code ec;
+  auto address = asio::ip::make_address(listen.host == "*" ? "0.0.0.0" : listen.host, ec);
+  if (ec) {
+    tcp::resolver resolver(main_io_);
+    auto results = resolver.resolve(listen.host, std::to_string(listen.port), ec);
+    if (ec || results.empty()) {
+      log_event(spdlog::level::err, "cannot resolve listen address", nullptr,
+                {{"host", listen.host}, {"error", ec.message()}});
+      return false;
+    }
+    address = results.begin()->endpoint().address();
+  }
+  uint16_t port = listen.port;
+  for (int i = 0; i < count; ++i) {
+    auto worker = std::make_unique<Worker>();
+    worker->index = i;
+    auto acceptor = std::make_unique<tcp::acceptor>(worker->io);
+    tcp::endpoint ep(address, port);
+    acceptor->open(ep.protocol(), ec);
+    if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) {
+      int one = 1;
+      if (::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+        ec = error_code(errno, boost::system::system_category());
+    }
+    if (!ec) acceptor->bind(ep, ec);
+    if (!ec) acceptor->listen(1024, ec);
+    if (ec) {
+      log_event(
+          spdlog::level::err, "cannot listen", nullptr,
+          {{"address", address.to_string() + ":" + std::to_string(port)}, {"error", ec.message()}});
+      return false;
+    }
+    port = acceptor->local_endpoint().port();  // port 0 -> the kernel's pick, shared by all
+    worker->acceptor = std::move(acceptor);
+    workers_.push_back(std::move(worker));
+  }
+  bound_port_ = port;
+  services_.workers = count;
+  admin_ = std::make_unique<AdminServer>(admin_ctx_);
+  if (!admin_->bind(rt->config->admin)) return false;
+  if (const auto& metrics = rt->config->metrics.listen) {
+    metrics_ = MetricsEndpoint::start(
+        *metrics, {runtime_, tenants_, workers_, admin_counts_, active_sessions_});
+    if (!metrics_) return false;
+  }
+
+  log_event(spdlog::level::info, "listening", nullptr,
+            {{"address", address.to_string() + ":" + std::to_string(port)},
+             {"workers", std::to_string(count)}});
+  update_client_capacity(*rt, true);
+  return true;
+}
+
+awaitable<void> Proxy::accept_loop(Worker& worker) {
+  co_await accept_each(*worker.acceptor, "clients", [this, &worker](tcp::socket socket) {
+    error_code ec;
+    socket.set_option(tcp::no_delay(true), ec);
+    ++active_sessions_;
+    auto session = std::make_shared<ClientSession>(std::move(socket), services_, worker,
+                                                   next_session_id_.fetch_add(1));
+    spawn(worker, std::move(session), false);
+  });
+}
+
+void Proxy::spawn(Worker& worker, std::shared_ptr<ClientSession> session, bool resume) {
+  worker.sessions.insert(session.get());
+  if (stopping_) session->request_shutdown();
+  auto body = resume ? session->serve() : session->run();
+  asio::co_spawn(worker.io, std::move(body), [this, &worker, session](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log_event(spdlog::level::err, "session ended by an exception", &session->log_context(),
+                  {{"error", ex.what()}});
+      } catch (...) {
+        log_event(spdlog::level::err, "session ended by an unknown exception",
+                  &session->log_context());
+      }
+    }
+    worker.sessions.erase(session.get());
+    int target = e ? -1 : session->take_handoff();
+    if (target < 0) {
+      session->log_closed();
+      --active_sessions_;
+      return;
+    }
+    // The session moves to the worker that owns its pool and continues there.
+    Worker& to = *workers_[target];
+    asio::post(to.io, [this, &to, session]() {
+      session->attach_socket(to);
+      spawn(to, session, true);
+    });
+  });
+}
+
+void Proxy::begin_shutdown() {
+  if (stopping_.exchange(true)) return;
+  log_event(spdlog::level::info, "shutting down: no new connections, waiting for transactions",
+            nullptr, {{"sessions", std::to_string(active_sessions_.load())}});
+  for (auto& w : workers_) {
+    asio::post(w->io, [&worker = *w] {
+      error_code ignored;
+      worker.acceptor->close(ignored);
+      for (auto* s : worker.sessions) s->request_shutdown();
+    });
+  }
+}
+
+std::optional<std::string> Proxy::reload() {
+  auto next = load_runtime(config_path_);
+  if (!next.ok()) {
+    std::string why(next.status().message());
+    log_event(spdlog::level::err, "reload refused: configuration unchanged", nullptr,
+              {{"error", why}});
+    return why;
+  }
+  auto before = runtime_.get()->config->metrics.listen;
+  const auto& after = (*next)->config->metrics.listen;
+  if (before.has_value() != after.has_value() ||
+      (before && (before->host != after->host || before->port != after->port)))
+    log_event(spdlog::level::warn, "metrics.listen changed: it applies after a restart");
+  runtime_.set(*next);
+  update_client_capacity(**next, false);
+  tenants_.reconfigure(**next);  // new rate limits apply to connected clients at once
+  log_event(spdlog::level::info, "configuration reloaded", nullptr,
+            {{"tenants", std::to_string((*next)->directory->size())}});
+  return std::nullopt;
+}
+
+void Proxy::update_client_capacity(const Runtime& rt, bool at_start) {
+  auto budget = fd_budget(*rt.config, *rt.directory, services_.workers, open_file_limit());
+  int before = services_.client_capacity.exchange(budget.clients);
+  const auto& max = rt.config->max_client_conn;
+  if (!at_start && before == budget.clients && max == logged_max_client_conn_) return;
+  logged_max_client_conn_ = max;
+  std::string limit = max ? std::to_string(*max) : "auto";
+  log_event(spdlog::level::info, "client capacity", nullptr,
+            {{"clients", std::to_string(budget.clients)},
+             {"open_files", std::to_string(budget.open_files)},
+             {"server_connections", std::to_string(budget.server_connections)},
+             {"reserved_for_process", std::to_string(budget.process)},
+             {"max_client_conn", limit}});
+  if (max && *max > budget.clients)
+    log_event(
+        spdlog::level::warn,
+        "max_client_conn is above what the open-file limit leaves for clients: clients "
+        "beyond that wait in the listen backlog",
+        nullptr,
+        {{"max_client_conn", std::to_string(*max)}, {"clients", std::to_string(budget.clients)}});
+}
+
+int Proxy::run() {
+  for (auto& w : workers_) {
+    asio::co_spawn(w->io, accept_loop(*w), asio::detached);
+    w->thread = std::thread([&io = w->io] {
+      auto guard = asio::make_work_guard(io);
+      io.run();
+    });
+  }
+  asio::signal_set stop_signals(main_io_, SIGTERM, SIGINT);
+  asio::signal_set hup(main_io_, SIGHUP);
+  asio::steady_timer drain(main_io_);
+  std::function<void()> wait_hup = [&] {
+    hup.async_wait([&](error_code ec, int) {
+      if (ec) return;
+      asio::post(control_, [this] { reload(); });
+      wait_hup();
+    });
+  };
+  wait_hup();
+  auto deadline = std::chrono::steady_clock::time_point::max();
+  bool forced = false;
+  std::function<void()> poll = [&] {
+    if (active_sessions_.load() == 0) {
+      hup.cancel();
+      stop_signals.cancel();
+      return;
+    }
+    if (!forced && std::chrono::steady_clock::now() >= deadline) {
+      forced = true;
+      log_event(spdlog::level::warn, "shutdown timeout passed: closing remaining connections",
+                nullptr, {{"sessions", std::to_string(active_sessions_.load())}});
+      for (auto& w : workers_)
+        asio::post(w->io, [&worker = *w] {
+          for (auto* s : worker.sessions) s->force_close();
+        });
+    }
+    drain.expires_after(std::chrono::milliseconds(20));
+    drain.async_wait([&](error_code ec) {
+      if (!ec) poll();
+    });
+  };
+  bool stopping = false;
+  stop_ = [&](bool wait) {
+    auto grace = wait ? runtime_.get()->config->shutdown_timeout : config::Duration{0};
+    auto next = std::chrono::steady_clock::now() + grace;
+    if (next < deadline) deadline = next;  // SHUTDOWN after SIGTERM shortens the wait
+    begin_shutdown();
+    if (!stopping) {
+      stopping = true;
+      poll();
+    }
+  };
+  stop_signals.async_wait([&](error_code ec, int) {
+    if (ec) return;
+    stop_(true);
+  });
+  admin_->start();
+  main_io_.run();
+  stop_ = nullptr;
+  admin_->stop();
+  metrics_.reset();
+  for (auto& w : workers_) {
+    w->io.stop();
+    if (w->thread.joinable()) w->thread.join();
+  }
+  log_event(spdlog::level::info, "stopped", nullptr,
+            {{"context_switches", std::to_string(services_.context_switches.load())}});
+  return 0;
+}
+
+}  // namespace shardgate::proxy

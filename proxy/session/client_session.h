@@ -1,0 +1,426 @@
+// One client connection, from its startup packet to its last byte: negotiation, tenant
+// resolution, authentication, routing, server connections and the relay between them.
+//
+// A session starts on the worker that accepted it. Once it knows its tenant's pool it moves
+// to the worker that owns that pool (handoff), so a pool and all its clients share one thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "pool/asio.h"
+#include "pool/read_buffer.h"
+#include "pool/server_connection.h"
+#include "pool/server_pool.h"
+#include "pool/stream.h"
+#include "protocol/bytes.h"
+#include "protocol/startup.h"
+#include "proxy/runtime/cancel_registry.h"
+#include "proxy/runtime/log.h"
+#include "proxy/runtime/runtime.h"
+#include "proxy/session/prepared_statements.h"
+#include "proxy/session/session_settings.h"
+#include "proxy/session/worker.h"
+#include "proxy/tenants/pause_control.h"
+#include "proxy/tenants/tenant_registry.h"
+#include "routing/guard/statement.h"
+#include "routing/route.h"
+
+namespace shardgate::proxy {
+
+class ClientSession;
+struct ContextPrefix;
+
+// What every session needs from the process; owned by the Proxy.
+struct SessionServices {
+  RuntimeHolder& runtime;
+  CancelRegistry& cancels;
+  TenantRegistry& tenants;
+  PauseControl& pauses;
+  int workers = 1;
+  std::atomic<uint64_t> context_switches{0};
+  // Clients past their startup packet, over all workers, and what the open-file limit leaves
+  // room for (max_client_conn: auto; 0 = not known, no limit).
+  std::atomic<int> clients{0};
+  std::atomic<int> client_capacity{0};
+};
+
+class ClientSession : public std::enable_shared_from_this<ClientSession> {
+ public:
+  ClientSession(tcp::socket socket, SessionServices& services, Worker& worker, uint64_t id);
+  ~ClientSession();
+
+  // Startup, authentication and routing; then serving, here or after a handoff.
+  awaitable<void> run();
+  // Continues a session handed off to this worker.
+  awaitable<void> serve();
+
+  // Handoff support: a session that must move ends its coroutine with the socket detached and
+  // a target worker set; the Proxy then resumes it there with attach_socket() + serve().
+  void attach_socket(Worker& worker);
+  // The worker to move to (and clears it), or -1.
+  int take_handoff() {
+    int t = handoff_target_;
+    handoff_target_ = -1;
+    return t;
+  }
+
+  // Asks the session to end once its current transaction is over (SIGTERM). Must be called on
+  // the session's worker.
+  void request_shutdown();
+  // Closes both sockets now (shutdown timeout passed).
+  void force_close();
+
+  // What SHOW CLIENTS / SHOW SERVERS report; called on the session's worker.
+  struct Info {
+    uint64_t id = 0;
+    std::string client;
+    std::string user;
+    std::string tenant;
+    std::string shard;
+    std::string pool;
+    std::string state;  // idle | active | waiting
+    char transaction_status = 'I';
+    int server_pid = 0;  // 0 = no server connection attached
+    std::chrono::steady_clock::time_point server_since{};
+  };
+  Info describe() const;
+
+  // The session's log fields (tenant, shard, client, session id).
+  const LogContext& log_context() const { return log_; }
+  // Logs the end of the connection ("client disconnected" once it was connected).
+  void log_closed() const;
+
+ private:
+  enum class CheckoutEnd {
+    kReleased,
+    kClientGone,
+    kClientTerminated,
+    kProtocolError,
+    kServerGone,
+    kContextFailed,
+    kShutdown
+  };
+
+  // --- startup (client_session.cc) ---
+  awaitable<std::optional<protocol::StartupMessage>> read_startup();
+  // --- TLS (session_tls.cc) ---
+  // The FATAL 28000 for a plaintext connection that tls.mode: require (or the user's
+  // require_tls) refuses; empty when the connection may go on.
+  std::optional<routing::RouteError> tls_refusal(const config::UserConfig* user) const;
+  // Counts the client against max_client_conn; the 53300 error when it is over.
+  std::optional<routing::RouteError> admit();
+  // Startup packet through authentication, under client_login_timeout; false = end.
+  awaitable<bool> log_in();
+  awaitable<void> move_to_owner();
+  // When the route's pool lives on another worker: detach the socket for the handoff and
+  // return true (the coroutine must then end; the Proxy resumes the session there).
+  bool leave_for_owner();
+  void detach_socket(int target);
+  awaitable<bool> welcome();
+  // ParameterStatus for each of `server_params`; with `client_values`, the client's own
+  // startup value where it gave one (session_parameters.cc).
+  void send_parameters(protocol::Bytes& out,
+                       const std::vector<std::pair<std::string, std::string>>& server_params,
+                       bool client_values);
+  awaitable<void> send_error(std::string_view severity, std::string_view sqlstate,
+                             std::string_view message, std::string_view hint = {});
+  awaitable<void> send_fatal(const routing::RouteError& e) {
+    return send_error("FATAL", e.sqlstate, e.message, e.hint);
+  }
+  // Sets route_ for a tenant (allow-list, directory); the error when it cannot.
+  std::optional<routing::RouteError> route_to(const std::string& tenant);
+
+  // --- pools (session_pool.cc) ---
+  pool::ServerPool& current_pool();
+  awaitable<pool::Lease> acquire_server();
+  ContextPrefix prepare_context(pool::ServerConnection& server);
+  void return_server(bool reusable);
+
+  // --- serving (session_serve.cc) ---
+  bool session_mode() const {
+    return route_ && route_->tier->pool_mode == config::PoolMode::kSession;
+  }
+  awaitable<void> serve_loop();
+  // After a checkout: apply a pending tenant switch; true when the session moved worker.
+  awaitable<bool> after_switch();
+  enum class Local { kNeedsServer, kAnswered, kEnd, kMoved };
+  // Answers what can be answered without a server (Sync, Flush, Terminate, session commands).
+  awaitable<Local> answer_locally(char type, protocol::ByteSpan body, size_t size);
+  awaitable<void> refuse_request(char type, std::string_view sqlstate, std::string_view message,
+                                 std::string_view hint = {});
+  awaitable<bool> head_message(char& type, protocol::ByteSpan& body, size_t& size);
+
+  // --- statements and session commands (session_commands.cc) ---
+  struct StatementAction {
+    // kScopeChannels: forwarded with its LISTEN/NOTIFY channels renamed for the tenant.
+    enum class Kind { kForward, kSessionCommand, kRefuse, kScopeChannels } kind = Kind::kForward;
+    std::shared_ptr<const routing::StatementInfo> info;
+    std::string sqlstate, message, hint;
+  };
+  StatementAction classify(std::string_view sql);
+  // The "statement refused" log line: the reason, the SQLSTATE and the statement text cut
+  // as the slow-statement log cuts it (never parameters).
+  void log_refusal(std::string_view sql, const StatementAction& action) const;
+  // The head Query answer_locally found plainly forwardable (used once, by vet_request).
+  std::string forward_memo_;
+  bool forward_memo_set_ = false;
+  // --- LISTEN/NOTIFY channels per tenant (session_channels.cc) ---
+  // A forwarded statement that names channels: scoped to the tenant, or refused.
+  void scope_channels(StatementAction& action) const;
+  // The text the server gets for a kScopeChannels statement.
+  std::string channel_text(std::string_view sql, const routing::StatementInfo& info);
+  // Every whole server message bound for the client passes here: false to drop it (a
+  // response to shardgate's own message, another tenant's notification); `whole` may be
+  // pointed at `scratch` (a notification under the client's channel name).
+  bool deliverable(char type, protocol::ByteSpan& whole, std::deque<Expectation>& expect,
+                   protocol::Bytes& scratch);
+  // Hashed server channel names (too long for <tenant>.<channel>) -> the client's names.
+  absl::flat_hash_map<std::string, std::string> hashed_channels_;
+  // SET/RESET shardgate.tenant or a tenant's search_path: switches route_; error if refused.
+  std::optional<routing::RouteError> apply_session_command(const routing::SessionCommand& cmd);
+  // Whether a session command could run (allow-list, directory), without running it.
+  std::optional<routing::RouteError> validate_session_command(
+      const routing::SessionCommand& cmd) const;
+  // Answers a simple-protocol session command while no transaction is open.
+  awaitable<Local> answer_session_command(const routing::SessionCommand& cmd);
+  // Startup settings the guard refuses, and the search_path tenant source at startup.
+  std::optional<routing::RouteError> check_startup_settings();
+  // Gives back a session-mode server before the session changes tenant.
+  awaitable<void> release_session_server();
+
+  // --- the client's own search_path (session_search_path.cc) ---
+  // SET search_path TO a list of only the tenant's schema, the shared schemas and the
+  // built-in ones is forwarded as written and follows the client from server connection to
+  // server connection; anything else is refused (or, with the search_path tenant source, is
+  // a tenant switch).
+  bool search_path_allowed(const std::vector<std::string>& schemas) const;
+  // The search_path the tenant context sets: the client's own list, or the tenant's schema.
+  std::string_view context_search_path() const {
+    return search_path_.empty() ? std::string_view(default_search_path_)
+                                : std::string_view(search_path_);
+  }
+  // What a server connection's context_tenant holds when it carries this client's context:
+  // the tenant, plus the client's search_path when it set one.
+  const std::string& context_key() const {
+    return search_path_.empty() ? route_->tenant : context_key_;
+  }
+  void set_search_path(std::string text);
+  // SET search_path as a tenant switch (the search_path source): the tenant whose schema
+  // comes first, in `tenant`, or why the switch is refused (no such tenant, or schemas that
+  // tenant may not use).
+  std::optional<routing::RouteError> search_path_switch_target(const routing::SessionCommand& cmd,
+                                                               std::string& tenant) const;
+  // A forwarded statement that changes search_path (SET search_path, RESET ALL, DISCARD
+  // ALL): it takes effect for later transactions once it has committed.
+  void note_search_path(const routing::StatementInfo& info);
+  // Follows the server's answers for a noted change: kept at ReadyForQuery 'I' unless an
+  // error or ROLLBACK came first.
+  void track_search_path(char type, protocol::ByteSpan body);
+  // After routing at startup: a search_path from the startup options or parameters.
+  std::optional<routing::RouteError> read_startup_search_path(std::string_view value);
+  std::optional<routing::RouteError> apply_startup_search_path();
+  std::string search_path_;          // empty: the tenant's default
+  std::string default_search_path_;  // the tenant's schema as PostgreSQL writes it
+  std::string context_key_;
+  std::optional<std::string> search_path_pending_;
+  bool search_path_pending_failed_ = false;
+  std::optional<std::vector<std::string>> startup_search_path_;
+
+  // --- the relay of one checkout (checkout_relay.cc); in session mode it lasts the session ---
+  awaitable<CheckoutEnd> run_checkout(const ContextPrefix& prefix);
+  awaitable<CheckoutEnd> run_relay(const ContextPrefix& prefix);
+  // One complete client message of a checkout, vetted (guard, session commands, rate) and
+  // rewritten (prepared statements) into `out`.
+  enum class Added { kAdded, kStopped, kProtocolError };
+  Added add_request(char type, protocol::ByteSpan raw, protocol::Bytes& out,
+                    RequestRewriter& rewriter, routing::TokenBucket::Clock::duration& throttle);
+  // One response to the tenant-context prefix: counts CommandCompletes down and records
+  // ParameterStatus; false (context_error_ set) for an ErrorResponse.
+  bool absorb_prefix_response(char type, protocol::ByteSpan body, int& remaining);
+  // What a whole server message tells us (status, parameters, tags, errors).
+  void observe_server_message(char type, protocol::ByteSpan body);
+  // After either relay: bookkeeping and the error the client must see.
+  awaitable<CheckoutEnd> finish_checkout(CheckoutEnd end);
+  // The common transaction-mode case, one simple Query, done without running both
+  // directions at once (checkout_sequential.cc): write, then read the server to
+  // ReadyForQuery. Empty when the concurrent relay must take over.
+  bool sequential_fits();
+  awaitable<std::optional<CheckoutEnd>> run_sequential(const ContextPrefix& prefix);
+  using Throttle = routing::TokenBucket::Clock::duration;
+  // The client's buffered request, vetted and rewritten into `out`; `consumed` bytes of it.
+  Added build_request(protocol::Bytes& out, RequestRewriter& rewriter, size_t& consumed,
+                      Throttle& throttle);
+  // Reads the server to this request's ReadyForQuery, forwarding to the client (or not, with
+  // `discard_output`). Empty when the concurrent relay must take over.
+  awaitable<std::optional<CheckoutEnd>> relay_response(bool discard_output);
+  // Clears the per-checkout state before a request goes out.
+  void reset_checkout_state();
+
+  // --- pipelining (checkout_pipelined.cc, pool/pipeline.h) ---
+  // A busy connection of this tenant's pool the buffered request may queue behind, or null.
+  pool::ServerConnection* joinable_pipeline();
+  // The buffered request is one statement that starts and ends outside a transaction block
+  // and needs nothing from the client while it runs.
+  bool pipelinable_request() const;
+  // `conn` already carries this client's tenant context and parameters.
+  bool context_matches(const pool::ServerConnection& conn) const;
+  // Writes the request behind the others on `conn`, waits for its turn, reads its answer.
+  awaitable<CheckoutEnd> run_joined(pool::ServerConnection& conn);
+  // The owner writes what queued clients appended to `conn`'s pipeline; false on error (the
+  // connection is then closed).
+  awaitable<bool> flush_pipeline(pool::ServerConnection& conn);
+  // The head Query is one statement and no transaction control (set with forward_memo_).
+  bool memo_one_statement_ = false;
+  // Set by the worker's watch when a sequential checkout waits on its server too long.
+  bool sequential_expired_ = false;
+  bool state_dirty_ = false;    // the server's session state may differ from what we set
+  bool discard_after_ = false;  // a DEALLOCATE ran: retire the connection after the checkout
+  std::string context_error_;   // why the tenant context could not be set
+
+ public:
+  // The worker's watch found this session's sequential checkout waiting on its server too
+  // long: the wait is cancelled and the concurrent relay takes over.
+  void expire_sequential();
+
+ private:
+  // Turns a client Query/Parse/FunctionCall into what the server must get (guard, session
+  // commands, channels); false to stop before this message (answered by shardgate once the
+  // checkout ends).
+  bool vet_request(char type, protocol::ByteSpan body, protocol::ByteSpan& raw,
+                   protocol::Bytes& substitute, std::optional<routing::SessionCommand>& command);
+  // A FunctionCall while the guard is on: replaced in `raw` by a Query that raises 42501.
+  bool refuse_fast_path(char type, protocol::ByteSpan& raw, protocol::Bytes& substitute);
+  std::string rate_limit_message() const;
+  // raise_sql() for a statement sent in the client's statement's place; counts it, so the
+  // error it raises reaches the client without the PL/pgSQL context (deliverable()).
+  std::string raise_in_server(std::string_view sqlstate, std::string_view message,
+                              std::string_view hint);
+  int raised_in_server_ = 0;
+  static std::string rate_limit_hint();
+  // The checkout's first Query was already counted against the rate limit.
+  bool head_counted_ = false;
+  // Over the rate limit in reject mode: the server raises 53400 in the statement's place.
+  void reject_over_rate(char type, protocol::ByteSpan body, protocol::Bytes& out,
+                        std::deque<Expectation>& expect);
+  // A Bind of a statement the guard refused (replaced by a parameterless stand-in): the same
+  // Bind without its parameters, in `substitute`. False when the statement was not refused.
+  bool strip_refused_bind(protocol::ByteSpan body, protocol::Bytes& substitute);
+  bool unnamed_refusal_ = false;
+  absl::flat_hash_set<std::string> refused_statements_;
+  // A Bind executes a prepared session command: validate it and switch after the checkout.
+  void schedule_switch(const routing::SessionCommand& cmd);
+  // Extended-protocol messages while no tenant is set: only session commands can run.
+  awaitable<Local> answer_without_tenant(char type, protocol::ByteSpan body, size_t size);
+
+  Stream client_;
+  ReadBuffer client_buf_;
+  SessionServices& services_;
+  Worker* worker_;
+  RuntimePtr runtime_;
+  LogContext log_;
+  std::optional<ClientKey> key_;
+  std::shared_ptr<CancelSlot> cancel_slot_ = std::make_shared<CancelSlot>();
+  protocol::StartupMessage startup_;
+  const config::UserConfig* user_ = nullptr;
+  routing::Identity identity_;
+  std::optional<routing::Route> route_;
+  // The tenant's shared limits and counters; this session counts as one of its clients.
+  std::shared_ptr<TenantState> tenant_state_;
+  void drop_tenant_state();
+  std::string pool_key_;
+  pool::ServerPool* pool_cache_ = nullptr;  // current_pool(), for this route on this worker
+  // The client's settings by PostgreSQL's rules (session_settings.h), and the reported
+  // parameters as the client was last told them (by lower-case name).
+  SessionSettings settings_;
+  std::map<std::string, std::string, std::less<>> client_seen_;
+  // ParameterStatus of a context prefix the client must see (a value it was not told yet).
+  protocol::Bytes prefix_reports_;
+  // From the startup packet, once the guard has checked it (session_parameters.cc).
+  void init_settings();
+  // Follows a server message of the client's statements for settings_.
+  void track_settings(char type, protocol::ByteSpan body);
+  // Writes prefix_reports_ to the client; false when the client is gone.
+  awaitable<bool> send_prefix_reports();
+  bool welcomed_ = false;
+  std::unique_ptr<pool::ServerConnection> server_;
+  pool::ServerPool* server_pool_ = nullptr;
+  std::string server_tenant_;  // tenant the attached server was acquired for
+  std::optional<asio::steady_timer> shutdown_signal_;
+  bool shutdown_requested_ = false;
+  int handoff_target_ = -1;
+  int handoff_fd_ = -1;
+  bool handoff_v6_ = false;
+  bool admitted_ = false;  // counted in services_.clients
+  // Requests sent to the server whose ReadyForQuery has not come back yet, and when each
+  // was sent (latency per tenant, slow-statement log).
+  int pending_ = 0;
+  struct RequestTiming {
+    std::chrono::steady_clock::time_point started;
+    char type = 0;
+    // Only while the tier logs slow statements: the text, already cut for the log.
+    std::string statement;
+    size_t statement_bytes = 0;
+  };
+  std::deque<RequestTiming> request_timing_;
+  // The tier's slow_query_threshold; zero = off (nothing is captured).
+  std::chrono::milliseconds slow_threshold() const {
+    return route_ ? route_->tier->slow_query_threshold : std::chrono::milliseconds(0);
+  }
+  // While slow statements are logged: the statement text of the extended-protocol batch in
+  // progress (from its Parse or Bind), logged against its Sync.
+  void note_statement(char type, protocol::ByteSpan body);
+  std::string batch_statement_;
+  std::string unnamed_statement_;
+  // Counts the session as in flight for PAUSE while it has requests outstanding.
+  void set_in_flight(bool busy);
+  bool in_flight_ = false;
+  std::shared_ptr<std::atomic<int>> shard_in_flight_;
+  // Before a transaction: waits while the tenant or its shard is paused (PAUSE); false after
+  // the tier's pause_timeout. Leaves the session marked in flight when it returns true.
+  awaitable<bool> pass_pause_gate();
+  // The session is idle and may go on: marks it in flight; false when a pause holds it back.
+  bool enter_unless_paused();
+  // After a reload or an admin change: the session's tenant routed again under the new
+  // directory and config. An error when the tenant is gone (3D000).
+  std::optional<routing::RouteError> refresh_runtime();
+  uint64_t runtime_generation_ = 0;
+  // A Query/FunctionCall/Sync goes to the server; its ReadyForQuery came back.
+  void begin_request(char type, protocol::ByteSpan body);
+  void finish_request();
+  // Extended-protocol messages sent since the last Sync.
+  bool unsynced_ = false;
+  char status_ = 'I';
+  // After a refused extended-protocol message: drop messages up to the next Sync.
+  bool skip_to_sync_ = false;
+  // Waiting for a server connection (or a pause) before a checkout.
+  bool waiting_ = false;
+  std::chrono::steady_clock::time_point connected_at_ = std::chrono::steady_clock::now();
+  // Buffers reused by every checkout.
+  protocol::Bytes request_out_;
+  protocol::Bytes response_out_;
+  std::deque<Expectation> expect_;
+  // This client's named prepared statements (transaction mode).
+  ClientStatements statements_;
+  // A session command met inside a checkout: end the checkout when idle and answer it here.
+  bool stop_for_local_ = false;
+  // Extended-protocol SET shardgate.tenant: applied once its checkout is over.
+  std::optional<routing::SessionCommand> pending_switch_;
+  // The unnamed statement is a session command (extended protocol).
+  std::optional<routing::SessionCommand> unnamed_command_;
+  // The command a portal was bound to while no tenant was set.
+  std::optional<routing::SessionCommand> portal_command_;
+};
+
+}  // namespace shardgate::proxy

@@ -1,0 +1,68 @@
+#include "proxy/session/context_prefix.h"
+
+#include "protocol/messages.h"
+#include "routing/guard/setting_rules.h"
+#include "routing/tenant_context.h"
+
+namespace shardgate::proxy {
+
+bool is_tracked_parameter(std::string_view name) {
+  std::string key = routing::setting_key(name);
+  for (auto p : kTrackedParameters)
+    if (routing::setting_key(p) == key) return true;
+  return false;
+}
+
+namespace {
+void add_setting(std::string& sql, std::string_view name, std::optional<std::string_view> value) {
+  sql += sql.empty() ? "SELECT " : ", ";
+  sql += "pg_catalog.set_config(";
+  sql += routing::quote_literal(name);
+  sql += ", ";
+  sql += value ? routing::quote_literal(*value) : std::string("NULL");  // NULL: RESET
+  sql += ", false)";
+}
+
+void add_command(protocol::Bytes& out, std::string_view sql) {
+  protocol::encode_parse(out, "", sql);
+  protocol::encode_bind(out, protocol::BindMessage{});
+  protocol::encode_execute(out, "", 0);
+}
+}  // namespace
+
+std::string context_sql(const ContextRequest& request) {
+  std::string sql;
+  if (request.set_tenant) {
+    if (request.placement->isolation == config::Isolation::kSchema)
+      add_setting(sql, "search_path", request.search_path);
+    else
+      add_setting(sql, "search_path", "\"$user\", public");
+    add_setting(sql, "shardgate.tenant", request.tenant);
+    if (!request.tier->role.empty())
+      add_setting(sql, "role", routing::expand_template(request.tier->role, request.tenant));
+  }
+  for (const auto& [name, value] : request.parameters) {
+    if (value)
+      add_setting(sql, name, std::string_view(*value));
+    else
+      add_setting(sql, name, std::nullopt);
+  }
+  return sql;
+}
+
+ContextPrefix build_context_prefix(const ContextRequest& request) {
+  ContextPrefix prefix;
+  std::string sql = context_sql(request);
+  if (request.discard_first) {
+    add_command(prefix.bytes, "DISCARD ALL");  // first: it may not run in a transaction block
+    prefix.commands = 1;
+  }
+  if (sql.empty()) return prefix;
+  add_command(prefix.bytes, "BEGIN");
+  add_command(prefix.bytes, sql);
+  add_command(prefix.bytes, "COMMIT");
+  prefix.commands += 3;
+  return prefix;
+}
+
+}  // namespace shardgate::proxy

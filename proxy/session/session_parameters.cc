@@ -1,0 +1,68 @@
+// The client's settings and reported parameters: read from its startup packet, followed
+// through its statements (session_settings.h has the rules), told to it as PostgreSQL would.
+#include "pool/wire_io.h"
+#include "protocol/messages.h"
+#include "proxy/session/client_session.h"
+#include "proxy/session/context_prefix.h"
+#include "routing/guard/setting_rules.h"
+
+namespace shardgate::proxy {
+
+void ClientSession::init_settings() {
+  settings_ = SessionSettings{};
+  // PostgreSQL applies the -c options first, then the other startup parameters.
+  for (const auto& [name, value] : identity_.passthrough_options)
+    settings_.add_startup(name, value);
+  for (const auto& [name, value] : startup_.params)
+    if (SessionSettings::is_startup_setting(name)) settings_.add_startup(name, value);
+}
+
+void ClientSession::send_parameters(
+    protocol::Bytes& out, const std::vector<std::pair<std::string, std::string>>& server_params,
+    bool client_values) {
+  client_seen_.clear();
+  for (const auto& [name, value] : server_params) {
+    bool tracked = is_tracked_parameter(name);
+    std::string reported = value;
+    if (client_values && tracked) {
+      auto want = settings_.desired(name);
+      if (want.kind == SessionSettings::Kind::kValue) reported = want.value;
+    }
+    protocol::encode_parameter_status(out, name, reported);
+    if (tracked) client_seen_[routing::setting_key(name)] = reported;
+  }
+}
+
+void ClientSession::track_settings(char type, protocol::ByteSpan body) {
+  switch (type) {
+    case protocol::be::kErrorResponse:
+      settings_.note_failure();
+      break;
+    case protocol::be::kCommandComplete:
+      if (auto tag = protocol::decode_command_complete(body); tag && *tag == "ROLLBACK")
+        settings_.note_failure();
+      break;
+    case protocol::be::kParameterStatus:
+      if (auto p = protocol::decode_parameter_status(body)) {
+        settings_.note_report(p->first, p->second);
+        if (is_tracked_parameter(p->first))
+          client_seen_[routing::setting_key(p->first)] = std::string(p->second);
+      }
+      break;
+    case protocol::be::kReadyForQuery:
+      if (body.size() == 1 && server_)
+        settings_.ready(static_cast<char>(body[0]), server_->settings);
+      break;
+    default:
+      break;
+  }
+}
+
+awaitable<bool> ClientSession::send_prefix_reports() {
+  protocol::Bytes reports;
+  reports.swap(prefix_reports_);
+  auto ec = co_await write_bytes(client_, reports);
+  co_return !ec;
+}
+
+}  // namespace shardgate::proxy

@@ -1,0 +1,316 @@
+// Serving a routed (or not yet routed) client: session mode holds one server connection for
+// the whole session; transaction mode checks one out per transaction.
+#include "pool/wire_io.h"
+#include "protocol/messages.h"
+#include "proxy/session/client_session.h"
+#include "proxy/session/context_prefix.h"
+#include "proxy/tenants/pool_spec.h"
+
+namespace shardgate::proxy {
+
+namespace {
+bool ends_with_ready(char type) {
+  return type == protocol::fe::kQuery || type == protocol::fe::kFunctionCall;
+}
+}  // namespace
+
+awaitable<bool> ClientSession::head_message(char& type, protocol::ByteSpan& body, size_t& size) {
+  for (;;) {
+    auto frame = protocol::parse_message(client_buf_.data());
+    if (frame.status == protocol::FrameStatus::kFrame) {
+      type = frame.type;
+      body = frame.body;
+      size = frame.size;
+      co_return true;
+    }
+    if (frame.status == protocol::FrameStatus::kError) {
+      co_await send_error("FATAL", "08P01",
+                          std::string("invalid message from client: ") + std::string(frame.error));
+      co_return false;
+    }
+    size_t want = frame.needed > client_buf_.size() ? frame.needed : client_buf_.size() + 1;
+    if (shutdown_requested_ && client_buf_.empty()) {
+      co_await send_error("FATAL", "57P01",
+                          "terminating connection because shardgate is shutting down",
+                          "Reconnect to another shardgate instance or retry shortly.");
+      co_return false;
+    }
+    auto ec = co_await read_at_least(client_, client_buf_, want);
+    if (ec) {
+      if (shutdown_requested_ && ec == asio::error::operation_aborted) continue;
+      co_return false;
+    }
+  }
+}
+
+awaitable<void> ClientSession::refuse_request(char type, std::string_view sqlstate,
+                                              std::string_view message, std::string_view hint) {
+  protocol::Bytes out;
+  protocol::encode_error(out, "ERROR", sqlstate, message, hint);
+  if (tenant_state_) tenant_state_->count_error(sqlstate);
+  if (ends_with_ready(type)) {
+    protocol::encode_ready_for_query(out, 'I');
+  } else if (type == protocol::fe::kSync) {
+    protocol::encode_ready_for_query(out, 'I');
+  } else {
+    skip_to_sync_ = true;  // as PostgreSQL does after an error in an extended-protocol batch
+  }
+  co_await write_bytes(client_, out);
+}
+
+awaitable<ClientSession::Local> ClientSession::answer_locally(char type, protocol::ByteSpan body,
+                                                              size_t size) {
+  protocol::Bytes out;
+  if (type == protocol::fe::kTerminate) co_return Local::kEnd;
+  if (skip_to_sync_ || type == protocol::fe::kSync || type == protocol::fe::kFlush) {
+    if (server_ && !skip_to_sync_) co_return Local::kNeedsServer;  // session mode: let it through
+    client_buf_.consume(size);
+    if (type == protocol::fe::kSync) {
+      skip_to_sync_ = false;
+      protocol::encode_ready_for_query(out, 'I');
+      auto ec = co_await write_bytes(client_, out);
+      if (ec) co_return Local::kEnd;
+    }
+    co_return Local::kAnswered;
+  }
+  if (!route_ && type != protocol::fe::kQuery)
+    co_return co_await answer_without_tenant(type, body, size);
+  if (type != protocol::fe::kQuery) co_return Local::kNeedsServer;
+  auto sql = protocol::decode_query(body);
+  if (!sql) co_return Local::kNeedsServer;  // the server reports the malformed message
+  StatementAction action = classify(*sql);
+  if (!action.info->deallocated.empty() && action.info->statement_count == 1) {
+    bool all_ours = true;
+    for (const auto& n : action.info->deallocated) all_ours &= statements_.find(n) != nullptr;
+    if (all_ours) {
+      // DEALLOCATE of protocol-level statements: the server knows them under other names.
+      for (const auto& n : action.info->deallocated) statements_.erase(n);
+      client_buf_.consume(size);
+      protocol::encode_command_complete(out, "DEALLOCATE");
+      protocol::encode_ready_for_query(out, 'I');
+      auto ec = co_await write_bytes(client_, out);
+      co_return ec ? Local::kEnd : Local::kAnswered;
+    }
+  }
+  if (action.kind == StatementAction::Kind::kSessionCommand) {
+    routing::SessionCommand cmd = action.info->session;
+    client_buf_.consume(size);
+    co_return co_await answer_session_command(cmd);
+  }
+  if (action.kind == StatementAction::Kind::kRefuse) {
+    client_buf_.consume(size);
+    log_refusal(*sql, action);
+    co_await refuse_request(type, action.sqlstate, action.message, action.hint);
+    co_return Local::kAnswered;
+  }
+  if (action.kind == StatementAction::Kind::kForward && action.info->deallocated.empty() &&
+      action.info->session.kind == routing::SessionCommandKind::kNone && !action.info->reset_all &&
+      action.info->setting_writes.empty()) {
+    // (a forwarded SET, RESET, RESET ALL or DISCARD ALL is noted by vet_request)
+    memo_one_statement_ = action.info->statement_count == 1 && !action.info->transaction_control;
+    forward_memo_ = std::move(*sql);  // vet_request need not classify it again
+    forward_memo_set_ = true;
+  }
+  co_return Local::kNeedsServer;
+}
+
+awaitable<bool> ClientSession::after_switch() {
+  if (!pending_switch_) co_return false;
+  routing::SessionCommand cmd = std::move(*pending_switch_);
+  pending_switch_.reset();
+  std::string before = route_ ? route_->tenant : "";
+  if (auto err = apply_session_command(cmd)) {
+    // The client was told SET succeeded (prepared statement): fail closed, no tenant at all.
+    log_event(spdlog::level::warn, "tenant switch failed: tenant cleared", &log_,
+              {{"reason", err->message}});
+    apply_session_command({routing::SessionCommandKind::kResetTenant, {}, {}, false});
+  }
+  std::string after = route_ ? route_->tenant : "";
+  if (server_ && before != after) co_await release_session_server();
+  if (leave_for_owner()) co_return true;
+  co_return false;
+}
+
+awaitable<void> ClientSession::serve_loop() {
+  for (;;) {
+    char type = 0;
+    protocol::ByteSpan body;
+    size_t size = 0;
+    bool got_message = co_await head_message(type, body, size);
+    if (!got_message) break;
+    forward_memo_set_ = false;  // a verdict lives for this message's checkout only
+    auto local_answer = co_await answer_locally(type, body, size);
+    if (local_answer == Local::kAnswered) continue;
+    if (local_answer == Local::kMoved) co_return;
+    if (local_answer == Local::kEnd) break;
+    if (!route_) {
+      auto e = routing::no_tenant_error(*runtime_->config, false);
+      client_buf_.consume(size);
+      co_await refuse_request(type, e.sqlstate, e.message, e.hint);
+      continue;
+    }
+    if (!server_ && services_.runtime.generation() != runtime_generation_) {
+      // A reload or an admin command changed the directory or config: route again.
+      if (auto err = refresh_runtime()) {
+        client_buf_.consume(size);
+        co_await refuse_request(type, err->sqlstate, err->message, err->hint);
+        continue;
+      }
+      if (leave_for_owner()) co_return;  // the tenant's pool now lives on another worker
+    } else if (server_ && session_mode() && status_ == 'I' &&
+               services_.runtime.generation() != runtime_generation_) {
+      // Session mode keeps its server connection (and the settings it started with); only a
+      // tenant that left the directory ends the session, as a dropped database would.
+      runtime_generation_ = services_.runtime.generation();
+      auto next = services_.runtime.get();
+      auto routed = routing::route_tenant(route_->tenant, *next->config, *next->directory);
+      if (auto* err = std::get_if<routing::RouteError>(&routed); err && err->sqlstate == "3D000") {
+        log_event(spdlog::level::info, "tenant removed from the directory: session ended", &log_);
+        co_await release_session_server();
+        co_await send_error("FATAL", err->sqlstate, err->message, err->hint);
+        co_return;
+      }
+    }
+    if (!server_ || session_mode()) {
+      bool entered = co_await pass_pause_gate();
+      if (!entered) {
+        client_buf_.consume(size);
+        co_await refuse_request(
+            type, "57P03",
+            "tenant \"" + route_->tenant + "\" is paused on shard \"" + route_->placement.shard +
+                "\" (waited longer than its pause_timeout)",
+            "An operator paused this tenant or shard (PAUSE on the admin socket); retry after "
+            "RESUME.");
+        continue;
+      }
+    }
+    if (!server_ && tenant_state_ && type == protocol::fe::kQuery) {
+      // Rate limit before taking a server connection: a throttled tenant waits without
+      // holding one, and a refusal needs none.
+      tenant_state_->queries.fetch_add(1, std::memory_order_relaxed);
+      auto decision = tenant_state_->bucket.take(routing::TokenBucket::Clock::now());
+      if (!decision.allowed) {
+        tenant_state_->rate_limited.fetch_add(1, std::memory_order_relaxed);
+        set_in_flight(false);
+        client_buf_.consume(size);
+        co_await refuse_request(type, "53400", rate_limit_message(), rate_limit_hint());
+        continue;
+      }
+      if (decision.delay.count() > 0) {
+        asio::steady_timer wait(client_.get_executor(), decision.delay);
+        co_await wait.async_wait(use_nothrow);
+      }
+      head_counted_ = true;
+    }
+    // The pool is exhausted and a connection of this tenant runs a request this one may queue
+    // behind (tier pipeline_depth > 1): no wait for a free connection.
+    std::optional<CheckoutEnd> joined;
+    if (!server_) {
+      if (auto* conn = joinable_pipeline()) {
+        stop_for_local_ = false;
+        joined = co_await run_joined(*conn);
+        if (!server_) {  // a malformed request, refused before it was queued
+          protocol::Bytes out;
+          protocol::encode_error(out, "FATAL", "08P01", "invalid message from client");
+          co_await write_bytes(client_, out);
+          co_return;
+        }
+      }
+    }
+    if (!server_) {
+      waiting_ = true;
+      auto lease = co_await acquire_server();
+      waiting_ = false;
+      if (!lease.conn) {
+        set_in_flight(false);
+        client_buf_.consume(size);
+        log_event(spdlog::level::warn, "no server connection", &log_,
+                  {{"reason", lease.error.message}});
+        co_await refuse_request(type, lease.error.sqlstate, lease.error.message,
+                                lease.error.sqlstate == "53300"
+                                    ? "Retry the statement later, or raise the tier's pool_size."
+                                    : "Retry later; other shards are not affected.");
+        continue;
+      }
+      server_ = std::move(lease.conn);
+    }
+    CheckoutEnd end;
+    if (joined) {
+      end = *joined;
+    } else {
+      auto prefix = prepare_context(*server_);
+      stop_for_local_ = false;
+      end = co_await run_checkout(prefix);
+    }
+    server_->set_transaction_status(status_);
+    protocol::Bytes out;
+    switch (end) {
+      case CheckoutEnd::kReleased: {
+        bool keep = session_mode() && !pending_switch_;
+        if (!keep) {
+          if (session_mode())
+            co_await release_session_server();
+          else
+            return_server(true);
+        }
+        bool moved = co_await after_switch();
+        if (moved) co_return;
+        continue;
+      }
+      case CheckoutEnd::kShutdown:
+        if (session_mode())
+          co_await release_session_server();
+        else
+          return_server(true);
+        protocol::encode_error(out, "FATAL", "57P01",
+                               "terminating connection because shardgate is shutting down",
+                               "Reconnect to another shardgate instance or retry shortly.");
+        co_await write_bytes(client_, out);
+        co_return;
+      case CheckoutEnd::kClientGone:
+      case CheckoutEnd::kClientTerminated:
+        if (pending_ > 0 || unsynced_) {
+          // A client that leaves mid-query must not leave the query running on the shard, nor
+          // half a pipeline on a connection someone else would get.
+          if (pending_ > 0) co_await pool::send_cancel(server_->cancel_target());
+          return_server(false);
+        } else if (status_ != 'I') {
+          // Left inside a transaction: roll it back before anyone else gets the connection.
+          auto r = co_await server_->run("ROLLBACK", runtime_->config->connect_timeout);
+          if (session_mode() && r.ok())
+            co_await release_session_server();
+          else
+            return_server(r.ok());
+        } else if (session_mode()) {
+          co_await release_session_server();
+        } else {
+          return_server(true);
+        }
+        co_return;
+      case CheckoutEnd::kProtocolError:
+        if (pending_ > 0) co_await pool::send_cancel(server_->cancel_target());
+        // Nothing of this client's left on the connection (a queued request reads its answer
+        // to the end first): others may use it.
+        return_server(pending_ == 0 && !unsynced_ && status_ == 'I');
+        protocol::encode_error(out, "FATAL", "08P01", "invalid message framing from client");
+        co_await write_bytes(client_, out);
+        co_return;
+      case CheckoutEnd::kServerGone:
+      case CheckoutEnd::kContextFailed:
+        return_server(false);
+        if (session_mode()) {
+          // Session mode promised one server for the whole session: end it (08006 was sent).
+          co_return;
+        }
+        continue;  // run_checkout already told the client
+    }
+  }
+  if (server_) {
+    if (session_mode())
+      co_await release_session_server();
+    else
+      return_server(pending_ == 0 && status_ == 'I');
+  }
+}
+
+}  // namespace shardgate::proxy

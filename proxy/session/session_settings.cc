@@ -1,0 +1,160 @@
+#include "proxy/session/session_settings.h"
+
+#include <set>
+
+#include "routing/guard/setting_rules.h"
+
+namespace shardgate::proxy {
+
+bool SessionSettings::is_startup_setting(std::string_view name) {
+  std::string key = routing::setting_key(name);
+  // user, database, options and replication are not settings; search_path and shardgate.*
+  // are the tenant context; _pq_.* are protocol options.
+  return !key.empty() && key != "user" && key != "database" && key != "options" &&
+         key != "replication" && key != "search_path" && !key.starts_with("shardgate.") &&
+         !key.starts_with("_pq_.");
+}
+
+void SessionSettings::add_startup(std::string_view name, std::string_view value) {
+  startup_[routing::setting_key(name)] = Named{std::string(name), std::string(value)};
+}
+
+SessionSettings::Desired SessionSettings::desired(std::string_view name) const {
+  std::string key = routing::setting_key(name);
+  auto changed = changed_.find(key);
+  if (changed != changed_.end() && changed->second.kind != Kind::kDefault) return changed->second;
+  auto start = startup_.find(key);
+  if (start != startup_.end()) return {Kind::kValue, start->second.value};
+  return {};
+}
+
+void SessionSettings::note_statement(const routing::StatementInfo& info) {
+  if (info.reset_all) {
+    // RESET ALL / DISCARD ALL: what came before it in the same request no longer matters.
+    open_.writes.clear();
+    open_.reset_all = true;
+  }
+  for (const auto& w : info.setting_writes) {
+    // The tenant context (search_path, role) is kept apart; transaction_* last one
+    // transaction whatever the form of the SET.
+    if (!is_startup_setting(w.name) || w.name == "role" || w.name == "session_authorization" ||
+        w.name.starts_with("transaction_"))
+      continue;
+    open_.writes.push_back(w);
+  }
+}
+
+void SessionSettings::end_request() {
+  queued_.push_back(std::move(open_));
+  open_ = Batch{};
+}
+
+void SessionSettings::clear_pending() {
+  open_ = Batch{};
+  queued_.clear();
+  transaction_ = Batch{};
+  reported_.clear();
+  failed_ = false;
+}
+
+void SessionSettings::ready(char status, AppliedSettings& conn) {
+  if (!queued_.empty()) {
+    Batch& answered = queued_.front();
+    if (answered.reset_all) transaction_ = Batch{{}, true};
+    transaction_.writes.insert(transaction_.writes.end(), answered.writes.begin(),
+                               answered.writes.end());
+    queued_.erase(queued_.begin());
+  }
+  if (status == 'I') end_transaction(conn);
+}
+
+void SessionSettings::note_report(std::string_view name, std::string_view value) {
+  // Only the reported settings a client can change (not server_version, is_superuser, ...).
+  static constexpr std::string_view kSettable[] = {"application_name",
+                                                   "client_encoding",
+                                                   "datestyle",
+                                                   "intervalstyle",
+                                                   "timezone",
+                                                   "standard_conforming_strings",
+                                                   "default_transaction_read_only"};
+  std::string key = routing::setting_key(name);
+  for (auto settable : kSettable)
+    if (key == settable) reported_[key] = std::string(value);
+}
+
+void SessionSettings::note_failure() { failed_ = true; }
+
+void SessionSettings::end_transaction(AppliedSettings& conn) {
+  if (failed_) {
+    // Undone, wholly or in part (ROLLBACK TO SAVEPOINT): the client keeps what it had, and
+    // whatever the server connection now holds for these names is re-set before next use.
+    for (const auto& w : transaction_.writes) conn[w.name] = std::nullopt;
+    for (const auto& [key, value] : reported_) conn[key] = std::nullopt;
+    if (transaction_.reset_all) {
+      for (auto& [key, value] : conn) value = std::nullopt;
+      for (const auto& [key, named] : startup_) conn[key] = std::nullopt;
+      for (const auto& [key, change] : changed_) conn[key] = std::nullopt;
+    }
+  } else {
+    std::set<std::string, std::less<>> written;
+    if (transaction_.reset_all) {
+      changed_.clear();  // back to the startup values; the server, to its own defaults
+      conn.clear();
+    }
+    for (const auto& w : transaction_.writes) {
+      written.insert(w.name);
+      if (w.reset) {
+        changed_[w.name] = {Kind::kDefault, {}};
+        conn.erase(w.name);
+      } else if (w.known) {
+        changed_[w.name] = {Kind::kValue, w.value};
+        conn[w.name] = w.value;
+      } else {
+        changed_[w.name] = {Kind::kUnknown, {}};
+        conn[w.name] = std::nullopt;
+      }
+    }
+    // Changes no SET explains (set_config() in a query), as the server reported them.
+    if (!transaction_.reset_all) {
+      for (const auto& [key, value] : reported_) {
+        if (written.contains(key)) continue;
+        changed_[key] = {Kind::kValue, value};
+        conn[key] = value;
+      }
+    }
+  }
+  transaction_ = Batch{};
+  reported_.clear();
+  failed_ = false;
+}
+
+std::vector<SettingCall> SessionSettings::sync(AppliedSettings& conn) const {
+  std::set<std::string, std::less<>> keys;
+  for (const auto& [key, named] : startup_) keys.insert(key);
+  for (const auto& [key, change] : changed_) keys.insert(key);
+  for (const auto& [key, value] : conn) keys.insert(key);
+  std::vector<SettingCall> calls;
+  for (const auto& key : keys) {
+    Desired want = desired(key);
+    if (want.kind == Kind::kUnknown) continue;  // only the server knows; leave it
+    std::optional<std::string> target;
+    if (want.kind == Kind::kValue) target = want.value;
+    auto have = conn.find(key);
+    bool same = have == conn.end() ? !target : (have->second && target && *have->second == *target);
+    if (same) continue;
+    auto start = startup_.find(key);
+    calls.push_back({start != startup_.end() ? start->second.name : key, target});
+    if (target)
+      conn[key] = *target;
+    else
+      conn.erase(key);
+  }
+  return calls;
+}
+
+bool SessionSettings::in_sync(const AppliedSettings& conn) const {
+  AppliedSettings copy = conn;
+  return sync(copy).empty();
+}
+
+}  // namespace shardgate::proxy

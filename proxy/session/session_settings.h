@@ -1,0 +1,94 @@
+// A client's session settings kept by PostgreSQL's rules, so that they follow the client
+// from server connection to server connection (transaction mode) and survive shardgate's own
+// context statements (both modes). Sans-I/O: fed with what the client sends and what the
+// server answers, it says which set_config() calls a server connection needs.
+//
+// The rules, as PostgreSQL applies them to a direct connection:
+//  - setting names are case-insensitive (`datestyle` is `DateStyle`);
+//  - startup values come from the `-c` options first, then the startup parameters (the later
+//    wins), and are what RESET, SET ... TO DEFAULT and RESET ALL go back to;
+//  - a session-level SET or RESET counts once its transaction commits; a ROLLBACK or an error
+//    undoes it; SET LOCAL ends with its transaction and is not kept at all;
+//  - the client's latest committed SET wins over its startup value.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "routing/guard/statement.h"
+
+namespace shardgate::proxy {
+
+// What a server connection holds of the settings shardgate and its clients changed, by
+// lower-case name: the value, or nullopt when unknown (changed in a way shardgate could not
+// follow). An absent name is at the server connection's own default.
+using AppliedSettings = std::map<std::string, std::optional<std::string>, std::less<>>;
+
+// One call of the context prefix: set_config(name, value), or set_config(name, NULL) (a
+// RESET to the server connection's default) when value is empty.
+struct SettingCall {
+  std::string name;
+  std::optional<std::string> value;
+  bool operator==(const SettingCall&) const = default;
+};
+
+class SessionSettings {
+ public:
+  // Startup parameters that are not settings (or that shardgate manages itself).
+  static bool is_startup_setting(std::string_view name);
+  // Call for the `-c` options first, then the startup parameters.
+  void add_startup(std::string_view name, std::string_view value);
+
+  enum class Kind { kDefault, kValue, kUnknown };
+  struct Desired {
+    Kind kind = Kind::kDefault;
+    std::string value;
+  };
+  // What the client's session holds for `name` (any case) as PostgreSQL would have it.
+  Desired desired(std::string_view name) const;
+
+  // A statement the client sends: its SETs, RESETs and RESET ALL / DISCARD ALL belong to
+  // the request being sent, which end_request() closes (a Query, a Sync).
+  void note_statement(const routing::StatementInfo& info);
+  void end_request();
+  // A ParameterStatus the server sent during the client's statements (e.g. set_config()).
+  void note_report(std::string_view name, std::string_view value);
+  // An error or a ROLLBACK: the transaction's changes may have been undone.
+  void note_failure();
+  // A ReadyForQuery: the oldest request is answered. At 'I' its transaction is over: what it
+  // changed is kept (or, after a failure, forgotten), for the client and for the server
+  // connection `conn` that ran it.
+  void ready(char status, AppliedSettings& conn);
+  // A checkout begins: nothing of an earlier, broken one is outstanding.
+  void clear_pending();
+
+  // The set_config() calls that give `conn` the client's settings; updates `conn`.
+  std::vector<SettingCall> sync(AppliedSettings& conn) const;
+  bool in_sync(const AppliedSettings& conn) const;
+
+ private:
+  struct Named {
+    std::string name;  // as the client spelled it
+    std::string value;
+  };
+  // A committed change: kValue (SET), kDefault (RESET: back to the startup value), kUnknown.
+  std::map<std::string, Desired, std::less<>> changed_;
+  std::map<std::string, Named, std::less<>> startup_;
+  struct Batch {
+    std::vector<routing::SettingWrite> writes;
+    bool reset_all = false;
+  };
+  void end_transaction(AppliedSettings& conn);
+  Batch open_;                 // the request being sent
+  std::vector<Batch> queued_;  // sent, not answered yet (oldest first)
+  Batch transaction_;          // answered, in the open transaction
+  std::map<std::string, std::string, std::less<>> reported_;
+  bool failed_ = false;
+};
+
+}  // namespace shardgate::proxy

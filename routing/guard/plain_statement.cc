@@ -1,0 +1,192 @@
+#include "routing/guard/plain_statement.h"
+
+#include <array>
+#include <cctype>
+#include <string>
+
+namespace shardgate::routing {
+
+namespace {
+
+constexpr size_t kMaxPlainLength = 8192;
+
+// ASCII only (bytes >= 0x80 end the fast path before these run); inline, no locale lookup.
+bool is_ascii_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+bool is_word_char(unsigned char c) {
+  return is_ascii_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+char ascii_lower(unsigned char c) {
+  return static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+}
+
+// Words after which a statement is not plain (lower case).
+bool is_denied_word(std::string_view w) {
+  static constexpr std::array<std::string_view, 25> kDenied = {"set_config",
+                                                               "pg_settings",
+                                                               "nextval",
+                                                               "currval",
+                                                               "setval",
+                                                               "lastval",
+                                                               "pg_sequence_last_value",
+                                                               "ts_stat",
+                                                               "ts_rewrite",
+                                                               "regclass",
+                                                               "regcollation",
+                                                               "regconfig",
+                                                               "regdictionary",
+                                                               "regnamespace",
+                                                               "regoper",
+                                                               "regoperator",
+                                                               "regproc",
+                                                               "regprocedure",
+                                                               "regrole",
+                                                               "regtype",
+                                                               "query_to_xml",
+                                                               "cursor_to_xml",
+                                                               "xmlparse",
+                                                               "current_setting",
+                                                               "pg_notify"};
+  for (auto d : kDenied)
+    if (w == d) return true;
+  if (w.starts_with("dblink")) return true;
+  if (w.starts_with("pg_stat")) return true;  // statistics and other sessions' statement texts
+  if (w.starts_with("pg_read") || w.starts_with("pg_ls_") || w.starts_with("lo_") ||
+      w == "pg_file_write")
+    return true;  // server files and large objects
+  if (w.ends_with("_to_xml") || w.ends_with("_to_xmlschema") ||
+      w.ends_with("_to_xml_and_xmlschema"))
+    return true;
+  return false;
+}
+
+bool is_plain_first_word(std::string_view w) {
+  return w == "select" || w == "insert" || w == "update" || w == "delete" || w == "values";
+}
+
+}  // namespace
+
+bool is_plain_statement(std::string_view sql) {
+  if (sql.empty() || sql.size() > kMaxPlainLength) return false;
+  std::string word;
+  word.reserve(32);
+  bool first_word_seen = false;
+  size_t i = 0;
+  const size_t n = sql.size();
+  auto end_word = [&]() -> bool {
+    if (word.empty()) return true;
+    if (!first_word_seen) {
+      first_word_seen = true;
+      if (!is_plain_first_word(word)) return false;
+    }
+    bool ok = !is_denied_word(word);
+    word.clear();
+    return ok;
+  };
+  while (i < n) {
+    unsigned char c = static_cast<unsigned char>(sql[i]);
+    if (c >= 0x80 || c == 0) return false;
+    if (is_word_char(c)) {
+      word += ascii_lower(c);
+      ++i;
+      continue;
+    }
+    // A word directly followed by a quote is a prefixed literal (E'', U&'', B'', X'', N'').
+    if (c == '\'' && !word.empty()) return false;
+    if (!end_word()) return false;
+    switch (c) {
+      case '\'': {
+        // An ordinary literal: '' doubles a quote; no backslashes at all.
+        for (++i;; ++i) {
+          if (i >= n) return false;
+          char d = sql[i];
+          if (d == '\\' || static_cast<unsigned char>(d) >= 0x80 || d == 0) return false;
+          if (d == '\'') {
+            if (i + 1 < n && sql[i + 1] == '\'') {
+              ++i;
+              continue;
+            }
+            break;
+          }
+        }
+        ++i;
+        if (i < n && (is_word_char(static_cast<unsigned char>(sql[i])) || sql[i] == '\''))
+          return false;
+        continue;
+      }
+      case '.': {
+        // Only inside a number: digit '.' digit.
+        bool digit_before = i > 0 && is_ascii_digit(static_cast<unsigned char>(sql[i - 1]));
+        bool digit_after = i + 1 < n && is_ascii_digit(static_cast<unsigned char>(sql[i + 1]));
+        if (!digit_before || !digit_after) return false;
+        // The digits before must be a number, not the end of an identifier (t1.2).
+        size_t j = i;
+        while (j > 0 && is_ascii_digit(static_cast<unsigned char>(sql[j - 1]))) --j;
+        if (j > 0 && is_word_char(static_cast<unsigned char>(sql[j - 1]))) return false;
+        ++i;
+        continue;
+      }
+      case ';':
+        for (++i; i < n; ++i)
+          if (!std::isspace(static_cast<unsigned char>(sql[i]))) return false;
+        return first_word_seen;
+      case '-':
+        if (i + 1 < n && sql[i + 1] == '-') return false;
+        break;
+      case '/':
+        if (i + 1 < n && sql[i + 1] == '*') return false;
+        break;
+      case '&':
+        if (i + 1 < n && sql[i + 1] == '\'') return false;  // U&'...' literal
+        break;
+      case ' ':
+      case '\t':
+      case '\n':
+      case '\r':
+      case '\f':
+      case '(':
+      case ')':
+      case ',':
+      case '+':
+      case '*':
+      case '%':
+      case '<':
+      case '>':
+      case '=':
+      case '!':
+      case '~':
+      case '^':
+      case '|':
+      case '#':
+      case '@':
+      case ':':
+      case '[':
+      case ']':
+        break;
+      default:
+        return false;  // '"', '$', '\\', '?', '`', '{', '}' and anything unexpected
+    }
+    ++i;
+  }
+  if (!end_word()) return false;
+  return first_word_seen;
+}
+
+bool starts_as_dml(std::string_view sql) {
+  size_t i = 0;
+  while (i < sql.size() && (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\n' || sql[i] == '\r' ||
+                            sql[i] == '\f' || sql[i] == '\v'))
+    ++i;
+  size_t start = i;
+  while (i < sql.size() && is_word_char(static_cast<unsigned char>(sql[i]))) ++i;
+  if (i == start || i - start > 6) return false;
+  // The word must end there: "selectx" is not SELECT.
+  if (i < sql.size() && static_cast<unsigned char>(sql[i]) >= 0x80) return false;
+  char word[7] = {};
+  for (size_t k = start; k < i; ++k)
+    word[k - start] = ascii_lower(static_cast<unsigned char>(sql[k]));
+  std::string_view w(word, i - start);
+  return w == "select" || w == "insert" || w == "update" || w == "delete" || w == "values" ||
+         w == "with" || w == "table";
+}
+
+}  // namespace shardgate::routing
