@@ -97,10 +97,13 @@ awaitable<error_code> TlsLink::handshake(tcp::socket& socket) {
   for (;;) {
     ERR_clear_error();
     int r = SSL_do_handshake(ssl_);
+    // OpenSSL's error queue is per thread: read it before any co_await lets another
+    // connection on this worker touch it.
+    error_code failed;
+    if (r != 1 && SSL_get_error(ssl_, r) != SSL_ERROR_WANT_READ) failed = failure(r);
     error_code ec;
-    if (BIO_ctrl_pending(out_) > 0) ec = co_await flush(socket);
-    if (r == 1) co_return ec;
-    if (SSL_get_error(ssl_, r) != SSL_ERROR_WANT_READ) co_return failure(r);
+    if (BIO_ctrl_pending(out_) > 0) ec = co_await flush(socket);  // our alert goes out too
+    if (r == 1 || failed) co_return failed ? failed : ec;
     if (ec) co_return ec;
     ec = co_await fill(socket);
     if (ec) {
