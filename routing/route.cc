@@ -175,20 +175,13 @@ std::string format_options(const std::vector<std::pair<std::string, std::string>
   return out;
 }
 
-std::variant<Identity, RouteError> resolve_identity(const StartupIdentity& startup,
-                                                    const config::Config& config) {
-  ParsedOptions opts = parse_options(startup.options);
-  if (!opts.ok) {
-    return RouteError{"42601", "invalid startup parameter \"options\"",
-                      "use -c name=value or --name=value settings separated by spaces (at most " +
-                          std::to_string(kMaxSettings) +
-                          "), e.g. options='-c shardgate.tenant=acme'"};
-  }
-  Identity id;
-  id.login_user = startup.user;
+namespace {
 
-  // 1. options: shardgate.tenant (other shardgate.* settings are typos: refuse them).
-  std::optional<std::string> from_options;
+// 1. options: shardgate.tenant (other shardgate.* settings are typos: refuse them); the rest
+//    pass through to the server.
+std::optional<RouteError> tenant_from_options(ParsedOptions& opts, const config::Config& config,
+                                              Identity& id,
+                                              std::optional<std::string>& from_options) {
   for (auto& [name, value] : opts.settings) {
     if (name.compare(0, kShardgatePrefix.size(), kShardgatePrefix) != 0) {
       id.passthrough_options.emplace_back(std::move(name), std::move(value));
@@ -212,30 +205,31 @@ std::variant<Identity, RouteError> resolve_identity(const StartupIdentity& start
                           printable(*from_options) + "\")",
                       ways_to_pass_tenant(config)};
   }
+  return std::nullopt;
+}
 
-  // 2. user_suffix: split at the last separator when the whole name is not a configured user
-  //    but the part before the separator is.
-  std::optional<std::string> from_user;
-  if (enabled(config, config::TenantSource::kUserSuffix) && !config.find_user(startup.user)) {
-    const std::string& sep = config.tenant.user_separator;
-    size_t pos = sep.empty() ? std::string::npos : startup.user.rfind(sep);
-    if (pos != std::string::npos && pos > 0 && pos + sep.size() < startup.user.size()) {
-      std::string prefix = startup.user.substr(0, pos);
-      if (config.find_user(prefix)) {
-        id.login_user = std::move(prefix);
-        from_user = startup.user.substr(pos + sep.size());
-      }
-    }
-  }
+// 2. user_suffix: split at the last separator when the whole name is not a configured user
+//    but the part before the separator is.
+std::optional<std::string> tenant_from_user(const StartupIdentity& startup,
+                                            const config::Config& config, Identity& id) {
+  if (!enabled(config, config::TenantSource::kUserSuffix) || config.find_user(startup.user))
+    return std::nullopt;
+  const std::string& sep = config.tenant.user_separator;
+  size_t pos = sep.empty() ? std::string::npos : startup.user.rfind(sep);
+  if (pos == std::string::npos || pos == 0 || pos + sep.size() >= startup.user.size())
+    return std::nullopt;
+  std::string prefix = startup.user.substr(0, pos);
+  if (!config.find_user(prefix)) return std::nullopt;
+  id.login_user = std::move(prefix);
+  return startup.user.substr(pos + sep.size());
+}
 
-  // 3. database: only with database_is_tenant; a dbname equal to the user name is what libpq
-  //    sends when none was given, so it names no tenant.
-  std::optional<std::string> from_database;
-  if (enabled(config, config::TenantSource::kDatabase) && config.tenant.database_is_tenant &&
-      !startup.database.empty() && startup.database != startup.user) {
-    from_database = startup.database;
-  }
-
+// The tenant the enabled sources name, in the configured order; they must agree.
+std::optional<RouteError> pick_tenant(const config::Config& config,
+                                      const std::optional<std::string>& from_options,
+                                      const std::optional<std::string>& from_user,
+                                      const std::optional<std::string>& from_database,
+                                      Identity& id) {
   struct Candidate {
     const char* source;
     const std::optional<std::string>* tenant;
@@ -246,16 +240,14 @@ std::variant<Identity, RouteError> resolve_identity(const StartupIdentity& start
       named.push_back({"options", &from_options});
     if (s == config::TenantSource::kUserSuffix && from_user)
       named.push_back({"user_suffix", &from_user});
-    if (s == config::TenantSource::kDatabase && from_database) {
+    if (s == config::TenantSource::kDatabase && from_database)
       named.push_back({"database", &from_database});
-    }
   }
   for (const auto& c : named) {
-    if (!config::valid_tenant_id(**c.tenant)) {
+    if (!config::valid_tenant_id(**c.tenant))
       return invalid_tenant(**c.tenant, source_description(c.source));
-    }
   }
-  if (named.empty()) return id;
+  if (named.empty()) return std::nullopt;
   const std::string& winner = **named.front().tenant;
   for (const auto& c : named) {
     if (**c.tenant != winner) {
@@ -269,6 +261,33 @@ std::variant<Identity, RouteError> resolve_identity(const StartupIdentity& start
   }
   id.tenant = winner;
   id.source = named.front().source;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::variant<Identity, RouteError> resolve_identity(const StartupIdentity& startup,
+                                                    const config::Config& config) {
+  ParsedOptions opts = parse_options(startup.options);
+  if (!opts.ok) {
+    return RouteError{"42601", "invalid startup parameter \"options\"",
+                      "use -c name=value or --name=value settings separated by spaces (at most " +
+                          std::to_string(kMaxSettings) +
+                          "), e.g. options='-c shardgate.tenant=acme'"};
+  }
+  Identity id;
+  id.login_user = startup.user;
+  std::optional<std::string> from_options;
+  if (auto err = tenant_from_options(opts, config, id, from_options)) return *err;
+  std::optional<std::string> from_user = tenant_from_user(startup, config, id);
+  // 3. database: only with database_is_tenant; a dbname equal to the user name is what libpq
+  //    sends when none was given, so it names no tenant.
+  std::optional<std::string> from_database;
+  if (enabled(config, config::TenantSource::kDatabase) && config.tenant.database_is_tenant &&
+      !startup.database.empty() && startup.database != startup.user) {
+    from_database = startup.database;
+  }
+  if (auto err = pick_tenant(config, from_options, from_user, from_database, id)) return *err;
   return id;
 }
 

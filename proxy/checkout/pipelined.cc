@@ -123,8 +123,8 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_joined(pool::ServerConn
     // Part of a batch was rewritten (the connection's statement list already counts it): send
     // that part, closed with a Sync, and read its answer without forwarding it.
     protocol::encode_sync(out);
+    exchange_.sent(protocol::fe::kSync);
     begin_request(protocol::fe::kSync, {});
-    unsynced_ = false;
   }
 
   pool::PipelineSlot slot(client_.get_executor());

@@ -254,7 +254,7 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::relay_respon
       if (forward && dropped) to_client.insert(to_client.end(), whole.begin(), whole.end());
       consumed += header.total;
       // This request's last ReadyForQuery: what follows belongs to the next one in line.
-      if (header.type == protocol::be::kReadyForQuery && pending_ == 0 && !unsynced_ &&
+      if (header.type == protocol::be::kReadyForQuery && exchange_.quiet() &&
           (pipe.open || queued()))
         answered = true;
       if (header.type == protocol::be::kCopyInResponse ||
@@ -280,8 +280,8 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::relay_respon
       server_pool_->close_pipeline(*server_);  // the relay's turn: nobody queues behind it
       co_return std::nullopt;
     }
-    if (pending_ == 0 && !unsynced_ && stream_left == 0 && (answered || server_buf.empty())) {
-      if (status_ == 'I') {
+    if (exchange_.quiet() && stream_left == 0 && (answered || server_buf.empty())) {
+      if (!exchange_.in_transaction()) {
         server_buf.shrink_if_idle(64 * 1024);
         if (client_lost) co_return CheckoutEnd::kClientGone;
         co_return shutdown_requested_ ? CheckoutEnd::kShutdown : CheckoutEnd::kReleased;

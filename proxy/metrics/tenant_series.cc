@@ -12,10 +12,17 @@ using config::TenantSeries;
 std::vector<TenantSeriesRow> TenantSeriesSelector::select(
     std::vector<TenantSample> samples, const std::map<std::string, TenantCounts>& retired_by_tier,
     size_t cap) {
-  absl::flat_hash_map<std::string_view, size_t> index;
+  Index index;
   index.reserve(samples.size());
   for (size_t i = 0; i < samples.size(); ++i) index[samples[i].tenant] = i;
+  forget_departed(samples, index);
+  while (chosen_.size() > cap) chosen_.erase(least_busy(false));  // the cap was lowered
+  promote(samples, cap);
+  return rows(samples, retired_by_tier, index);
+}
 
+void TenantSeriesSelector::forget_departed(const std::vector<TenantSample>& samples,
+                                           const Index& index) {
   // Tenants that left (or came back as a new tenant) lose their series: their counts are in
   // retired_by_tier. Tenants whose tier now says `never` go back to "_other" with all counts.
   for (auto it = chosen_.begin(); it != chosen_.end();) {
@@ -29,20 +36,20 @@ std::vector<TenantSeriesRow> TenantSeriesSelector::select(
     it->second.queries = samples[found->second].counts.queries;
     ++it;
   }
+}
 
-  // The least busy tenant that did not ask for a series, else any: whom to drop when over cap.
-  auto least_busy = [this](bool auto_only) {
-    auto pick = chosen_.end();
-    for (auto it = chosen_.begin(); it != chosen_.end(); ++it) {
-      if (auto_only && it->second.policy == TenantSeries::kAlways) continue;
-      if (pick == chosen_.end() || it->second.queries < pick->second.queries ||
-          (it->second.queries == pick->second.queries && it->first > pick->first))
-        pick = it;
-    }
-    return pick;
-  };
-  while (chosen_.size() > cap) chosen_.erase(least_busy(false));  // the cap was lowered
+TenantSeriesSelector::ChosenMap::iterator TenantSeriesSelector::least_busy(bool auto_only) {
+  auto pick = chosen_.end();
+  for (auto it = chosen_.begin(); it != chosen_.end(); ++it) {
+    if (auto_only && it->second.policy == TenantSeries::kAlways) continue;
+    if (pick == chosen_.end() || it->second.queries < pick->second.queries ||
+        (it->second.queries == pick->second.queries && it->first > pick->first))
+      pick = it;
+  }
+  return pick;
+}
 
+void TenantSeriesSelector::promote(const std::vector<TenantSample>& samples, size_t cap) {
   std::vector<size_t> candidates;
   bool any_always = false;
   for (size_t i = 0; i < samples.size(); ++i) {
@@ -52,32 +59,35 @@ std::vector<TenantSeriesRow> TenantSeriesSelector::select(
     any_always |= s.policy == TenantSeries::kAlways;
   }
   size_t free = cap - chosen_.size();
-  if (!candidates.empty() && (free > 0 || any_always)) {
-    std::sort(candidates.begin(), candidates.end(), [&](size_t a, size_t b) {
-      const auto& x = samples[a];
-      const auto& y = samples[b];
-      bool xa = x.policy == TenantSeries::kAlways, ya = y.policy == TenantSeries::kAlways;
-      if (xa != ya) return xa;
-      if (x.counts.queries != y.counts.queries) return x.counts.queries > y.counts.queries;
-      return x.tenant < y.tenant;
-    });
-    for (size_t i : candidates) {
-      const auto& s = samples[i];
-      if (free == 0) {
-        if (s.policy != TenantSeries::kAlways) break;
-        auto displaced = least_busy(true);
-        if (displaced == chosen_.end()) break;
-        chosen_.erase(displaced);
-        free = 1;
-      }
-      Chosen entry{s.identity, s.policy, s.counts.queries, {}};
-      // Counts already exported under "_other" stay there.
-      if (in_other_.erase(s.tenant) > 0) entry.baseline = s.counts;
-      chosen_.emplace(s.tenant, std::move(entry));
-      --free;
+  if (candidates.empty() || (free == 0 && !any_always)) return;
+  std::sort(candidates.begin(), candidates.end(), [&](size_t a, size_t b) {
+    const auto& x = samples[a];
+    const auto& y = samples[b];
+    bool xa = x.policy == TenantSeries::kAlways, ya = y.policy == TenantSeries::kAlways;
+    if (xa != ya) return xa;
+    if (x.counts.queries != y.counts.queries) return x.counts.queries > y.counts.queries;
+    return x.tenant < y.tenant;
+  });
+  for (size_t i : candidates) {
+    const auto& s = samples[i];
+    if (free == 0) {
+      if (s.policy != TenantSeries::kAlways) break;
+      auto displaced = least_busy(true);
+      if (displaced == chosen_.end()) break;
+      chosen_.erase(displaced);
+      free = 1;
     }
+    Chosen entry{s.identity, s.policy, s.counts.queries, {}};
+    // Counts already exported under "_other" stay there.
+    if (in_other_.erase(s.tenant) > 0) entry.baseline = s.counts;
+    chosen_.emplace(s.tenant, std::move(entry));
+    --free;
   }
+}
 
+std::vector<TenantSeriesRow> TenantSeriesSelector::rows(
+    std::vector<TenantSample>& samples, const std::map<std::string, TenantCounts>& retired_by_tier,
+    const Index& index) {
   std::vector<TenantSeriesRow> rows;
   rows.reserve(chosen_.size() + 4);
   std::map<std::string, TenantCounts> other;

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -64,7 +65,20 @@ class TenantSeriesSelector {
     uint64_t queries = 0;   // at the last scrape, to pick whom an `always` tenant displaces
     TenantCounts baseline;  // counts left under "_other" at promotion
   };
-  absl::flat_hash_map<std::string, Chosen> chosen_;
+  using Index = absl::flat_hash_map<std::string_view, size_t>;
+  using ChosenMap = absl::flat_hash_map<std::string, Chosen>;
+  // Drops the series of tenants that left, came back as new, or now say `never`.
+  void forget_departed(const std::vector<TenantSample>& samples, const Index& index);
+  // The least busy tenant with a series (only `auto` ones when auto_only): whom to drop.
+  ChosenMap::iterator least_busy(bool auto_only);
+  // Gives series to the busiest tenants without one while there is room under the cap; an
+  // `always` tenant displaces the least busy `auto` one.
+  void promote(const std::vector<TenantSample>& samples, size_t cap);
+  // The rows: tenants with series (less what they left under "_other"), then "_other".
+  std::vector<TenantSeriesRow> rows(std::vector<TenantSample>& samples,
+                                    const std::map<std::string, TenantCounts>& retired_by_tier,
+                                    const Index& index);
+  ChosenMap chosen_;
   // Tenants whose counts were exported under "_other" at an earlier scrape.
   absl::flat_hash_set<std::string> in_other_;
 };

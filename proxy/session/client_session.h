@@ -25,6 +25,7 @@
 #include "pool/server_pool.h"
 #include "pool/stream.h"
 #include "protocol/bytes.h"
+#include "protocol/exchange.h"
 #include "protocol/startup.h"
 #include "proxy/runtime/cancel_registry.h"
 #include "proxy/runtime/log.h"
@@ -136,6 +137,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                        bool client_values);
   awaitable<void> send_error(std::string_view severity, std::string_view sqlstate,
                              std::string_view message, std::string_view hint = {});
+  // FATAL 57P01: shardgate is shutting down (the one text for every path).
+  awaitable<void> say_shutting_down();
   awaitable<void> send_fatal(const routing::RouteError& e) {
     return send_error("FATAL", e.sqlstate, e.message, e.hint);
   }
@@ -156,6 +159,18 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // After a checkout: apply a pending tenant switch; true when the session moved worker.
   awaitable<bool> after_switch();
   enum class Local { kNeedsServer, kAnswered, kEnd, kMoved };
+  // The steps of serve_loop for one client message that needs a server. Each answers with
+  // Local: kNeedsServer = go on, kAnswered = read the next message, kEnd = end the session
+  // (the loop gives the server connection back), kMoved = return at once (the session ended
+  // or lives on another worker now).
+  // A routed tenant, not paused, within its rate: route again after a reload, wait out a
+  // pause, take from the rate bucket.
+  awaitable<Local> admit_request(char type, size_t size);
+  // A server connection for the request: queued behind a pipelined one of the same tenant
+  // (then `joined` is how that checkout ended) or checked out of the pool.
+  awaitable<Local> take_server(char type, size_t size, std::optional<CheckoutEnd>& joined);
+  // What a checkout's end means for the connection and the session.
+  awaitable<Local> after_checkout(CheckoutEnd end);
   // Answers what can be answered without a server (Sync, Flush, Terminate, session commands).
   awaitable<Local> answer_locally(char type, protocol::ByteSpan body, size_t size);
   awaitable<void> refuse_request(char type, std::string_view sqlstate, std::string_view message,
@@ -193,6 +208,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Whether a session command could run (allow-list, directory), without running it.
   std::optional<routing::RouteError> validate_session_command(
       const routing::SessionCommand& cmd) const;
+  // The tenant a SET shardgate.tenant or search_path switch names, in `tenant`, or why it
+  // cannot be switched to: one rule for applying a command and for checking it ahead.
+  std::optional<routing::RouteError> switch_target(const routing::SessionCommand& cmd,
+                                                   std::string& tenant) const;
+  // A DEALLOCATE of only this client's protocol-level statements (which the server knows
+  // under other names): forgets them and returns true; shardgate answers it.
+  bool forget_own_statements(const routing::StatementInfo& info);
   // Answers a simple-protocol session command while no transaction is open.
   awaitable<Local> answer_session_command(const routing::SessionCommand& cmd);
   // Startup settings the guard refuses, and the search_path tenant source at startup.
@@ -238,9 +260,26 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool search_path_pending_failed_ = false;
   std::optional<std::vector<std::string>> startup_search_path_;
 
-  // --- the relay of one checkout (checkout_relay.cc); in session mode it lasts the session ---
+  // --- the relay of one checkout (checkout/); in session mode it lasts the session ---
   awaitable<CheckoutEnd> run_checkout(const ContextPrefix& prefix);
+  // Both directions at once (checkout/concurrent.cc): requests to the server, replies to the
+  // client, and a wait for shutdown, sharing one Relay.
   awaitable<CheckoutEnd> run_relay(const ContextPrefix& prefix);
+  struct Relay;
+  struct Gathered;
+  awaitable<void> relay_requests(Relay& relay);
+  awaitable<void> relay_replies(Relay& relay);
+  awaitable<void> relay_shutdown(Relay& relay);
+  // The answers to the tenant-context prefix, swallowed; false when the checkout ended.
+  awaitable<bool> relay_prefix_replies(Relay& relay);
+  // The client's buffered whole messages, vetted and rewritten into `out`.
+  Gathered gather_requests(Relay& relay, protocol::Bytes& out);
+  // The server's buffered messages: what to forward (all of `data` up to `consumed`, or `out`
+  // once a message was dropped or rewritten).
+  Gathered gather_replies(protocol::ByteSpan data, size_t& streaming, protocol::Bytes& out,
+                          bool& dropped, protocol::Bytes& scratch);
+  // Session mode between transactions: a pause or a reload ends the checkout here.
+  bool leave_between_transactions();
   // One complete client message of a checkout, vetted (guard, session commands, rate) and
   // rewritten (prepared statements) into `out`.
   enum class Added { kAdded, kStopped, kProtocolError };
@@ -323,6 +362,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void schedule_switch(const routing::SessionCommand& cmd);
   // Extended-protocol messages while no tenant is set: only session commands can run.
   awaitable<Local> answer_without_tenant(char type, protocol::ByteSpan body, size_t size);
+  // Its parts: 28000 (and skip to Sync); a Parse of a session command; a Bind of one; the
+  // Execute that runs it.
+  void refuse_without_tenant(protocol::Bytes& out);
+  void parse_without_tenant(protocol::ByteSpan body, protocol::Bytes& out);
+  void bind_without_tenant(protocol::ByteSpan body, protocol::Bytes& out);
+  void execute_without_tenant(protocol::Bytes& out);
 
   Stream client_;
   ReadBuffer client_buf_;
@@ -363,9 +408,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   int handoff_fd_ = -1;
   bool handoff_v6_ = false;
   bool admitted_ = false;  // counted in services_.clients
-  // Requests sent to the server whose ReadyForQuery has not come back yet, and when each
-  // was sent (latency per tenant, slow-statement log).
-  int pending_ = 0;
+  // When each request whose ReadyForQuery has not come back yet was sent (latency per
+  // tenant, slow-statement log).
   struct RequestTiming {
     std::chrono::steady_clock::time_point started;
     char type = 0;
@@ -399,9 +443,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // A Query/FunctionCall/Sync goes to the server; its ReadyForQuery came back.
   void begin_request(char type, protocol::ByteSpan body);
   void finish_request();
-  // Extended-protocol messages sent since the last Sync.
-  bool unsynced_ = false;
-  char status_ = 'I';
+  // What the conversation with the server connection is waiting for.
+  protocol::Exchange exchange_;
   // After a refused extended-protocol message: drop messages up to the next Sync.
   bool skip_to_sync_ = false;
   // Waiting for a server connection (or a pause) before a checkout.

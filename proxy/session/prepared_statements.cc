@@ -66,105 +66,120 @@ void RequestRewriter::ensure_prepared(const PreparedStatement& s, protocol::Byte
   expect.push_back({protocol::fe::kParse, true, s.name});
 }
 
+RequestRewriter::Rewrite RequestRewriter::add_parse(protocol::ByteSpan body, protocol::Bytes& out,
+                                                    std::deque<Expectation>& expect,
+                                                    std::string* error,
+                                                    const routing::SessionCommand* command) {
+  protocol::Reader r(body);
+  std::string name(r.cstr());
+  if (!r.ok()) {
+    *error = "malformed Parse message";
+    return Rewrite::kError;
+  }
+  if (name.empty()) return Rewrite::kAsSent;
+  if (client_.find(name)) {
+    // PostgreSQL refuses to redefine a name (42P05). Let the server say so, with a
+    // throwaway name that is closed first so it never lingers.
+    protocol::encode_close(out, 'S', kDuplicate);
+    expect.push_back({protocol::fe::kClose, true, {}});
+    protocol::encode_parse(out, kDuplicate, "");
+    expect.push_back({protocol::fe::kParse, true, {}});
+    protocol::encode_parse(out, kDuplicate, "");
+    expect.push_back({protocol::fe::kParse, false, {}});
+    return Rewrite::kDone;
+  }
+  PreparedPtr stmt = registry_.intern(r.rest());
+  const PreparedStatement& s = *stmt;
+  ClientStatements::Entry entry{std::move(stmt), std::nullopt};
+  if (command) entry.command = *command;
+  if (!client_.put(name, std::move(entry))) {
+    *error = "too many prepared statements on one connection (limit " +
+             std::to_string(ClientStatements::kMaxPerClient) + ")";
+    return Rewrite::kError;
+  }
+  if (server_.contains(s.name)) {
+    // Already prepared here: a throwaway Parse gives the client its ParseComplete.
+    protocol::encode_parse(out, kThrowaway, "");
+    expect.push_back({protocol::fe::kParse, false, {}});
+    protocol::encode_close(out, 'S', kThrowaway);
+    expect.push_back({protocol::fe::kClose, true, {}});
+    return Rewrite::kDone;
+  }
+  if (auto evicted = server_.add(s.name)) {
+    protocol::encode_close(out, 'S', *evicted);
+    expect.push_back({protocol::fe::kClose, true, {}});
+  }
+  append_raw(out, s.parse);
+  expect.push_back({protocol::fe::kParse, false, s.name});
+  return Rewrite::kDone;
+}
+
+RequestRewriter::Rewrite RequestRewriter::add_bind(protocol::ByteSpan body, protocol::Bytes& out,
+                                                   std::deque<Expectation>& expect,
+                                                   std::string* error,
+                                                   const routing::SessionCommand** bound) {
+  protocol::Reader r(body);
+  std::string_view portal = r.cstr();
+  std::string statement(r.cstr());
+  if (!r.ok()) {
+    *error = "malformed Bind message";
+    return Rewrite::kError;
+  }
+  const ClientStatements::Entry* e = statement.empty() ? nullptr : client_.find(statement);
+  if (!e) return Rewrite::kAsSent;  // unnamed, or unknown: the server answers as PostgreSQL would
+  if (e->command && bound) *bound = &*e->command;
+  const PreparedStatement* s = e->statement.get();
+  ensure_prepared(*s, out, expect);
+  protocol::Writer w(out);
+  w.begin(protocol::fe::kBind);
+  w.cstr(portal);
+  w.cstr(s->name);
+  w.raw(r.rest());
+  w.end();
+  expect.push_back({protocol::fe::kBind, false, {}});
+  return Rewrite::kDone;
+}
+
+RequestRewriter::Rewrite RequestRewriter::add_describe_or_close(char type, protocol::ByteSpan body,
+                                                                protocol::Bytes& out,
+                                                                std::deque<Expectation>& expect,
+                                                                std::string* error) {
+  protocol::Reader r(body);
+  char kind = static_cast<char>(r.u8());
+  std::string name(r.cstr());
+  if (!r.ok()) {
+    *error = "malformed Describe/Close message";
+    return Rewrite::kError;
+  }
+  if (kind != 'S' || name.empty()) return Rewrite::kAsSent;
+  if (type == protocol::fe::kClose) {
+    // The proxy-wide statement stays prepared for others; the client gets CloseComplete.
+    client_.erase(name);
+    protocol::encode_close(out, 'S', kAbsent);
+    expect.push_back({protocol::fe::kClose, false, {}});
+    return Rewrite::kDone;
+  }
+  const ClientStatements::Entry* e = client_.find(name);
+  if (!e) return Rewrite::kAsSent;
+  const PreparedStatement* s = e->statement.get();
+  ensure_prepared(*s, out, expect);
+  protocol::encode_describe(out, 'S', s->name);
+  expect.push_back({protocol::fe::kDescribe, false, {}});
+  return Rewrite::kDone;
+}
+
 bool RequestRewriter::add(char type, protocol::ByteSpan body, protocol::ByteSpan raw,
                           protocol::Bytes& out, std::deque<Expectation>& expect, std::string* error,
                           const routing::SessionCommand* command,
                           const routing::SessionCommand** bound) {
-  switch (type) {
-    case protocol::fe::kParse: {
-      protocol::Reader r(body);
-      std::string name(r.cstr());
-      if (!r.ok()) {
-        *error = "malformed Parse message";
-        return false;
-      }
-      if (name.empty()) break;
-      if (client_.find(name)) {
-        // PostgreSQL refuses to redefine a name (42P05). Let the server say so, with a
-        // throwaway name that is closed first so it never lingers.
-        protocol::encode_close(out, 'S', kDuplicate);
-        expect.push_back({protocol::fe::kClose, true, {}});
-        protocol::encode_parse(out, kDuplicate, "");
-        expect.push_back({protocol::fe::kParse, true, {}});
-        protocol::encode_parse(out, kDuplicate, "");
-        expect.push_back({protocol::fe::kParse, false, {}});
-        return true;
-      }
-      PreparedPtr stmt = registry_.intern(r.rest());
-      const PreparedStatement& s = *stmt;
-      ClientStatements::Entry entry{std::move(stmt), std::nullopt};
-      if (command) entry.command = *command;
-      if (!client_.put(name, std::move(entry))) {
-        *error = "too many prepared statements on one connection (limit " +
-                 std::to_string(ClientStatements::kMaxPerClient) + ")";
-        return false;
-      }
-      if (server_.contains(s.name)) {
-        // Already prepared here: a throwaway Parse gives the client its ParseComplete.
-        protocol::encode_parse(out, kThrowaway, "");
-        expect.push_back({protocol::fe::kParse, false, {}});
-        protocol::encode_close(out, 'S', kThrowaway);
-        expect.push_back({protocol::fe::kClose, true, {}});
-        return true;
-      }
-      if (auto evicted = server_.add(s.name)) {
-        protocol::encode_close(out, 'S', *evicted);
-        expect.push_back({protocol::fe::kClose, true, {}});
-      }
-      append_raw(out, s.parse);
-      expect.push_back({protocol::fe::kParse, false, s.name});
-      return true;
-    }
-    case protocol::fe::kBind: {
-      protocol::Reader r(body);
-      std::string_view portal = r.cstr();
-      std::string statement(r.cstr());
-      if (!r.ok()) {
-        *error = "malformed Bind message";
-        return false;
-      }
-      const ClientStatements::Entry* e = statement.empty() ? nullptr : client_.find(statement);
-      if (!e) break;  // unnamed, or unknown: the server answers as PostgreSQL would
-      if (e->command && bound) *bound = &*e->command;
-      const PreparedStatement* s = e->statement.get();
-      ensure_prepared(*s, out, expect);
-      protocol::Writer w(out);
-      w.begin(protocol::fe::kBind);
-      w.cstr(portal);
-      w.cstr(s->name);
-      w.raw(r.rest());
-      w.end();
-      expect.push_back({protocol::fe::kBind, false, {}});
-      return true;
-    }
-    case protocol::fe::kDescribe:
-    case protocol::fe::kClose: {
-      protocol::Reader r(body);
-      char kind = static_cast<char>(r.u8());
-      std::string name(r.cstr());
-      if (!r.ok()) {
-        *error = "malformed Describe/Close message";
-        return false;
-      }
-      if (kind != 'S' || name.empty()) break;
-      if (type == protocol::fe::kClose) {
-        // The proxy-wide statement stays prepared for others; the client gets CloseComplete.
-        client_.erase(name);
-        protocol::encode_close(out, 'S', kAbsent);
-        expect.push_back({protocol::fe::kClose, false, {}});
-        return true;
-      }
-      const ClientStatements::Entry* e = client_.find(name);
-      if (!e) break;
-      const PreparedStatement* s = e->statement.get();
-      ensure_prepared(*s, out, expect);
-      protocol::encode_describe(out, 'S', s->name);
-      expect.push_back({protocol::fe::kDescribe, false, {}});
-      return true;
-    }
-    default:
-      break;
-  }
+  Rewrite done = Rewrite::kAsSent;
+  if (type == protocol::fe::kParse)
+    done = add_parse(body, out, expect, error, command);
+  else if (type == protocol::fe::kBind)
+    done = add_bind(body, out, expect, error, bound);
+  else if (type == protocol::fe::kDescribe || type == protocol::fe::kClose)
+    done = add_describe_or_close(type, body, out, expect, error);
+  if (done != Rewrite::kAsSent) return done == Rewrite::kDone;
   append_raw(out, raw);
   switch (type) {
     case protocol::fe::kParse:

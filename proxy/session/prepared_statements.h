@@ -87,6 +87,15 @@ class RequestRewriter {
  private:
   void ensure_prepared(const PreparedStatement& s, protocol::Bytes& out,
                        std::deque<Expectation>& expect);
+  // What rewriting one message came to: done, an error, or nothing to rewrite (the message
+  // goes to the server as the client sent it).
+  enum class Rewrite { kDone, kError, kAsSent };
+  Rewrite add_parse(protocol::ByteSpan body, protocol::Bytes& out, std::deque<Expectation>& expect,
+                    std::string* error, const routing::SessionCommand* command);
+  Rewrite add_bind(protocol::ByteSpan body, protocol::Bytes& out, std::deque<Expectation>& expect,
+                   std::string* error, const routing::SessionCommand** bound);
+  Rewrite add_describe_or_close(char type, protocol::ByteSpan body, protocol::Bytes& out,
+                                std::deque<Expectation>& expect, std::string* error);
   StatementRegistry& registry_;
   ClientStatements& client_;
   pool::PreparedLru& server_;

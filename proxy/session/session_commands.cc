@@ -102,18 +102,9 @@ std::optional<routing::RouteError> ClientSession::apply_session_command(
       log_.shard.clear();
       return std::nullopt;
     case SessionCommandKind::kSetTenant:
-      if (cmd.local)
-        return routing::RouteError{"0A000", "SET LOCAL shardgate.tenant is not supported",
-                                   "Use SET shardgate.tenant outside a transaction block."};
-      tenant = cmd.value;
-      if (!config::valid_tenant_id(tenant))
-        return routing::RouteError{"3D000", "\"" + tenant + "\" is not a valid tenant id",
-                                   "Tenant ids are 1-63 characters of A-Z, a-z, 0-9, _ and -."};
+    case SessionCommandKind::kSetSearchPath:
+      if (auto err = switch_target(cmd, tenant)) return err;
       break;
-    case SessionCommandKind::kSetSearchPath: {
-      if (auto err = search_path_switch_target(cmd, tenant)) return err;
-      break;
-    }
     case SessionCommandKind::kNone:
       return std::nullopt;
   }
@@ -132,20 +123,26 @@ std::optional<routing::RouteError> ClientSession::apply_session_command(
   return std::nullopt;
 }
 
+std::optional<routing::RouteError> ClientSession::switch_target(const routing::SessionCommand& cmd,
+                                                                std::string& tenant) const {
+  if (cmd.kind == SessionCommandKind::kSetSearchPath) return search_path_switch_target(cmd, tenant);
+  if (cmd.kind != SessionCommandKind::kSetTenant) return std::nullopt;
+  if (cmd.local)
+    return routing::RouteError{"0A000", "SET LOCAL shardgate.tenant is not supported",
+                               "Use SET shardgate.tenant outside a transaction block."};
+  tenant = cmd.value;
+  if (!config::valid_tenant_id(tenant))
+    return routing::RouteError{"3D000", "\"" + tenant + "\" is not a valid tenant id",
+                               "Tenant ids are 1-63 characters of A-Z, a-z, 0-9, _ and -."};
+  return std::nullopt;
+}
+
 std::optional<routing::RouteError> ClientSession::validate_session_command(
     const routing::SessionCommand& cmd) const {
-  std::string tenant;
-  if (cmd.kind == SessionCommandKind::kSetTenant) {
-    if (cmd.local)
-      return routing::RouteError{"0A000", "SET LOCAL shardgate.tenant is not supported", {}};
-    tenant = cmd.value;
-    if (!config::valid_tenant_id(tenant))
-      return routing::RouteError{"3D000", "\"" + tenant + "\" is not a valid tenant id", {}};
-  } else if (cmd.kind == SessionCommandKind::kSetSearchPath) {
-    if (auto err = search_path_switch_target(cmd, tenant)) return err;
-  } else {
+  if (cmd.kind != SessionCommandKind::kSetTenant && cmd.kind != SessionCommandKind::kSetSearchPath)
     return std::nullopt;
-  }
+  std::string tenant;
+  if (auto err = switch_target(cmd, tenant)) return err;
   if (auto denied = routing::check_tenant_allowed(*user_, tenant)) return denied;
   auto routed = routing::route_tenant(tenant, *runtime_->config, *runtime_->directory);
   if (auto* err = std::get_if<routing::RouteError>(&routed)) return *err;
@@ -154,7 +151,7 @@ std::optional<routing::RouteError> ClientSession::validate_session_command(
 
 awaitable<void> ClientSession::release_session_server() {
   if (!server_) co_return;
-  bool clean = server_->is_open() && status_ == 'I' && pending_ == 0;
+  bool clean = server_->is_open() && exchange_.idle();
   if (clean) {
     auto result = co_await server_->run("DISCARD ALL", runtime_->config->connect_timeout);
     clean = result.ok();
@@ -261,15 +258,8 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
   } else if (type == protocol::fe::kParse && !statements_.find(std::string(name))) {
     refused_statements_.erase(std::string(name));
   }
-  if (!action.info->deallocated.empty() && action.info->statement_count == 1) {
-    // DEALLOCATE of a protocol-level statement: the server knows it under another name.
-    bool all_ours = true;
-    for (const auto& n : action.info->deallocated) all_ours &= statements_.find(n) != nullptr;
-    if (all_ours) {
-      for (const auto& n : action.info->deallocated) statements_.erase(n);
-      action.kind = StatementAction::Kind::kSessionCommand;  // answered with a stand-in
-    }
-  }
+  if (forget_own_statements(*action.info))
+    action.kind = StatementAction::Kind::kSessionCommand;  // answered with a stand-in
   if (action.kind == StatementAction::Kind::kForward) {
     note_search_path(*action.info);
     settings_.note_statement(*action.info);
@@ -294,14 +284,14 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
     replacement = std::string(kNoopSetSql);
   } else {
     const routing::SessionCommand& cmd = action.info->session;
-    if (type == protocol::fe::kQuery && status_ == 'I') {
+    if (type == protocol::fe::kQuery && !exchange_.in_transaction()) {
       stop_for_local_ = true;  // answered by shardgate once this checkout is over
       return false;
     }
     if (cmd.kind == routing::SessionCommandKind::kShowTenant) {
       replacement = "SELECT " + routing::quote_literal(route_ ? route_->tenant : "") +
                     "::text AS \"shardgate.tenant\"";
-    } else if (status_ != 'I') {
+    } else if (exchange_.in_transaction()) {
       replacement = raise_in_server("25001", "the tenant cannot change inside a transaction block",
                                     "Run SET shardgate.tenant before BEGIN or after COMMIT.");
     } else if (auto err = validate_session_command(cmd)) {
@@ -391,7 +381,7 @@ bool ClientSession::strip_refused_bind(protocol::ByteSpan body, protocol::Bytes&
 }
 
 void ClientSession::schedule_switch(const routing::SessionCommand& cmd) {
-  if (status_ != 'I') {
+  if (exchange_.in_transaction()) {
     // Cannot be refused at this point of the protocol: fail closed once the transaction ends.
     log_event(spdlog::level::warn, "prepared tenant switch inside a transaction: tenant cleared",
               &log_);
@@ -400,6 +390,15 @@ void ClientSession::schedule_switch(const routing::SessionCommand& cmd) {
     return;
   }
   pending_switch_ = cmd;
+}
+
+bool ClientSession::forget_own_statements(const routing::StatementInfo& info) {
+  if (info.deallocated.empty() || info.statement_count != 1) return false;
+  for (const auto& n : info.deallocated)
+    if (!statements_.find(n)) return false;
+  // DEALLOCATE of protocol-level statements: the server knows them under other names.
+  for (const auto& n : info.deallocated) statements_.erase(n);
+  return true;
 }
 
 }  // namespace shardgate::proxy

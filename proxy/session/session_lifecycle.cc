@@ -10,7 +10,7 @@ void ClientSession::request_shutdown() {
   error_code ignored;
   if (!shutdown_signal_) {
     client_.cancel(ignored);  // between transactions: wake the read and say goodbye
-  } else if (pending_ == 0 && status_ == 'I' && !unsynced_) {
+  } else if (exchange_.idle()) {
     shutdown_signal_->cancel();  // inside a checkout but idle: end it now
   }
 }
@@ -44,7 +44,7 @@ ClientSession::Info ClientSession::describe() const {
     info.shard = route_->placement.shard;
     info.pool = pool_key_;
   }
-  info.transaction_status = server_ ? status_ : 'I';
+  info.transaction_status = server_ ? exchange_.status() : 'I';
   info.state = waiting_ ? "waiting" : (in_flight_ ? "active" : "idle");
   if (server_) {
     info.server_pid = server_->cancel_target().pid;

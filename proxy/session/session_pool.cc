@@ -77,7 +77,6 @@ awaitable<bool> ClientSession::pass_pause_gate() {
 }
 
 void ClientSession::begin_request(char type, protocol::ByteSpan body) {
-  ++pending_;
   settings_.end_request();
   request_timing_.push_back({std::chrono::steady_clock::now(), type, {}, 0});
   if (slow_threshold().count() > 0) {
@@ -117,7 +116,6 @@ void ClientSession::note_statement(char type, protocol::ByteSpan body) {
 }
 
 void ClientSession::finish_request() {
-  if (pending_ > 0) --pending_;
   if (!request_timing_.empty()) {
     const auto& timing = request_timing_.front();
     auto elapsed = std::chrono::steady_clock::now() - timing.started;
@@ -137,7 +135,7 @@ void ClientSession::finish_request() {
     }
     request_timing_.pop_front();
   }
-  if (pending_ == 0 && status_ == 'I') set_in_flight(false);
+  if (!exchange_.awaiting_reply() && !exchange_.in_transaction()) set_in_flight(false);
 }
 
 void ClientSession::return_server(bool reusable) {

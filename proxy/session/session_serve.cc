@@ -30,9 +30,7 @@ awaitable<bool> ClientSession::head_message(char& type, protocol::ByteSpan& body
     }
     size_t want = frame.needed > client_buf_.size() ? frame.needed : client_buf_.size() + 1;
     if (shutdown_requested_ && client_buf_.empty()) {
-      co_await send_error("FATAL", "57P01",
-                          "terminating connection because shardgate is shutting down",
-                          "Reconnect to another shardgate instance or retry shortly.");
+      co_await say_shutting_down();
       co_return false;
     }
     auto ec = co_await read_at_least(client_, client_buf_, want);
@@ -41,6 +39,11 @@ awaitable<bool> ClientSession::head_message(char& type, protocol::ByteSpan& body
       co_return false;
     }
   }
+}
+
+awaitable<void> ClientSession::say_shutting_down() {
+  co_await send_error("FATAL", "57P01", "terminating connection because shardgate is shutting down",
+                      "Reconnect to another shardgate instance or retry shortly.");
 }
 
 awaitable<void> ClientSession::refuse_request(char type, std::string_view sqlstate,
@@ -79,18 +82,12 @@ awaitable<ClientSession::Local> ClientSession::answer_locally(char type, protoco
   auto sql = protocol::decode_query(body);
   if (!sql) co_return Local::kNeedsServer;  // the server reports the malformed message
   StatementAction action = classify(*sql);
-  if (!action.info->deallocated.empty() && action.info->statement_count == 1) {
-    bool all_ours = true;
-    for (const auto& n : action.info->deallocated) all_ours &= statements_.find(n) != nullptr;
-    if (all_ours) {
-      // DEALLOCATE of protocol-level statements: the server knows them under other names.
-      for (const auto& n : action.info->deallocated) statements_.erase(n);
-      client_buf_.consume(size);
-      protocol::encode_command_complete(out, "DEALLOCATE");
-      protocol::encode_ready_for_query(out, 'I');
-      auto ec = co_await write_bytes(client_, out);
-      co_return ec ? Local::kEnd : Local::kAnswered;
-    }
+  if (forget_own_statements(*action.info)) {
+    client_buf_.consume(size);
+    protocol::encode_command_complete(out, "DEALLOCATE");
+    protocol::encode_ready_for_query(out, 'I');
+    auto ec = co_await write_bytes(client_, out);
+    co_return ec ? Local::kEnd : Local::kAnswered;
   }
   if (action.kind == StatementAction::Kind::kSessionCommand) {
     routing::SessionCommand cmd = action.info->session;
@@ -131,6 +128,165 @@ awaitable<bool> ClientSession::after_switch() {
   co_return false;
 }
 
+awaitable<ClientSession::Local> ClientSession::admit_request(char type, size_t size) {
+  if (!route_) {
+    auto e = routing::no_tenant_error(*runtime_->config, false);
+    client_buf_.consume(size);
+    co_await refuse_request(type, e.sqlstate, e.message, e.hint);
+    co_return Local::kAnswered;
+  }
+  if (!server_ && services_.runtime.generation() != runtime_generation_) {
+    // A reload or an admin command changed the directory or config: route again.
+    if (auto err = refresh_runtime()) {
+      client_buf_.consume(size);
+      co_await refuse_request(type, err->sqlstate, err->message, err->hint);
+      co_return Local::kAnswered;
+    }
+    if (leave_for_owner())
+      co_return Local::kMoved;  // the tenant's pool now lives on another worker
+  } else if (server_ && session_mode() && !exchange_.in_transaction() &&
+             services_.runtime.generation() != runtime_generation_) {
+    // Session mode keeps its server connection (and the settings it started with); only a
+    // tenant that left the directory ends the session, as a dropped database would.
+    runtime_generation_ = services_.runtime.generation();
+    auto next = services_.runtime.get();
+    auto routed = routing::route_tenant(route_->tenant, *next->config, *next->directory);
+    if (auto* err = std::get_if<routing::RouteError>(&routed); err && err->sqlstate == "3D000") {
+      log_event(spdlog::level::info, "tenant removed from the directory: session ended", &log_);
+      co_await release_session_server();
+      co_await send_error("FATAL", err->sqlstate, err->message, err->hint);
+      co_return Local::kMoved;
+    }
+  }
+  if (!server_ || session_mode()) {
+    bool entered = co_await pass_pause_gate();
+    if (!entered) {
+      client_buf_.consume(size);
+      co_await refuse_request(
+          type, "57P03",
+          "tenant \"" + route_->tenant + "\" is paused on shard \"" + route_->placement.shard +
+              "\" (waited longer than its pause_timeout)",
+          "An operator paused this tenant or shard (PAUSE on the admin socket); retry after "
+          "RESUME.");
+      co_return Local::kAnswered;
+    }
+  }
+  if (!server_ && tenant_state_ && type == protocol::fe::kQuery) {
+    // Rate limit before taking a server connection: a throttled tenant waits without
+    // holding one, and a refusal needs none.
+    auto decision = tenant_state_->take_query();
+    if (!decision.allowed) {
+      set_in_flight(false);
+      client_buf_.consume(size);
+      co_await refuse_request(type, "53400", rate_limit_message(), rate_limit_hint());
+      co_return Local::kAnswered;
+    }
+    if (decision.delay.count() > 0) {
+      asio::steady_timer wait(client_.get_executor(), decision.delay);
+      co_await wait.async_wait(use_nothrow);
+    }
+    head_counted_ = true;
+  }
+  co_return Local::kNeedsServer;
+}
+
+awaitable<ClientSession::Local> ClientSession::take_server(char type, size_t size,
+                                                           std::optional<CheckoutEnd>& joined) {
+  // The pool is exhausted and a connection of this tenant runs a request this one may queue
+  // behind (tier pipeline_depth > 1): no wait for a free connection.
+  if (!server_) {
+    if (auto* conn = joinable_pipeline()) {
+      stop_for_local_ = false;
+      joined = co_await run_joined(*conn);
+      if (!server_) {  // a malformed request, refused before it was queued
+        protocol::Bytes out;
+        protocol::encode_error(out, "FATAL", "08P01", "invalid message from client");
+        co_await write_bytes(client_, out);
+        co_return Local::kMoved;
+      }
+    }
+  }
+  if (!server_) {
+    waiting_ = true;
+    auto lease = co_await acquire_server();
+    waiting_ = false;
+    if (!lease.conn) {
+      set_in_flight(false);
+      client_buf_.consume(size);
+      log_event(spdlog::level::warn, "no server connection", &log_,
+                {{"reason", lease.error.message}});
+      co_await refuse_request(type, lease.error.sqlstate, lease.error.message,
+                              lease.error.sqlstate == "53300"
+                                  ? "Retry the statement later, or raise the tier's pool_size."
+                                  : "Retry later; other shards are not affected.");
+      co_return Local::kAnswered;
+    }
+    server_ = std::move(lease.conn);
+  }
+  co_return Local::kNeedsServer;
+}
+
+awaitable<ClientSession::Local> ClientSession::after_checkout(CheckoutEnd end) {
+  protocol::Bytes out;
+  switch (end) {
+    case CheckoutEnd::kReleased: {
+      bool keep = session_mode() && !pending_switch_;
+      if (!keep) {
+        if (session_mode())
+          co_await release_session_server();
+        else
+          return_server(true);
+      }
+      bool moved = co_await after_switch();
+      co_return moved ? Local::kMoved : Local::kAnswered;
+    }
+    case CheckoutEnd::kShutdown:
+      if (session_mode())
+        co_await release_session_server();
+      else
+        return_server(true);
+      co_await say_shutting_down();
+      co_return Local::kMoved;
+    case CheckoutEnd::kClientGone:
+    case CheckoutEnd::kClientTerminated:
+      if (!exchange_.quiet()) {
+        // A client that leaves mid-query must not leave the query running on the shard, nor
+        // half a pipeline on a connection someone else would get.
+        if (exchange_.awaiting_reply()) co_await pool::send_cancel(server_->cancel_target());
+        return_server(false);
+      } else if (exchange_.in_transaction()) {
+        // Left inside a transaction: roll it back before anyone else gets the connection.
+        auto r = co_await server_->run("ROLLBACK", runtime_->config->connect_timeout);
+        if (session_mode() && r.ok())
+          co_await release_session_server();
+        else
+          return_server(r.ok());
+      } else if (session_mode()) {
+        co_await release_session_server();
+      } else {
+        return_server(true);
+      }
+      co_return Local::kMoved;
+    case CheckoutEnd::kProtocolError:
+      if (exchange_.awaiting_reply()) co_await pool::send_cancel(server_->cancel_target());
+      // Nothing of this client's left on the connection (a queued request reads its answer
+      // to the end first): others may use it.
+      return_server(exchange_.idle());
+      protocol::encode_error(out, "FATAL", "08P01", "invalid message framing from client");
+      co_await write_bytes(client_, out);
+      co_return Local::kMoved;
+    case CheckoutEnd::kServerGone:
+    case CheckoutEnd::kContextFailed:
+      return_server(false);
+      if (session_mode()) {
+        // Session mode promised one server for the whole session: end it (08006 was sent).
+        co_return Local::kMoved;
+      }
+      co_return Local::kAnswered;  // run_checkout already told the client
+  }
+  co_return Local::kAnswered;
+}
+
 awaitable<void> ClientSession::serve_loop() {
   for (;;) {
     char type = 0;
@@ -139,101 +295,13 @@ awaitable<void> ClientSession::serve_loop() {
     bool got_message = co_await head_message(type, body, size);
     if (!got_message) break;
     forward_memo_set_ = false;  // a verdict lives for this message's checkout only
-    auto local_answer = co_await answer_locally(type, body, size);
-    if (local_answer == Local::kAnswered) continue;
-    if (local_answer == Local::kMoved) co_return;
-    if (local_answer == Local::kEnd) break;
-    if (!route_) {
-      auto e = routing::no_tenant_error(*runtime_->config, false);
-      client_buf_.consume(size);
-      co_await refuse_request(type, e.sqlstate, e.message, e.hint);
-      continue;
-    }
-    if (!server_ && services_.runtime.generation() != runtime_generation_) {
-      // A reload or an admin command changed the directory or config: route again.
-      if (auto err = refresh_runtime()) {
-        client_buf_.consume(size);
-        co_await refuse_request(type, err->sqlstate, err->message, err->hint);
-        continue;
-      }
-      if (leave_for_owner()) co_return;  // the tenant's pool now lives on another worker
-    } else if (server_ && session_mode() && status_ == 'I' &&
-               services_.runtime.generation() != runtime_generation_) {
-      // Session mode keeps its server connection (and the settings it started with); only a
-      // tenant that left the directory ends the session, as a dropped database would.
-      runtime_generation_ = services_.runtime.generation();
-      auto next = services_.runtime.get();
-      auto routed = routing::route_tenant(route_->tenant, *next->config, *next->directory);
-      if (auto* err = std::get_if<routing::RouteError>(&routed); err && err->sqlstate == "3D000") {
-        log_event(spdlog::level::info, "tenant removed from the directory: session ended", &log_);
-        co_await release_session_server();
-        co_await send_error("FATAL", err->sqlstate, err->message, err->hint);
-        co_return;
-      }
-    }
-    if (!server_ || session_mode()) {
-      bool entered = co_await pass_pause_gate();
-      if (!entered) {
-        client_buf_.consume(size);
-        co_await refuse_request(
-            type, "57P03",
-            "tenant \"" + route_->tenant + "\" is paused on shard \"" + route_->placement.shard +
-                "\" (waited longer than its pause_timeout)",
-            "An operator paused this tenant or shard (PAUSE on the admin socket); retry after "
-            "RESUME.");
-        continue;
-      }
-    }
-    if (!server_ && tenant_state_ && type == protocol::fe::kQuery) {
-      // Rate limit before taking a server connection: a throttled tenant waits without
-      // holding one, and a refusal needs none.
-      tenant_state_->queries.fetch_add(1, std::memory_order_relaxed);
-      auto decision = tenant_state_->bucket.take(routing::TokenBucket::Clock::now());
-      if (!decision.allowed) {
-        tenant_state_->rate_limited.fetch_add(1, std::memory_order_relaxed);
-        set_in_flight(false);
-        client_buf_.consume(size);
-        co_await refuse_request(type, "53400", rate_limit_message(), rate_limit_hint());
-        continue;
-      }
-      if (decision.delay.count() > 0) {
-        asio::steady_timer wait(client_.get_executor(), decision.delay);
-        co_await wait.async_wait(use_nothrow);
-      }
-      head_counted_ = true;
-    }
-    // The pool is exhausted and a connection of this tenant runs a request this one may queue
-    // behind (tier pipeline_depth > 1): no wait for a free connection.
+    auto step = co_await answer_locally(type, body, size);
+    if (step == Local::kNeedsServer) step = co_await admit_request(type, size);
     std::optional<CheckoutEnd> joined;
-    if (!server_) {
-      if (auto* conn = joinable_pipeline()) {
-        stop_for_local_ = false;
-        joined = co_await run_joined(*conn);
-        if (!server_) {  // a malformed request, refused before it was queued
-          protocol::Bytes out;
-          protocol::encode_error(out, "FATAL", "08P01", "invalid message from client");
-          co_await write_bytes(client_, out);
-          co_return;
-        }
-      }
-    }
-    if (!server_) {
-      waiting_ = true;
-      auto lease = co_await acquire_server();
-      waiting_ = false;
-      if (!lease.conn) {
-        set_in_flight(false);
-        client_buf_.consume(size);
-        log_event(spdlog::level::warn, "no server connection", &log_,
-                  {{"reason", lease.error.message}});
-        co_await refuse_request(type, lease.error.sqlstate, lease.error.message,
-                                lease.error.sqlstate == "53300"
-                                    ? "Retry the statement later, or raise the tier's pool_size."
-                                    : "Retry later; other shards are not affected.");
-        continue;
-      }
-      server_ = std::move(lease.conn);
-    }
+    if (step == Local::kNeedsServer) step = co_await take_server(type, size, joined);
+    if (step == Local::kAnswered) continue;
+    if (step == Local::kMoved) co_return;
+    if (step == Local::kEnd) break;
     CheckoutEnd end;
     if (joined) {
       end = *joined;
@@ -242,74 +310,16 @@ awaitable<void> ClientSession::serve_loop() {
       stop_for_local_ = false;
       end = co_await run_checkout(prefix);
     }
-    server_->set_transaction_status(status_);
-    protocol::Bytes out;
-    switch (end) {
-      case CheckoutEnd::kReleased: {
-        bool keep = session_mode() && !pending_switch_;
-        if (!keep) {
-          if (session_mode())
-            co_await release_session_server();
-          else
-            return_server(true);
-        }
-        bool moved = co_await after_switch();
-        if (moved) co_return;
-        continue;
-      }
-      case CheckoutEnd::kShutdown:
-        if (session_mode())
-          co_await release_session_server();
-        else
-          return_server(true);
-        protocol::encode_error(out, "FATAL", "57P01",
-                               "terminating connection because shardgate is shutting down",
-                               "Reconnect to another shardgate instance or retry shortly.");
-        co_await write_bytes(client_, out);
-        co_return;
-      case CheckoutEnd::kClientGone:
-      case CheckoutEnd::kClientTerminated:
-        if (pending_ > 0 || unsynced_) {
-          // A client that leaves mid-query must not leave the query running on the shard, nor
-          // half a pipeline on a connection someone else would get.
-          if (pending_ > 0) co_await pool::send_cancel(server_->cancel_target());
-          return_server(false);
-        } else if (status_ != 'I') {
-          // Left inside a transaction: roll it back before anyone else gets the connection.
-          auto r = co_await server_->run("ROLLBACK", runtime_->config->connect_timeout);
-          if (session_mode() && r.ok())
-            co_await release_session_server();
-          else
-            return_server(r.ok());
-        } else if (session_mode()) {
-          co_await release_session_server();
-        } else {
-          return_server(true);
-        }
-        co_return;
-      case CheckoutEnd::kProtocolError:
-        if (pending_ > 0) co_await pool::send_cancel(server_->cancel_target());
-        // Nothing of this client's left on the connection (a queued request reads its answer
-        // to the end first): others may use it.
-        return_server(pending_ == 0 && !unsynced_ && status_ == 'I');
-        protocol::encode_error(out, "FATAL", "08P01", "invalid message framing from client");
-        co_await write_bytes(client_, out);
-        co_return;
-      case CheckoutEnd::kServerGone:
-      case CheckoutEnd::kContextFailed:
-        return_server(false);
-        if (session_mode()) {
-          // Session mode promised one server for the whole session: end it (08006 was sent).
-          co_return;
-        }
-        continue;  // run_checkout already told the client
-    }
+    server_->set_transaction_status(exchange_.status());
+    step = co_await after_checkout(end);
+    if (step == Local::kAnswered) continue;
+    co_return;
   }
   if (server_) {
     if (session_mode())
       co_await release_session_server();
     else
-      return_server(pending_ == 0 && status_ == 'I');
+      return_server(exchange_.idle());
   }
 }
 

@@ -72,6 +72,13 @@ std::shared_ptr<TenantState> TenantRegistry::get(const std::string& tenant,
   return state;
 }
 
+routing::TokenBucket::Decision TenantState::take_query() {
+  queries.fetch_add(1, std::memory_order_relaxed);
+  auto decision = bucket.take(routing::TokenBucket::Clock::now());
+  if (!decision.allowed) rate_limited.fetch_add(1, std::memory_order_relaxed);
+  return decision;
+}
+
 void TenantState::count_error(std::string_view sqlstate) {
   std::string cls(sqlstate.substr(0, 2));
   if (cls.size() != 2) cls = "XX";

@@ -60,6 +60,9 @@ struct TenantState {
   std::atomic<bool> retired{false};
 
   void configure(const TenantLimits& limits);
+  // One query message (or Execute) against the tenant's rate: counted, and a token taken
+  // from its bucket; a refusal is counted as rate limited.
+  routing::TokenBucket::Decision take_query();
   // Counts an ErrorResponse the tenant's client received, by SQLSTATE class ("42", "53", ...).
   void count_error(std::string_view sqlstate);
   std::vector<std::pair<std::string, uint64_t>> errors_by_class() const;

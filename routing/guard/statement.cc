@@ -35,53 +35,50 @@ constexpr size_t kBigStackBytes = 128u << 20;  // reserved, touched only as deep
 // SubLink, SelectStmt, ResTarget... levels to the tree).
 constexpr int kParenDepth = 4;
 
+// Tokens that add no level of their own: names, constants, parameters, comments.
+bool is_leaf_token(PgQuery__Token t) {
+  switch (t) {
+    case PG_QUERY__TOKEN__IDENT:
+    case PG_QUERY__TOKEN__UIDENT:
+    case PG_QUERY__TOKEN__FCONST:
+    case PG_QUERY__TOKEN__SCONST:
+    case PG_QUERY__TOKEN__USCONST:
+    case PG_QUERY__TOKEN__BCONST:
+    case PG_QUERY__TOKEN__XCONST:
+    case PG_QUERY__TOKEN__ICONST:
+    case PG_QUERY__TOKEN__PARAM:
+    case PG_QUERY__TOKEN__NULL_P:
+    case PG_QUERY__TOKEN__TRUE_P:
+    case PG_QUERY__TOKEN__FALSE_P:
+    case PG_QUERY__TOKEN__DEFAULT:
+    case PG_QUERY__TOKEN__ASCII_46:  // .
+    case PG_QUERY__TOKEN__SQL_COMMENT:
+    case PG_QUERY__TOKEN__C_COMMENT:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // A conservative bound on the parse tree's depth from the token stream: within one
 // parenthesis level, every token other than names, constants and separators may add a level
 // (left-deep operator chains), commas/semicolons/AND/OR separate siblings (PostgreSQL
 // flattens AND and OR chains), and a parenthesised part adds its own depth.
-bool estimate_depth(const std::string& text, int& depth, std::string& error) {
-  PgQueryScanResult scan = pg_query_scan(text.c_str());
-  if (scan.error) {
-    error = scan.error->message ? scan.error->message : "syntax error";
-    pg_query_free_scan_result(scan);
-    return false;
-  }
-  PgQuery__ScanResult* tokens = pg_query__scan_result__unpack(
-      nullptr, scan.pbuf.len, reinterpret_cast<const uint8_t*>(scan.pbuf.data));
-  pg_query_free_scan_result(scan);
-  if (!tokens) {
-    error = "could not read libpg_query's token stream";
-    return false;
-  }
-  struct Level {
-    int ops = 0;    // operators in the current segment
-    int child = 0;  // deepest parenthesised part in the current segment
-    int best = 0;   // deepest finished segment
-    // UNION/INTERSECT/EXCEPT and JOIN chains span commas and AND/OR (SELECT 1, 2 UNION
-    // SELECT 1, 2 UNION ...; a JOIN b ON x AND y JOIN c ...): counted for the whole level.
-    int chain = 0;
-    int done = 0;  // deepest finished statement (after ';')
-    int close() const { return std::max(done, chain + std::max(best, ops + child)); }
-  };
-  std::vector<Level> levels(1);
-  int deepest = 0;
-  PgQuery__Token prev = PG_QUERY__TOKEN__NUL;
-  for (size_t i = 0; i < tokens->n_tokens; ++i) {
-    PgQuery__Token t = tokens->tokens[i]->token;
-    PgQuery__Token next =
-        i + 1 < tokens->n_tokens ? tokens->tokens[i + 1]->token : PG_QUERY__TOKEN__NUL;
-    Level& top = levels.back();
+class DepthEstimate {
+ public:
+  void add(PgQuery__Token t, PgQuery__Token prev, PgQuery__Token next) {
+    Level& top = levels_.back();
     switch (t) {
       case PG_QUERY__TOKEN__ASCII_40:  // (
       case PG_QUERY__TOKEN__ASCII_91:  // [
-        levels.emplace_back();
+        levels_.emplace_back();
         break;
       case PG_QUERY__TOKEN__ASCII_41:  // )
       case PG_QUERY__TOKEN__ASCII_93:  // ]
-        if (levels.size() > 1) {
-          int d = levels.back().close() + kParenDepth;
-          levels.pop_back();
-          levels.back().child = std::max(levels.back().child, d);
+        if (levels_.size() > 1) {
+          int d = levels_.back().close() + kParenDepth;
+          levels_.pop_back();
+          levels_.back().child = std::max(levels_.back().child, d);
         }
         break;
       case PG_QUERY__TOKEN__UNION:
@@ -100,23 +97,6 @@ bool estimate_depth(const std::string& text, int& depth, std::string& error) {
         top.best = std::max(top.best, top.ops + top.child);
         top.ops = top.child = 0;
         break;
-      case PG_QUERY__TOKEN__IDENT:
-      case PG_QUERY__TOKEN__UIDENT:
-      case PG_QUERY__TOKEN__FCONST:
-      case PG_QUERY__TOKEN__SCONST:
-      case PG_QUERY__TOKEN__USCONST:
-      case PG_QUERY__TOKEN__BCONST:
-      case PG_QUERY__TOKEN__XCONST:
-      case PG_QUERY__TOKEN__ICONST:
-      case PG_QUERY__TOKEN__PARAM:
-      case PG_QUERY__TOKEN__NULL_P:
-      case PG_QUERY__TOKEN__TRUE_P:
-      case PG_QUERY__TOKEN__FALSE_P:
-      case PG_QUERY__TOKEN__DEFAULT:
-      case PG_QUERY__TOKEN__ASCII_46:  // .
-      case PG_QUERY__TOKEN__SQL_COMMENT:
-      case PG_QUERY__TOKEN__C_COMMENT:
-        break;
       case PG_QUERY__TOKEN__ASCII_45:  // - and + signs of a number: folded into the constant
       case PG_QUERY__TOKEN__ASCII_43:
         if ((prev == PG_QUERY__TOKEN__ASCII_40 || prev == PG_QUERY__TOKEN__ASCII_44) &&
@@ -126,18 +106,60 @@ bool estimate_depth(const std::string& text, int& depth, std::string& error) {
         ++top.ops;
         break;
       default:
-        ++top.ops;
+        if (!is_leaf_token(t)) ++top.ops;
         break;
     }
+  }
+
+  int finish() {
+    int deepest = 0;
+    while (!levels_.empty()) {
+      deepest = std::max(
+          deepest, levels_.back().close() + kParenDepth * static_cast<int>(levels_.size() - 1));
+      levels_.pop_back();
+    }
+    return deepest;
+  }
+
+ private:
+  struct Level {
+    int ops = 0;    // operators in the current segment
+    int child = 0;  // deepest parenthesised part in the current segment
+    int best = 0;   // deepest finished segment
+    // UNION/INTERSECT/EXCEPT and JOIN chains span commas and AND/OR (SELECT 1, 2 UNION
+    // SELECT 1, 2 UNION ...; a JOIN b ON x AND y JOIN c ...): counted for the whole level.
+    int chain = 0;
+    int done = 0;  // deepest finished statement (after ';')
+    int close() const { return std::max(done, chain + std::max(best, ops + child)); }
+  };
+  std::vector<Level> levels_ = std::vector<Level>(1);
+};
+
+bool estimate_depth(const std::string& text, int& depth, std::string& error) {
+  PgQueryScanResult scan = pg_query_scan(text.c_str());
+  if (scan.error) {
+    error = scan.error->message ? scan.error->message : "syntax error";
+    pg_query_free_scan_result(scan);
+    return false;
+  }
+  PgQuery__ScanResult* tokens = pg_query__scan_result__unpack(
+      nullptr, scan.pbuf.len, reinterpret_cast<const uint8_t*>(scan.pbuf.data));
+  pg_query_free_scan_result(scan);
+  if (!tokens) {
+    error = "could not read libpg_query's token stream";
+    return false;
+  }
+  DepthEstimate estimate;
+  PgQuery__Token prev = PG_QUERY__TOKEN__NUL;
+  for (size_t i = 0; i < tokens->n_tokens; ++i) {
+    PgQuery__Token t = tokens->tokens[i]->token;
+    PgQuery__Token next =
+        i + 1 < tokens->n_tokens ? tokens->tokens[i + 1]->token : PG_QUERY__TOKEN__NUL;
+    estimate.add(t, prev, next);
     prev = t;
   }
-  while (!levels.empty()) {
-    deepest = std::max(deepest,
-                       levels.back().close() + kParenDepth * static_cast<int>(levels.size() - 1));
-    levels.pop_back();
-  }
   pg_query__scan_result__free_unpacked(tokens, nullptr);
-  depth = deepest;
+  depth = estimate.finish();
   return true;
 }
 
