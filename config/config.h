@@ -12,6 +12,10 @@
 
 #include "absl/status/statusor.h"
 
+namespace YAML {
+class Node;
+}
+
 namespace shardgate::config {
 
 using Duration = std::chrono::milliseconds;
@@ -43,6 +47,7 @@ struct UserConfig {
   AuthMethod method = AuthMethod::kScramSha256;  // key `auth`: scram-sha-256 | md5 | plain | trust
   bool all_tenants = false;                      // tenants: "*"
   std::vector<std::string> tenants;              // otherwise the allow-list
+  bool require_tls = false;                      // plaintext connections of this user: 28000
 };
 
 struct ShardConfig {
@@ -59,6 +64,11 @@ struct ShardConfig {
   const std::string& control_password() const {
     return admin_user.empty() ? password : admin_password;
   }
+  // TLS to the shard, as libpq's options of the same names (config/parse_tls.cc).
+  std::string sslmode = "disable";  // disable | prefer | require | verify-ca | verify-full
+  std::string sslrootcert;          // CA file (required by verify-ca and verify-full)
+  std::string sslcert;              // client certificate for shards that ask for one
+  std::string sslkey;
 };
 
 struct RateConfig {
@@ -103,6 +113,20 @@ struct AdminConfig {
   std::string user = "admin";
   std::string password;
   std::string audit_log;  // file path; empty = stderr log only
+};
+
+// The client-side `tls` block (also the admin TCP listener's). Paths are absolute after
+// parsing (relative ones are resolved against the config file's folder).
+enum class TlsMode { kDisable, kAllow, kRequire };
+enum class TlsVersion { k1_2, k1_3 };
+struct TlsConfig {
+  TlsMode mode = TlsMode::kDisable;  // allow when cert_file is given and mode is not
+  std::string cert_file;
+  std::string key_file;
+  std::string ca_file;  // optional: client certificates are verified against it
+  TlsVersion min_version = TlsVersion::k1_2;
+  std::string ciphers;  // TLS 1.2 cipher list (OpenSSL syntax); empty = shardgate's default
+  bool enabled() const { return mode != TlsMode::kDisable; }
 };
 
 struct MetricsConfig {
@@ -171,6 +195,7 @@ struct Config {
   Duration idle_transaction_timeout{0};
   KeepAliveConfig tcp_keepalive;
   AdminConfig admin;
+  TlsConfig tls;
   MetricsConfig metrics;
   LogConfig log;
   std::vector<UserConfig> users;
@@ -191,6 +216,22 @@ using ConfigPtr = std::shared_ptr<const Config>;
 // Parses YAML text; `source_name` is used in error messages ("file:line: key: problem").
 absl::StatusOr<Config> parse_config(const std::string& yaml_text, const std::string& source_name);
 absl::StatusOr<Config> load_config_file(const std::string& path);
+
+namespace yaml {
+class Reader;
+}
+// The `tls` block (config/parse_tls.cc); `config_file` anchors relative paths.
+TlsConfig parse_tls(const yaml::Reader& reader, const YAML::Node& node,
+                    const std::string& config_file);
+// One of a shard's ssl* keys (`name`), into `shard`.
+void parse_shard_tls_key(const yaml::Reader& reader, const std::string& name,
+                         const YAML::Node& node, const std::string& key, ShardConfig& shard,
+                         const std::string& config_file);
+// After all of a shard's keys: the combinations that make no sense (a key without its cert).
+void check_shard_tls(const yaml::Reader& reader, const YAML::Node& node, const std::string& key,
+                     const ShardConfig& shard);
+// A path as written in the config file: absolute, or relative to the file's folder.
+std::string resolve_config_path(const std::string& path, const std::string& config_file);
 
 // Resolves "env:NAME" to the environment variable's value; other strings are returned as is.
 absl::StatusOr<std::string> resolve_secret(const std::string& value, const std::string& where);

@@ -52,9 +52,25 @@ class ConfigParser {
     std::map<std::string, YAML::Node> sections;
     r_.for_each(
         root, "",
-        {"listen", "workers", "connect_timeout", "shutdown_timeout", "max_client_conn",
-         "client_login_timeout", "client_idle_timeout", "idle_transaction_timeout", "tcp_keepalive",
-         "admin", "metrics", "log", "auth", "tenant", "shards", "tiers", "guard", "directory",
+        {"listen",
+         "workers",
+         "connect_timeout",
+         "shutdown_timeout",
+         "max_client_conn",
+         "client_login_timeout",
+         "client_idle_timeout",
+         "idle_transaction_timeout",
+         "tcp_keepalive",
+         "admin",
+         "tls",
+         "metrics",
+         "log",
+         "auth",
+         "tenant",
+         "shards",
+         "tiers",
+         "guard",
+         "directory",
          "provisioning"},
         [&](const std::string& k, const YAML::Node& v, const std::string&) { sections[k] = v; });
     auto section = [&](const char* name) {
@@ -85,6 +101,7 @@ class ConfigParser {
     if (sections.count("tcp_keepalive"))
       c_.tcp_keepalive = parse_keepalive(r_, section("tcp_keepalive"), "tcp_keepalive");
     parse_admin(section("admin"));
+    c_.tls = parse_tls(r_, section("tls"), c_.source_file);
     parse_metrics(section("metrics"));
     parse_log(section("log"));
     parse_shards(section("shards"), root);
@@ -199,26 +216,29 @@ class ConfigParser {
             r_.fail(v, key, "expected a mapping {host, port, dbname, user, password}");
           ShardConfig s;
           s.name = name;
-          r_.for_each(
-              v, key,
-              {"host", "port", "dbname", "user", "password", "admin_user", "admin_password"},
-              [&](const std::string& k, const YAML::Node& f, const std::string& fkey) {
-                if (k == "host") {
-                  s.host = r_.non_empty_str(f, fkey);
-                } else if (k == "port") {
-                  s.port = static_cast<uint16_t>(r_.integer(f, fkey, 1, 65535));
-                } else if (k == "dbname") {
-                  s.dbname = r_.non_empty_str(f, fkey);
-                } else if (k == "user") {
-                  s.user = r_.non_empty_str(f, fkey);
-                } else if (k == "admin_user") {
-                  s.admin_user = r_.non_empty_str(f, fkey);
-                } else if (k == "admin_password") {
-                  s.admin_password = r_.secret(f, fkey);
-                } else {
-                  s.password = r_.secret(f, fkey);
-                }
-              });
+          r_.for_each(v, key,
+                      {"host", "port", "dbname", "user", "password", "admin_user", "admin_password",
+                       "sslmode", "sslrootcert", "sslcert", "sslkey"},
+                      [&](const std::string& k, const YAML::Node& f, const std::string& fkey) {
+                        if (k.starts_with("ssl")) {
+                          parse_shard_tls_key(r_, k, f, fkey, s, c_.source_file);
+                        } else if (k == "host") {
+                          s.host = r_.non_empty_str(f, fkey);
+                        } else if (k == "port") {
+                          s.port = static_cast<uint16_t>(r_.integer(f, fkey, 1, 65535));
+                        } else if (k == "dbname") {
+                          s.dbname = r_.non_empty_str(f, fkey);
+                        } else if (k == "user") {
+                          s.user = r_.non_empty_str(f, fkey);
+                        } else if (k == "admin_user") {
+                          s.admin_user = r_.non_empty_str(f, fkey);
+                        } else if (k == "admin_password") {
+                          s.admin_password = r_.secret(f, fkey);
+                        } else {
+                          s.password = r_.secret(f, fkey);
+                        }
+                      });
+          check_shard_tls(r_, v, key, s);
           c_.shards.emplace(name, std::move(s));
         });
     if (c_.shards.empty()) {
@@ -452,9 +472,15 @@ class ConfigParser {
     if (!n.IsMap()) r_.fail(n, key, "expected a mapping {name, password, auth, tenants}");
     UserConfig u;
     std::optional<YAML::Node> name_node, password_node, auth_node, tenants_node;
-    r_.for_each(n, key, {"name", "password", "auth", "tenants"},
+    r_.for_each(n, key, {"name", "password", "auth", "tenants", "require_tls"},
                 [&](const std::string& k, const YAML::Node& v, const std::string& fkey) {
-                  if (k == "name") {
+                  if (k == "require_tls") {
+                    u.require_tls = r_.boolean(v, fkey);
+                    if (u.require_tls && !c_.tls.enabled())
+                      r_.fail(v, fkey,
+                              "this user could never connect: TLS is off (give tls.cert_file "
+                              "and tls.key_file)");
+                  } else if (k == "name") {
                     u.name = r_.non_empty_str(v, fkey);
                     name_node = v;
                   } else if (k == "password") {
@@ -547,11 +573,7 @@ class ConfigParser {
   }
 
   std::string resolve_path(const std::string& file) {
-    std::filesystem::path p(file);
-    if (p.is_absolute()) return file;
-    std::filesystem::path base = std::filesystem::path(c_.source_file).parent_path();
-    if (base.empty()) return file;
-    return (base / p).lexically_normal().string();
+    return resolve_config_path(file, c_.source_file);
   }
 
   void parse_default_placement(const YAML::Node& v, const std::string& key) {

@@ -37,17 +37,21 @@ awaitable<ServerResult> ServerConnection::connect(const ConnectTarget& target,
   asio::steady_timer timer(executor);
   timer.expires_after(timeout);
   auto work = [this, &target]() -> awaitable<ServerResult> {
-    tcp::resolver resolver(socket_.get_executor());
+    tcp::resolver resolver(stream_.socket().get_executor());
     auto [rec, endpoints] =
         co_await resolver.async_resolve(target.host, std::to_string(target.port), use_nothrow);
     if (rec) co_return unreachable(target, rec.message());
-    auto [cec, ep] = co_await asio::async_connect(socket_, endpoints, use_nothrow);
+    auto [cec, ep] = co_await asio::async_connect(stream_.socket(), endpoints, use_nothrow);
     (void)ep;
     if (cec) co_return unreachable(target, cec.message());
-    socket_.set_option(tcp::no_delay(true));
-    apply_keepalive(socket_, target.keepalive);
+    stream_.socket().set_option(tcp::no_delay(true));
+    apply_keepalive(stream_.socket(), target.keepalive);
     cancel_.host = target.host;
     cancel_.port = target.port;
+    if (target.tls && target.tls->mode != SslMode::kDisable) {
+      ServerResult tls = co_await negotiate_tls(target);
+      if (!tls.ok()) co_return tls;
+    }
     co_return co_await startup(target);
   };
   auto outcome = co_await (work() || timer.async_wait(use_nothrow));
@@ -67,14 +71,14 @@ awaitable<ServerResult> ServerConnection::startup(const ConnectTarget& target) {
   for (const auto& p : target.params) m.params.push_back(p);
   Bytes out;
   protocol::encode_startup(out, m);
-  if (auto ec = co_await write_bytes(socket_, out)) co_return unreachable(target, ec.message());
+  if (auto ec = co_await write_bytes(stream_, out)) co_return unreachable(target, ec.message());
   co_return co_await authenticate(target);
 }
 
 awaitable<ServerResult> ServerConnection::authenticate(const ConnectTarget& target) {
   std::optional<protocol::ScramClient> scram;
   for (;;) {
-    auto [ec, frame] = co_await read_message(socket_, buffer_, 1 << 20);
+    auto [ec, frame] = co_await read_message(stream_, buffer_, 1 << 20);
     if (ec) co_return unreachable(target, ec.message());
     if (frame.status != protocol::FrameStatus::kFrame)
       co_return ServerResult{ServerResult::Kind::kRefused, "08P01",
@@ -142,13 +146,13 @@ awaitable<ServerResult> ServerConnection::authenticate(const ConnectTarget& targ
             "shard asks for an authentication method shardgate does not support (code " +
                 std::to_string(static_cast<int>(req->code)) + ")"};
     }
-    if (auto wec = co_await write_bytes(socket_, out)) co_return unreachable(target, wec.message());
+    if (auto wec = co_await write_bytes(stream_, out)) co_return unreachable(target, wec.message());
   }
 }
 
 awaitable<ServerResult> ServerConnection::read_until_ready() {
   for (;;) {
-    auto [ec, frame] = co_await read_message(socket_, buffer_, 1 << 20);
+    auto [ec, frame] = co_await read_message(stream_, buffer_, 1 << 20);
     if (ec) co_return ServerResult{ServerResult::Kind::kUnreachable, "08006", ec.message()};
     if (frame.status != protocol::FrameStatus::kFrame)
       co_return ServerResult{ServerResult::Kind::kRefused, "08P01", "malformed message from shard"};
@@ -187,11 +191,11 @@ awaitable<ServerResult> ServerConnection::run(std::string_view sql,
   asio::steady_timer timer(executor);
   timer.expires_after(timeout);
   auto work = [this, &out]() -> awaitable<ServerResult> {
-    if (auto ec = co_await write_bytes(socket_, out))
+    if (auto ec = co_await write_bytes(stream_, out))
       co_return ServerResult{ServerResult::Kind::kUnreachable, "08006", ec.message()};
     std::optional<ServerResult> first_error;
     for (;;) {
-      auto [ec, frame] = co_await read_message(socket_, buffer_);
+      auto [ec, frame] = co_await read_message(stream_, buffer_);
       if (ec) co_return ServerResult{ServerResult::Kind::kUnreachable, "08006", ec.message()};
       if (frame.status != protocol::FrameStatus::kFrame)
         co_return ServerResult{ServerResult::Kind::kRefused, "08P01",
@@ -218,17 +222,18 @@ awaitable<ServerResult> ServerConnection::run(std::string_view sql,
 }
 
 awaitable<void> ServerConnection::terminate() {
-  if (!socket_.is_open()) co_return;
+  if (!stream_.socket().is_open()) co_return;
   Bytes out;
   protocol::encode_terminate(out);
-  co_await write_bytes(socket_, out);
+  co_await write_bytes(stream_, out);
   close();
 }
 
 bool ServerConnection::looks_alive() {
-  if (!socket_.is_open() || !buffer_.empty()) return false;
+  if (!stream_.socket().is_open() || !buffer_.empty()) return false;
+  if (stream_.tls() && SSL_pending(stream_.tls()->ssl()) > 0) return false;
   char byte;
-  ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  ssize_t n = ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
@@ -250,8 +255,8 @@ const std::string* ServerConnection::parameter(std::string_view name) const {
 
 void ServerConnection::close() {
   error_code ignored;
-  socket_.shutdown(tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.socket().close(ignored);
 }
 
 awaitable<void> send_cancel(const CancelTarget& target) {

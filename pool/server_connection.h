@@ -17,8 +17,17 @@
 #include "pool/pipeline.h"
 #include "pool/prepared_lru.h"
 #include "pool/read_buffer.h"
+#include "pool/stream.h"
 
 namespace shardgate::pool {
+
+// How shardgate talks TLS to one shard: libpq's sslmode, and the OpenSSL context that
+// carries the CA to check the shard against and the client certificate to show it.
+enum class SslMode { kDisable, kPrefer, kRequire, kVerifyCa, kVerifyFull };
+struct ShardTls {
+  SslMode mode = SslMode::kDisable;
+  std::shared_ptr<SSL_CTX> context;
+};
 
 struct ConnectTarget {
   std::string shard;  // name, for messages
@@ -30,6 +39,8 @@ struct ConnectTarget {
   // Extra startup parameters (application_name, client_encoding, options, ...).
   std::vector<std::pair<std::string, std::string>> params;
   KeepAlive keepalive;
+  // TLS to the shard; null = sslmode disable.
+  std::shared_ptr<const ShardTls> tls;
 };
 
 // Where to send a CancelRequest for this server connection.
@@ -50,7 +61,7 @@ struct ServerResult {
 
 class ServerConnection {
  public:
-  explicit ServerConnection(asio::any_io_executor executor) : socket_(executor) {}
+  explicit ServerConnection(asio::any_io_executor executor) : stream_(executor) {}
 
   // Connects and authenticates; completes when the server is ReadyForQuery, or fails after
   // `timeout`.
@@ -59,7 +70,7 @@ class ServerConnection {
   // Runs a simple query and reads up to ReadyForQuery. The first ErrorResponse is returned.
   awaitable<ServerResult> run(std::string_view sql, std::chrono::milliseconds timeout);
 
-  tcp::socket& socket() { return socket_; }
+  Stream& stream() { return stream_; }
   ReadBuffer& buffer() { return buffer_; }
   const std::vector<std::pair<std::string, std::string>>& parameters() const { return params_; }
   CancelTarget cancel_target() const { return cancel_; }
@@ -70,7 +81,7 @@ class ServerConnection {
   }
   char transaction_status() const { return status_; }
   void set_transaction_status(char s) { status_ = s; }
-  bool is_open() const { return socket_.is_open(); }
+  bool is_open() const { return stream_.is_open(); }
 
   // False when the server closed the connection or sent something while idle (e.g. a FATAL
   // after an administrator terminated it): such a connection must not be reused.
@@ -105,11 +116,13 @@ class ServerConnection {
   void close();
 
  private:
+  // SSLRequest and the TLS handshake as the target's sslmode asks (server_tls_connect.cc).
+  awaitable<ServerResult> negotiate_tls(const ConnectTarget& target);
   awaitable<ServerResult> startup(const ConnectTarget& target);
   awaitable<ServerResult> authenticate(const ConnectTarget& target);
   awaitable<ServerResult> read_until_ready();
 
-  tcp::socket socket_;
+  Stream stream_;
   ReadBuffer buffer_;
   std::vector<std::pair<std::string, std::string>> params_;
   CancelTarget cancel_;

@@ -41,7 +41,7 @@ std::unique_ptr<ServerConnection> ServerPool::take_idle(std::string_view tenant)
     std::unique_ptr<ServerConnection> conn = std::move(*pick);
     idle_.erase(pick);
     error_code ignored;
-    conn->socket().cancel(ignored);  // ends the idle watch
+    conn->stream().socket().cancel(ignored);  // ends the idle watch
     // The watch's verdict may still be queued behind this call: peek as well.
     if (conn->pool_generation == generation_ && conn->looks_alive()) return conn;
     conn->close();  // stale: closed by the server, or from before a reload
@@ -235,12 +235,13 @@ void ServerPool::release(std::unique_ptr<ServerConnection> conn, const std::stri
 
 void ServerPool::watch_idle(ServerConnection& conn) {
   conn.idle_ticket = ++idle_tickets_;
-  conn.socket().async_wait(tcp::socket::wait_read, [this, alive = alive_, c = &conn,
-                                                    ticket = conn.idle_ticket](error_code ec) {
-    // Cancelled: the connection left the idle list (or the pool is gone).
-    if (ec || !*alive) return;
-    drop_watched(c, ticket);
-  });
+  conn.stream().socket().async_wait(
+      tcp::socket::wait_read,
+      [this, alive = alive_, c = &conn, ticket = conn.idle_ticket](error_code ec) {
+        // Cancelled: the connection left the idle list (or the pool is gone).
+        if (ec || !*alive) return;
+        drop_watched(c, ticket);
+      });
 }
 
 void ServerPool::drop_watched(ServerConnection* conn, uint64_t ticket) {

@@ -97,6 +97,7 @@ class ServerPool {
   // Idle connections, most recently used last (SHOW SERVERS).
   const std::vector<std::unique_ptr<ServerConnection>>& idle_connections() const { return idle_; }
   const PoolSettings& settings() const { return settings_; }
+  const ConnectTarget& target() const { return target_; }
   // ParameterStatus values of the first connection: what a new client is told at startup.
   const std::vector<std::pair<std::string, std::string>>& welcome_parameters() const {
     return welcome_;

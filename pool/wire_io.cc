@@ -15,8 +15,8 @@ awaitable<error_code> read_at_least(tcp::socket& socket, ReadBuffer& buf, size_t
 
 namespace {
 
-template <typename Parse>
-awaitable<FrameRead> read_frame(tcp::socket& socket, ReadBuffer& buf, Parse parse) {
+template <typename Socket, typename Parse>
+awaitable<FrameRead> read_frame(Socket& socket, ReadBuffer& buf, Parse parse) {
   for (;;) {
     protocol::Frame f = parse(buf.data());
     if (f.status != protocol::FrameStatus::kNeedMore) co_return FrameRead{error_code{}, f};
@@ -41,6 +41,33 @@ awaitable<FrameRead> read_startup_packet(tcp::socket& socket, ReadBuffer& buf) {
 awaitable<error_code> write_bytes(tcp::socket& socket, protocol::ByteSpan bytes) {
   auto [ec, n] =
       co_await asio::async_write(socket, asio::buffer(bytes.data(), bytes.size()), use_nothrow);
+  (void)n;
+  co_return ec;
+}
+
+awaitable<error_code> read_at_least(Stream& stream, ReadBuffer& buf, size_t n) {
+  while (buf.size() < n) {
+    auto space = buf.prepare(std::max<size_t>(n - buf.size(), 8192));
+    auto [ec, got] = co_await stream.read_some(space);
+    if (ec) co_return ec;
+    buf.commit(got);
+  }
+  co_return error_code{};
+}
+
+awaitable<FrameRead> read_message(Stream& stream, ReadBuffer& buf, size_t max_len) {
+  co_return co_await read_frame(stream, buf, [max_len](protocol::ByteSpan in) {
+    return protocol::parse_message(in, max_len);
+  });
+}
+
+awaitable<FrameRead> read_startup_packet(Stream& stream, ReadBuffer& buf) {
+  co_return co_await read_frame(
+      stream, buf, [](protocol::ByteSpan in) { return protocol::parse_startup_packet(in); });
+}
+
+awaitable<error_code> write_bytes(Stream& stream, protocol::ByteSpan bytes) {
+  auto [ec, n] = co_await stream.write(bytes);
   (void)n;
   co_return ec;
 }

@@ -5,6 +5,7 @@
 
 #include "pool/asio.h"
 #include "pool/read_buffer.h"
+#include "pool/stream.h"
 #include "protocol/frame.h"
 
 namespace shardgate {
@@ -23,5 +24,12 @@ awaitable<FrameRead> read_message(tcp::socket& socket, ReadBuffer& buf,
 awaitable<FrameRead> read_startup_packet(tcp::socket& socket, ReadBuffer& buf);
 
 awaitable<error_code> write_bytes(tcp::socket& socket, protocol::ByteSpan bytes);
+
+// The same over a Stream: through TLS when it is on.
+awaitable<error_code> read_at_least(Stream& stream, ReadBuffer& buf, size_t n);
+awaitable<FrameRead> read_message(Stream& stream, ReadBuffer& buf,
+                                  size_t max_len = protocol::kDefaultMaxMessage);
+awaitable<FrameRead> read_startup_packet(Stream& stream, ReadBuffer& buf);
+awaitable<error_code> write_bytes(Stream& stream, protocol::ByteSpan bytes);
 
 }  // namespace shardgate

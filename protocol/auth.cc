@@ -245,21 +245,47 @@ std::string scram_nonce() {
 
 // ---- Server side ----
 
-ScramServer::ScramServer(ScramVerifier verifier, std::string server_nonce)
-    : verifier_(std::move(verifier)), server_nonce_(std::move(server_nonce)) {}
+ScramServer::ScramServer(ScramVerifier verifier, std::string server_nonce,
+                         std::string channel_binding, bool plus)
+    : verifier_(std::move(verifier)),
+      server_nonce_(std::move(server_nonce)),
+      channel_binding_(std::move(channel_binding)),
+      plus_(plus && !channel_binding_.empty()) {}
 
 std::optional<std::string> ScramServer::client_first(std::string_view message, std::string* error) {
   if (got_first_ || !server_first_.empty()) return fail(error, "unexpected SCRAM message");
   if (message.size() > kMaxScramMessage) return fail(error, "SCRAM message too long");
   if (message.empty()) return fail(error, "malformed SCRAM message (empty)");
   const char flag = message[0];
+  std::string_view rest;
   if (flag == 'p') {
-    return fail(error, "client selected SCRAM-SHA-256-PLUS channel binding, which is not offered");
+    if (!plus_) {
+      return fail(error, channel_binding_.empty()
+                             ? "client selected SCRAM-SHA-256-PLUS channel binding, which is "
+                               "only offered over TLS"
+                             : "client sent channel binding with SCRAM-SHA-256; select "
+                               "SCRAM-SHA-256-PLUS");
+    }
+    const size_t comma = message.find(',');
+    if (comma == std::string_view::npos || message.size() < 2 || message[1] != '=') {
+      return fail(error, "malformed SCRAM message (bad channel binding flag)");
+    }
+    if (message.substr(2, comma - 2) != kChannelBindingType) {
+      return fail(error, "unsupported SCRAM channel binding type (tls-server-end-point only)");
+    }
+    rest = message.substr(comma + 1);
+  } else {
+    if ((flag != 'n' && flag != 'y') || message.size() < 2 || message[1] != ',') {
+      return fail(error, "malformed SCRAM message (bad channel binding flag)");
+    }
+    if (plus_) return fail(error, "client selected SCRAM-SHA-256-PLUS without channel binding");
+    // "y": the client could bind but believes the server cannot; over TLS it can, so
+    // someone removed SCRAM-SHA-256-PLUS from the offer (RFC 5802 section 6).
+    if (flag == 'y' && !channel_binding_.empty()) {
+      return fail(error, "SCRAM channel binding was offered but the client did not use it");
+    }
+    rest = message.substr(2);
   }
-  if ((flag != 'n' && flag != 'y') || message.size() < 2 || message[1] != ',') {
-    return fail(error, "malformed SCRAM message (bad channel binding flag)");
-  }
-  std::string_view rest = message.substr(2);
   if (rest.substr(0, 2) == "a=") {
     return fail(error, "client uses authorization identity, but it is not supported");
   }
@@ -280,7 +306,7 @@ std::optional<std::string> ScramServer::client_first(std::string_view message, s
   }
   if (!is_printable(server_nonce_)) return fail(error, "internal error: bad server nonce");
   got_first_ = true;
-  cbind_flag_ = flag;
+  gs2_header_ = std::string(message.substr(0, message.size() - bare.size()));
   client_first_bare_ = std::string(bare);
   nonce_ = std::string(*nonce) + server_nonce_;
   server_first_ = "r=" + nonce_ + ",s=" + b64_encode(verifier_.salt) +
@@ -304,7 +330,9 @@ std::optional<std::string> ScramServer::client_final(std::string_view message, s
     if (!is_attr(attrs[i])) return fail(error, "malformed SCRAM message (bad extension)");
   }
   const auto cbind_raw = b64_decode(*cbind);
-  if (!cbind_raw || *cbind_raw != std::string{cbind_flag_, ',', ','}) {
+  std::string expected = gs2_header_;
+  if (plus_) expected += channel_binding_;
+  if (!cbind_raw || *cbind_raw != expected) {
     return fail(error, "SCRAM channel binding check failed");
   }
   if (*nonce != nonce_) return fail(error, "SCRAM nonce mismatch");
@@ -331,10 +359,18 @@ std::optional<std::string> ScramServer::client_final(std::string_view message, s
 
 // ---- Client side ----
 
-ScramClient::ScramClient(std::string password, std::string client_nonce)
-    : password_(std::move(password)), client_nonce_(std::move(client_nonce)) {}
+ScramClient::ScramClient(std::string password, std::string client_nonce,
+                         std::string channel_binding)
+    : password_(std::move(password)),
+      client_nonce_(std::move(client_nonce)),
+      channel_binding_(std::move(channel_binding)) {}
 
-std::string ScramClient::client_first() const { return "n,,n=,r=" + client_nonce_; }
+std::string ScramClient::gs2_header() const {
+  return channel_binding_.empty() ? std::string("n,,")
+                                  : "p=" + std::string(kChannelBindingType) + ",,";
+}
+
+std::string ScramClient::client_first() const { return gs2_header() + "n=,r=" + client_nonce_; }
 
 std::optional<std::string> ScramClient::server_first(std::string_view message, std::string* error) {
   if (have_signature_) return fail(error, "unexpected SCRAM server-first-message");
@@ -359,7 +395,8 @@ std::optional<std::string> ScramClient::server_first(std::string_view message, s
   const auto iterations = parse_positive(*iter_text, kMaxClientIterations);
   if (!iterations) return fail(error, "malformed SCRAM server-first-message (iterations)");
 
-  const std::string without_proof = "c=biws,r=" + std::string(*nonce);
+  const std::string without_proof =
+      "c=" + b64_encode(gs2_header() + channel_binding_) + ",r=" + std::string(*nonce);
   std::string auth_message = "n=,r=" + client_nonce_;
   auth_message += ',';
   auth_message += message;

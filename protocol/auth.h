@@ -11,6 +11,8 @@
 namespace shardgate::protocol {
 
 inline constexpr std::string_view kScramMechanism = "SCRAM-SHA-256";
+inline constexpr std::string_view kScramPlusMechanism = "SCRAM-SHA-256-PLUS";
+inline constexpr std::string_view kChannelBindingType = "tls-server-end-point";
 
 // A stored SCRAM secret, as PostgreSQL keeps it in pg_authid:
 // "SCRAM-SHA-256$<iterations>:<base64 salt>$<base64 StoredKey>:<base64 ServerKey>".
@@ -32,7 +34,11 @@ void random_bytes(uint8_t* out, size_t n);
 // Server side: shardgate authenticating a client against a verifier.
 class ScramServer {
  public:
-  ScramServer(ScramVerifier verifier, std::string server_nonce);
+  // `channel_binding`: the connection's tls-server-end-point data when it runs over TLS (then
+  // SCRAM-SHA-256-PLUS is on offer, and a client saying "y" is refused as a downgrade);
+  // `plus`: the client selected SCRAM-SHA-256-PLUS.
+  ScramServer(ScramVerifier verifier, std::string server_nonce, std::string channel_binding = {},
+              bool plus = false);
   // client-first-message -> server-first-message; nullopt with *error on bad input.
   std::optional<std::string> client_first(std::string_view message, std::string* error);
   // client-final-message -> server-final-message ("v=..."); nullopt with *error when the
@@ -44,21 +50,27 @@ class ScramServer {
   std::string server_nonce_;
   std::string client_first_bare_, server_first_, nonce_;
   bool got_first_ = false;
-  char cbind_flag_ = 'n';  // gs2 channel-binding flag the client sent: 'n' or 'y'
+  std::string channel_binding_;
+  bool plus_ = false;
+  // The gs2 header the client sent ("n,,", "y,,", "p=tls-server-end-point,,"): the final
+  // message's c= must repeat it, followed by the binding data for "p".
+  std::string gs2_header_;
 };
 
 // Client side: shardgate authenticating to a PostgreSQL server with a password.
 class ScramClient {
  public:
-  ScramClient(std::string password, std::string client_nonce);
-  std::string client_first() const;  // "n,,n=,r=<nonce>"
+  // With `channel_binding` (tls-server-end-point data) the exchange is SCRAM-SHA-256-PLUS.
+  ScramClient(std::string password, std::string client_nonce, std::string channel_binding = {});
+  std::string client_first() const;  // "n,,n=,r=<nonce>" (or "p=tls-server-end-point,,...")
   // server-first-message -> client-final-message; nullopt with *error.
   std::optional<std::string> server_first(std::string_view message, std::string* error);
   // Checks the server's signature in server-final-message.
   bool server_final(std::string_view message, std::string* error) const;
 
  private:
-  std::string password_, client_nonce_;
+  std::string gs2_header() const;
+  std::string password_, client_nonce_, channel_binding_;
   std::array<uint8_t, 32> server_signature_{};
   bool have_signature_ = false;  // server_first() succeeded; server_final() may check
 };

@@ -112,6 +112,8 @@ class Shard:
     # Extra server settings given on the command line at every start, e.g.
     # {"wal_level": "logical"} for shards that tenant moves replicate from.
     server_settings: dict = field(default_factory=dict)
+    # (certificate, key) files: the server runs with ssl = on and shows this certificate.
+    ssl_files: tuple[str, str] | None = None
     running: bool = field(default=False, init=False)
 
     @property
@@ -164,6 +166,12 @@ class Shard:
             "log_min_messages": "warning",
             "logging_collector": "off",
         }
+        if self.ssl_files:
+            for source, target in zip(self.ssl_files, ("server.crt", "server.key")):
+                shutil.copy(source, self.data_dir / target)
+                os.chmod(self.data_dir / target, 0o600)
+                _give_to_service_user(self.data_dir / target)
+            settings.update(ssl="on", ssl_cert_file="'server.crt'", ssl_key_file="'server.key'")
         conf_path = self.data_dir / "postgresql.conf"
         with open(conf_path, "a") as conf:
             conf.write("\n# written by shardgate's scripts/pgshards.py\n")
@@ -259,10 +267,11 @@ class ShardCluster:
 
     def start_shard(self, name: str, host_auth: str = "scram-sha-256",
                     password: str = DEFAULT_PASSWORD, port: int | None = None,
-                    server_settings: dict | None = None) -> Shard:
+                    server_settings: dict | None = None,
+                    ssl_files: tuple[str, str] | None = None) -> Shard:
         shard = Shard(name=name, root=self.base_dir / name, port=port or free_port(),
                       password=password, host_auth=host_auth,
-                      server_settings=dict(server_settings or {}))
+                      server_settings=dict(server_settings or {}), ssl_files=ssl_files)
         if shard.initialized():
             shard.start()
         else:

@@ -12,6 +12,7 @@
 #include "proxy/runtime/accept_backoff.h"
 #include "proxy/runtime/log.h"
 #include "proxy/runtime/version.h"
+#include "proxy/tls/negotiate_startup.h"
 
 namespace shardgate::proxy {
 
@@ -174,7 +175,8 @@ void AdminServer::audit(const std::string& user, const std::string& command,
   audit_file_.flush();
 }
 
-awaitable<void> AdminServer::session(tcp::socket socket, bool over_tcp, uint64_t id) {
+awaitable<void> AdminServer::session(tcp::socket raw, bool over_tcp, uint64_t id) {
+  Stream socket(std::move(raw));
   ReadBuffer buf;
   protocol::Bytes out;
   std::string user;
@@ -183,28 +185,21 @@ awaitable<void> AdminServer::session(tcp::socket socket, bool over_tcp, uint64_t
     protocol::encode_error(out, "FATAL", sqlstate, message);
     co_await write_bytes(socket, out);
   };
-  // Startup: SSL/GSS requests are declined, cancel requests ignored.
-  for (;;) {
-    auto [ec, frame] = co_await read_startup_packet(socket, buf);
-    if (ec) co_return;
-    if (frame.status == protocol::FrameStatus::kError) {
-      co_await fatal("08P01", "invalid startup packet");
-      co_return;
-    }
-    auto decoded = protocol::decode_startup(frame.body);
-    buf.consume(frame.size);
-    if (!decoded.packet) {
-      co_await fatal("08P01", "invalid startup packet: " + decoded.error);
-      co_return;
-    }
-    if (std::holds_alternative<protocol::CancelRequest>(*decoded.packet)) co_return;
-    if (auto* startup = std::get_if<protocol::StartupMessage>(&*decoded.packet)) {
-      if (auto* u = startup->get("user")) user = *u;
-      break;
-    }
-    static const uint8_t kNo = 'N';
-    auto wec = co_await write_bytes(socket, protocol::ByteSpan(&kNo, 1));
-    if (wec) co_return;
+  // Startup: over TCP, TLS as the `tls` block says (the Unix socket declines it); cancel
+  // requests are ignored.
+  RuntimePtr rt = ctx_.runtime.get();
+  auto negotiated =
+      co_await tls::negotiate_startup(socket, buf, over_tcp ? rt->client_tls() : nullptr);
+  if (!negotiated.packet) {
+    if (!negotiated.fatal.empty()) co_await fatal("08P01", negotiated.fatal);
+    co_return;
+  }
+  auto* startup = std::get_if<protocol::StartupMessage>(&*negotiated.packet);
+  if (!startup) co_return;
+  if (auto* u = startup->get("user")) user = *u;
+  if (over_tcp && !socket.tls() && rt->config->tls.mode == config::TlsMode::kRequire) {
+    co_await fatal("28000", "TLS is required: connect with sslmode=require (tls.mode: require)");
+    co_return;
   }
   if (user != config_.user) {
     co_await fatal("28000", "the admin socket only accepts user \"" + config_.user + "\"");

@@ -71,7 +71,7 @@ std::optional<AdminReply> commit_directory(AdminContext& ctx, const RuntimePtr& 
     return AdminReply::error(
         "58030", "could not write the directory file: " + std::string(written.message()),
         "Check that shardgate may write " + file + ".");
-  auto updated = make_runtime(*rt->config, std::move(next));
+  auto updated = make_runtime(*rt->config, std::move(next), rt->tls);
   ctx.runtime.set(updated);
   ctx.tenants.reconfigure(*updated);
   return std::nullopt;

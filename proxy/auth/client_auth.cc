@@ -6,6 +6,7 @@
 #include "pool/wire_io.h"
 #include "protocol/auth.h"
 #include "protocol/messages.h"
+#include "proxy/tls/server_tls.h"
 
 namespace shardgate::proxy {
 
@@ -27,7 +28,7 @@ AuthOutcome disconnected() { return {Kind::kDisconnected, "08006", "client disco
 enum class Expect { kPassword, kSaslInitial, kSaslResponse };
 
 // Reads the client's next 'p' message body into `out`.
-awaitable<std::optional<AuthOutcome>> read_password_message(tcp::socket& socket, ReadBuffer& buffer,
+awaitable<std::optional<AuthOutcome>> read_password_message(Stream& socket, ReadBuffer& buffer,
                                                             std::string& out, Expect expect,
                                                             std::string* mechanism) {
   auto [ec, frame] = co_await read_message(socket, buffer, kMaxAuthMessage);
@@ -56,20 +57,27 @@ awaitable<std::optional<AuthOutcome>> read_password_message(tcp::socket& socket,
   co_return error;
 }
 
-awaitable<AuthOutcome> run_scram(tcp::socket& socket, ReadBuffer& buffer,
+awaitable<AuthOutcome> run_scram(Stream& socket, ReadBuffer& buffer,
                                  const protocol::ScramVerifier& verifier, bool known_user,
                                  const std::string& user_name) {
+  // Over TLS, SCRAM-SHA-256-PLUS binds the exchange to the certificate this connection
+  // presented, so a man in the middle holding another certificate cannot relay it.
+  std::string binding = socket.tls() ? tls::server_end_point(socket.tls()->ssl()) : std::string();
+  std::vector<std::string> mechanisms;
+  if (!binding.empty()) mechanisms.emplace_back(protocol::kScramPlusMechanism);
+  mechanisms.emplace_back(protocol::kScramMechanism);
   Bytes out;
-  protocol::encode_auth_sasl(out, {std::string(protocol::kScramMechanism)});
+  protocol::encode_auth_sasl(out, mechanisms);
   if (co_await write_bytes(socket, out)) co_return disconnected();
 
   std::string message, mechanism, error;
   if (auto e =
           co_await read_password_message(socket, buffer, message, Expect::kSaslInitial, &mechanism))
     co_return *e;
-  if (mechanism != protocol::kScramMechanism)
+  const bool plus = mechanism == protocol::kScramPlusMechanism && !binding.empty();
+  if (mechanism != protocol::kScramMechanism && !plus)
     co_return protocol_error("client selected an unsupported SASL mechanism");
-  protocol::ScramServer server(verifier, protocol::scram_nonce());
+  protocol::ScramServer server(verifier, protocol::scram_nonce(), std::move(binding), plus);
   auto first = server.client_first(message, &error);
   if (!first) co_return protocol_error("malformed SCRAM message: " + error);
   out.clear();
@@ -90,8 +98,8 @@ awaitable<AuthOutcome> run_scram(tcp::socket& socket, ReadBuffer& buffer,
 
 // libpq salts the md5 answer with the user name it sent (e.g. "app.acme"), so the hash is
 // computed from that name. A password stored as an md5 hash only matches its own user name.
-awaitable<AuthOutcome> run_md5(tcp::socket& socket, ReadBuffer& buffer,
-                               const config::UserConfig& user, const std::string& startup_user) {
+awaitable<AuthOutcome> run_md5(Stream& socket, ReadBuffer& buffer, const config::UserConfig& user,
+                               const std::string& startup_user) {
   std::array<uint8_t, 4> salt;
   protocol::random_bytes(salt.data(), salt.size());
   Bytes out;
@@ -129,7 +137,7 @@ bool plain_matches(const config::UserConfig& user, const std::string& given) {
   return protocol::secure_equal(given, user.password);
 }
 
-awaitable<AuthOutcome> run_plain(tcp::socket& socket, ReadBuffer& buffer,
+awaitable<AuthOutcome> run_plain(Stream& socket, ReadBuffer& buffer,
                                  const config::UserConfig& user) {
   Bytes out;
   protocol::encode_auth_cleartext(out);
@@ -146,7 +154,7 @@ awaitable<AuthOutcome> run_plain(tcp::socket& socket, ReadBuffer& buffer,
 
 }  // namespace
 
-awaitable<AuthOutcome> authenticate_client(tcp::socket& socket, ReadBuffer& buffer,
+awaitable<AuthOutcome> authenticate_client(Stream& socket, ReadBuffer& buffer,
                                            const config::UserConfig* user,
                                            const std::string& user_name,
                                            const std::string& startup_user,

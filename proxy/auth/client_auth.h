@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "pool/asio.h"
 #include "pool/read_buffer.h"
+#include "pool/stream.h"
 #include "proxy/runtime/runtime.h"
 
 namespace shardgate::proxy {
@@ -20,7 +21,7 @@ struct AuthOutcome {
 // `user` is null for an unknown user name: the exchange still runs (so user names cannot be
 // probed) and then fails with 28P01. Sends AuthenticationOk on success, nothing on failure.
 // `startup_user` is the name the client sent (with any tenant suffix): md5 hashes use it.
-awaitable<AuthOutcome> authenticate_client(tcp::socket& socket, ReadBuffer& buffer,
+awaitable<AuthOutcome> authenticate_client(Stream& socket, ReadBuffer& buffer,
                                            const config::UserConfig* user,
                                            const std::string& user_name,
                                            const std::string& startup_user, const Runtime& runtime);

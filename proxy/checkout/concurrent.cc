@@ -16,10 +16,9 @@ namespace {
 
 using namespace asio::experimental::awaitable_operators;
 
-awaitable<bool> fill_some(tcp::socket& socket, ReadBuffer& buf) {
+awaitable<bool> fill_some(Stream& stream, ReadBuffer& buf) {
   auto space = buf.prepare(16 * 1024);
-  auto [ec, n] =
-      co_await socket.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
+  auto [ec, n] = co_await stream.read_some(space);
   if (ec) co_return false;
   buf.commit(n);
   co_return true;
@@ -130,7 +129,7 @@ bool ClientSession::leave_between_transactions() {
 
 awaitable<void> ClientSession::relay_requests(Relay& relay) {
   auto executor = client_.get_executor();
-  tcp::socket& server = server_->socket();
+  Stream& server = server_->stream();
   bool first = true;
   for (;;) {
     if (!first && exchange_.idle() && relay.client_streaming == 0 && leave_between_transactions()) {
@@ -197,7 +196,7 @@ awaitable<void> ClientSession::relay_requests(Relay& relay) {
 }
 
 awaitable<bool> ClientSession::relay_prefix_replies(Relay& relay) {
-  tcp::socket& server = server_->socket();
+  Stream& server = server_->stream();
   ReadBuffer& server_buf = server_->buffer();
   int remaining = relay.prefix.commands;
   while (remaining > 0) {
@@ -283,7 +282,7 @@ awaitable<void> ClientSession::relay_replies(Relay& relay) {
   if (!prefix_done) co_return;
   // Relay until the transaction is over. Responses to shardgate's own messages are dropped;
   // everything else passes through in order.
-  tcp::socket& server = server_->socket();
+  Stream& server = server_->stream();
   ReadBuffer& server_buf = server_->buffer();
   size_t streaming = 0;
   protocol::Bytes scratch;  // a notification under the client's channel name

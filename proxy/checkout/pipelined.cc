@@ -94,7 +94,7 @@ awaitable<bool> ClientSession::flush_pipeline(pool::ServerConnection& conn) {
   while (!pipe.outbox.empty()) {
     pipe.sending.swap(pipe.outbox);  // others may append while this is written
     int requests = std::exchange(pipe.outbox_requests, 0);
-    auto ec = co_await write_bytes(conn.socket(), pipe.sending);
+    auto ec = co_await write_bytes(conn.stream(), pipe.sending);
     pipe.sending.clear();
     pipe.unanswered += requests;
     if (ec) {

@@ -14,7 +14,8 @@ namespace shardgate::proxy {
 
 ClientSession::RetryPoint ClientSession::retry_point() const {
   RetryPoint p;
-  p.armed = lease_reused_ && !retried_head_ && !session_mode() && !pending_switch_ && pending_ == 0;
+  p.armed = lease_reused_ && !retried_head_ && !session_mode() && !pending_switch_ &&
+            !exchange_.awaiting_reply();
   if (!p.armed) return p;
   p.head_counted = head_counted_;
   p.raised_in_server = raised_in_server_;

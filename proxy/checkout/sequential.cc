@@ -68,7 +68,7 @@ void ClientSession::expire_sequential() {
   sequential_expired_ = true;
   if (server_) {
     error_code ignored;
-    server_->socket().cancel(ignored);  // the pending read ends; the data stays in the socket
+    server_->stream().cancel(ignored);  // the pending read ends; the data stays in the socket
   }
 }
 
@@ -117,7 +117,7 @@ ClientSession::Added ClientSession::build_request(protocol::Bytes& out, RequestR
 
 awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequential(
     const ContextPrefix& prefix) {
-  tcp::socket& server = server_->socket();
+  Stream& server = server_->stream();
   ReadBuffer& server_buf = server_->buffer();
   sequential_expired_ = false;
   // Decided before the request is consumed: may others queue behind this one (pipeline.h)?
@@ -183,7 +183,7 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequenti
 }
 
 awaitable<bool> ClientSession::first_answer_alive() {
-  tcp::socket& server = server_->socket();
+  Stream& server = server_->stream();
   ReadBuffer& buf = server_->buffer();
   WatchedWait watched(*worker_, this);
   for (;;) {
@@ -200,8 +200,7 @@ awaitable<bool> ClientSession::first_answer_alive() {
     // Still running after the watch's ticks: a live server (relay_response hands over).
     if (sequential_expired_) co_return true;
     auto space = buf.prepare(16 * 1024);
-    auto [ec, n] =
-        co_await server.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
+    auto [ec, n] = co_await server.read_some(std::span<uint8_t>(space.data(), space.size()));
     if (ec == asio::error::operation_aborted && sequential_expired_) co_return true;
     if (ec) co_return false;
     buf.commit(n);
@@ -210,7 +209,7 @@ awaitable<bool> ClientSession::first_answer_alive() {
 
 awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::relay_response(
     bool discard_output) {
-  tcp::socket& server = server_->socket();
+  Stream& server = server_->stream();
   ReadBuffer& server_buf = server_->buffer();
   pool::Pipeline& pipe = server_->pipeline;
   // Others queued behind this request: the connection must stay with this path until its
@@ -238,8 +237,7 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::relay_respon
         sequential_expired_ = false;  // keep reading: the queued requests need this path
       }
       auto space = server_buf.prepare(16 * 1024);
-      auto [ec, n] =
-          co_await server.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
+      auto [ec, n] = co_await server.read_some(space);
       if (ec == asio::error::operation_aborted && sequential_expired_) continue;
       if (ec) co_return Read::kGone;
       server_buf.commit(n);

@@ -4,8 +4,10 @@
 
 namespace shardgate::proxy {
 
-RuntimePtr make_runtime(config::Config config, routing::Directory directory) {
+RuntimePtr make_runtime(config::Config config, routing::Directory directory,
+                        std::shared_ptr<const tls::TlsContexts> tls) {
   auto rt = std::make_shared<Runtime>();
+  if (tls) rt->tls = std::move(tls);
   for (const auto& user : config.users) {
     if (user.password.empty() || config::is_md5_hash(user.password) ||
         user.password.starts_with("SCRAM-SHA-256$"))
@@ -51,7 +53,9 @@ absl::StatusOr<RuntimePtr> load_runtime(const std::string& config_path) {
     if (!dir.ok()) return dir.status();
     directory = std::move(*dir);
   }
-  return make_runtime(std::move(*config), std::move(directory));
+  auto tls = tls::TlsContexts::load(*config);
+  if (!tls.ok()) return tls.status();
+  return make_runtime(std::move(*config), std::move(directory), std::move(*tls));
 }
 
 }  // namespace shardgate::proxy

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "config/config.h"
 #include "protocol/auth.h"
+#include "proxy/tls/contexts.h"
 #include "routing/directory.h"
 
 namespace shardgate::proxy {
@@ -21,6 +22,11 @@ struct Runtime {
   absl::flat_hash_map<std::string, protocol::ScramVerifier> scram_verifiers;
   // Schema -> tenant, for the search_path tenant source (directory entries).
   absl::flat_hash_map<std::string, std::string> tenant_by_schema;
+  // TLS contexts (clients, shards), built from the certificate files when the config was
+  // loaded; a connection keeps the one it started with. Never null.
+  std::shared_ptr<const tls::TlsContexts> tls = std::make_shared<const tls::TlsContexts>();
+  // The context clients get; null with tls.mode: disable.
+  const tls::ServerTls* client_tls() const { return tls->clients.get(); }
 
   // The tenant whose schema this is: a directory entry's schema, or a name that fits
   // tenant.schema_template. Empty when it is neither.
@@ -29,9 +35,11 @@ struct Runtime {
 
 using RuntimePtr = std::shared_ptr<const Runtime>;
 
-// Loads and validates config and directory; nothing is half-applied on error.
+// Loads and validates config, directory and TLS certificates; nothing is half-applied on
+// error.
 absl::StatusOr<RuntimePtr> load_runtime(const std::string& config_path);
-RuntimePtr make_runtime(config::Config config, routing::Directory directory);
+RuntimePtr make_runtime(config::Config config, routing::Directory directory,
+                        std::shared_ptr<const tls::TlsContexts> tls = nullptr);
 
 class RuntimeHolder {
  public:

@@ -53,7 +53,7 @@ ClientSession::ClientSession(tcp::socket socket, SessionServices& services, Work
   runtime_generation_ = services.runtime.generation();
   runtime_ = services.runtime.get();
   log_.session = id;
-  log_.client = endpoint_text(client_);
+  log_.client = endpoint_text(client_.socket());
 }
 
 ClientSession::~ClientSession() {
@@ -67,15 +67,15 @@ ClientSession::~ClientSession() {
 
 void ClientSession::detach_socket(int target) {
   error_code ec;
-  handoff_v6_ = client_.local_endpoint(ec).address().is_v6();
-  handoff_fd_ = client_.release(ec);
+  handoff_v6_ = client_.socket().local_endpoint(ec).address().is_v6();
+  handoff_fd_ = client_.socket().release(ec);
   handoff_target_ = ec ? -1 : target;
 }
 
 void ClientSession::attach_socket(Worker& worker) {
   worker_ = &worker;
   pool_cache_ = nullptr;
-  client_ = tcp::socket(worker.io, handoff_v6_ ? tcp::v6() : tcp::v4(), handoff_fd_);
+  client_.reset_socket(tcp::socket(worker.io, handoff_v6_ ? tcp::v6() : tcp::v4(), handoff_fd_));
   handoff_fd_ = -1;
 }
 
@@ -88,47 +88,6 @@ awaitable<void> ClientSession::send_error(std::string_view severity, std::string
   if (severity == "FATAL")
     log_event(spdlog::level::info, "client refused", &log_,
               {{"sqlstate", sqlstate}, {"reason", message}});
-}
-
-awaitable<std::optional<protocol::StartupMessage>> ClientSession::read_startup() {
-  bool negotiated_ssl = false, negotiated_gss = false;
-  for (;;) {
-    auto [ec, frame] = co_await read_startup_packet(client_, client_buf_);
-    if (ec) co_return std::nullopt;
-    if (frame.status == protocol::FrameStatus::kError) {
-      co_await send_error("FATAL", "08P01",
-                          std::string("invalid startup packet: ") + std::string(frame.error));
-      co_return std::nullopt;
-    }
-    auto decoded = protocol::decode_startup(frame.body);
-    client_buf_.consume(frame.size);
-    if (!decoded.packet) {
-      co_await send_error("FATAL", "08P01", "invalid startup packet: " + decoded.error);
-      co_return std::nullopt;
-    }
-    auto& packet = *decoded.packet;
-    if (std::holds_alternative<protocol::SslRequest>(packet) ||
-        std::holds_alternative<protocol::GssEncRequest>(packet)) {
-      bool& again =
-          std::holds_alternative<protocol::SslRequest>(packet) ? negotiated_ssl : negotiated_gss;
-      if (again || !client_buf_.empty()) {
-        co_await send_error("FATAL", "08P01", "unexpected encryption negotiation");
-        co_return std::nullopt;
-      }
-      again = true;
-      static const uint8_t kNo = 'N';
-      if (co_await write_bytes(client_, protocol::ByteSpan(&kNo, 1))) co_return std::nullopt;
-      continue;
-    }
-    if (auto* cancel = std::get_if<protocol::CancelRequest>(&packet)) {
-      if (auto target = services_.cancels.find(ClientKey{cancel->pid, cancel->secret})) {
-        log_event(spdlog::level::debug, "forwarding cancel request", &log_);
-        co_await pool::send_cancel(*target);
-      }
-      co_return std::nullopt;
-    }
-    co_return std::get<protocol::StartupMessage>(std::move(packet));
-  }
 }
 
 std::optional<routing::RouteError> ClientSession::refresh_runtime() {
@@ -221,7 +180,7 @@ std::optional<routing::RouteError> ClientSession::admit() {
 }
 
 awaitable<bool> ClientSession::log_in() {
-  LoginDeadline deadline(client_, runtime_->config->client_login_timeout, log_);
+  LoginDeadline deadline(client_.socket(), runtime_->config->client_login_timeout, log_);
   auto startup = co_await read_startup();
   if (!startup) co_return false;
   startup_ = std::move(*startup);
@@ -249,6 +208,10 @@ awaitable<bool> ClientSession::log_in() {
   if (identity_.tenant) log_.tenant = *identity_.tenant;  // as asked for; routed below
 
   user_ = config.find_user(identity_.login_user);
+  if (auto refused = tls_refusal(user_)) {
+    co_await send_fatal(*refused);
+    co_return false;
+  }
   auto auth = co_await authenticate_client(client_, client_buf_, user_, identity_.login_user,
                                            sid.user, *runtime_);
   if (deadline.expired()) co_return false;  // logged by the deadline

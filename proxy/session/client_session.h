@@ -23,6 +23,7 @@
 #include "pool/read_buffer.h"
 #include "pool/server_connection.h"
 #include "pool/server_pool.h"
+#include "pool/stream.h"
 #include "protocol/bytes.h"
 #include "protocol/exchange.h"
 #include "protocol/startup.h"
@@ -121,6 +122,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   // --- startup (client_session.cc) ---
   awaitable<std::optional<protocol::StartupMessage>> read_startup();
+  // --- TLS (session_tls.cc) ---
+  // The FATAL 28000 for a plaintext connection that tls.mode: require (or the user's
+  // require_tls) refuses; empty when the connection may go on.
+  std::optional<routing::RouteError> tls_refusal(const config::UserConfig* user) const;
   // Counts the client against max_client_conn; the 53300 error when it is over.
   std::optional<routing::RouteError> admit();
   // Startup packet through authentication, under client_login_timeout; false = end.
@@ -432,7 +437,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void bind_without_tenant(protocol::ByteSpan body, protocol::Bytes& out);
   void execute_without_tenant(protocol::Bytes& out);
 
-  tcp::socket client_;
+  Stream client_;
   ReadBuffer client_buf_;
   SessionServices& services_;
   Worker* worker_;

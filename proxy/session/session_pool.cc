@@ -13,6 +13,7 @@ namespace shardgate::proxy {
 pool::ServerPool& ClientSession::current_pool() {
   if (pool_cache_) return *pool_cache_;
   auto spec = pool_spec(*route_, *runtime_->config);
+  spec.target.tls = runtime_->tls->shard(route_->placement.shard);
   auto it = worker_->pools.find(spec.key);
   if (it == worker_->pools.end()) {
     it = worker_->pools
@@ -21,7 +22,9 @@ pool::ServerPool& ClientSession::current_pool() {
              .first;
   } else if (it->second->settings().size != spec.settings.size ||
              it->second->settings().per_tenant_cap != spec.settings.per_tenant_cap ||
-             it->second->settings().pipeline_depth != spec.settings.pipeline_depth) {
+             it->second->settings().pipeline_depth != spec.settings.pipeline_depth ||
+             // Reloaded TLS files: new connections use them, open ones keep theirs.
+             it->second->target().tls != spec.target.tls) {
     it->second->update(spec.settings, spec.target);
   }
   pool_cache_ = it->second.get();

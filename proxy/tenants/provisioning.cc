@@ -16,11 +16,26 @@ absl::StatusOr<PgConn> connect(const config::Config& config, const config::Shard
   std::string port = std::to_string(shard.port);
   std::string timeout =
       std::to_string(std::max<int64_t>(1, (config.connect_timeout.count() + 999) / 1000));
-  const char* keys[] = {
-      "host", "port", "dbname", "user", "password", "connect_timeout", "application_name", nullptr};
+  // libpq takes the shard's TLS settings as they are written: the keys mean the same there
+  // (a null value is "not set").
+  auto optional = [](const std::string& v) { return v.empty() ? nullptr : v.c_str(); };
+  const char* keys[] = {"host",
+                        "port",
+                        "dbname",
+                        "user",
+                        "password",
+                        "connect_timeout",
+                        "application_name",
+                        "sslmode",
+                        "sslrootcert",
+                        "sslcert",
+                        "sslkey",
+                        nullptr};
   const char* values[] = {
-      shard.host.c_str(),     port.c_str(),    shard.dbname.c_str(),     shard.user.c_str(),
-      shard.password.c_str(), timeout.c_str(), "shardgate provisioning", nullptr};
+      shard.host.c_str(),       port.c_str(),           shard.dbname.c_str(),
+      shard.user.c_str(),       shard.password.c_str(), timeout.c_str(),
+      "shardgate provisioning", shard.sslmode.c_str(),  optional(shard.sslrootcert),
+      optional(shard.sslcert),  optional(shard.sslkey), nullptr};
   PgConn conn(PQconnectdbParams(keys, values, 0), &PQfinish);
   if (!conn || PQstatus(conn.get()) != CONNECTION_OK) {
     std::string why = conn ? PQerrorMessage(conn.get()) : "out of memory";

@@ -1,0 +1,57 @@
+// TLS over a TCP socket with OpenSSL memory BIOs: the SSL object and its ciphertext buffers
+// are plain data, tied to no io_context, so a client session moving to its pool's worker
+// takes its TLS state along with the socket's file descriptor.
+//
+// Memory stays bounded as on a plaintext connection: ciphertext is read from the socket only
+// when OpenSSL asks for more (at most one read buffer at a time), and a write waits until
+// everything it encrypted has reached the socket before it returns.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <span>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "pool/asio.h"
+#include "protocol/bytes.h"
+
+namespace shardgate {
+
+class TlsLink {
+ public:
+  // Takes ownership of `ssl` (already set up for the accept or the connect side).
+  explicit TlsLink(SSL* ssl);
+  ~TlsLink();
+  TlsLink(const TlsLink&) = delete;
+  TlsLink& operator=(const TlsLink&) = delete;
+
+  SSL* ssl() const { return ssl_; }
+  // Ciphertext already read from the socket before TLS started (a direct TLS ClientHello).
+  void seed(protocol::ByteSpan ciphertext);
+  // Runs the handshake to its end; on failure, error() says why in OpenSSL's words.
+  awaitable<error_code> handshake(tcp::socket& socket);
+  awaitable<std::tuple<error_code, size_t>> read_some(tcp::socket& socket, std::span<uint8_t> out);
+  awaitable<std::tuple<error_code, size_t>> write(tcp::socket& socket, protocol::ByteSpan bytes);
+  const std::string& error() const { return error_; }
+
+ private:
+  // Reads one chunk of ciphertext from the socket into OpenSSL's input.
+  awaitable<error_code> fill(tcp::socket& socket);
+  // Writes everything OpenSSL has produced to the socket; one writer at a time.
+  awaitable<error_code> flush(tcp::socket& socket);
+  // The error for a failed SSL_* call (also records error_).
+  error_code failure(int ret);
+
+  SSL* ssl_;
+  BIO* in_ = nullptr;   // ciphertext from the peer, read by OpenSSL
+  BIO* out_ = nullptr;  // ciphertext OpenSSL produced, written to the peer
+  std::vector<uint8_t> read_chunk_;
+  std::vector<uint8_t> write_chunk_;
+  bool flushing_ = false;
+  asio::steady_timer* flush_waiter_ = nullptr;
+  std::string error_;
+};
+
+}  // namespace shardgate
