@@ -15,18 +15,6 @@ namespace {
 constexpr const char* kDefaultCiphers =
     "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!eNULL:!MD5:!DSS";
 
-std::string openssl_reason() {
-  unsigned long code = ERR_peek_last_error();
-  std::string text = "unknown OpenSSL error";
-  if (code != 0) {
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof buf);
-    text = buf;
-  }
-  ERR_clear_error();
-  return text;
-}
-
 absl::Status file_error(std::string_view key, const std::string& file, std::string_view what) {
   return absl::InvalidArgumentError("tls." + std::string(key) + " " + file + ": " +
                                     std::string(what) + " (" + openssl_reason() + ")");
@@ -82,6 +70,18 @@ absl::Status configure(SSL_CTX* ctx, const config::TlsConfig& c) {
 }
 
 }  // namespace
+
+std::string openssl_reason() {
+  unsigned long code = ERR_peek_last_error();
+  std::string text = "unknown OpenSSL error";
+  if (code != 0) {
+    char buf[256];
+    ERR_error_string_n(code, buf, sizeof buf);
+    text = buf;
+  }
+  ERR_clear_error();
+  return text;
+}
 
 absl::StatusOr<std::shared_ptr<const ServerTls>> ServerTls::load(const config::TlsConfig& c) {
   ERR_clear_error();

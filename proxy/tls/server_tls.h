@@ -13,6 +13,9 @@
 
 namespace shardgate::proxy::tls {
 
+// OpenSSL's last error as text (the queue is cleared), for errors that name a file or step.
+std::string openssl_reason();
+
 class ServerTls {
  public:
   // Loads certificate, key and CA; the error names the file and OpenSSL's reason.

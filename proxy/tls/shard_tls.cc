@@ -8,18 +8,6 @@ namespace shardgate::proxy::tls {
 
 namespace {
 
-std::string openssl_reason() {
-  unsigned long code = ERR_peek_last_error();
-  std::string text = "unknown OpenSSL error";
-  if (code != 0) {
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof buf);
-    text = buf;
-  }
-  ERR_clear_error();
-  return text;
-}
-
 absl::Status shard_error(const config::ShardConfig& s, std::string_view key,
                          const std::string& file, std::string_view what) {
   return absl::InvalidArgumentError("shards." + s.name + "." + std::string(key) + " " + file +

@@ -4,20 +4,13 @@
 #include <cctype>
 #include <string>
 
+#include "routing/guard/sql_chars.h"
+
 namespace shardgate::routing {
 
 namespace {
 
 constexpr size_t kMaxPlainLength = 8192;
-
-// ASCII only (bytes >= 0x80 end the fast path before these run); inline, no locale lookup.
-bool is_ascii_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-bool is_word_char(unsigned char c) {
-  return is_ascii_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
-char ascii_lower(unsigned char c) {
-  return static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
-}
 
 }  // namespace
 

@@ -1,22 +1,12 @@
 #include "routing/guard/statement_shape.h"
 
 #include "routing/guard/plain_statement.h"
+#include "routing/guard/sql_chars.h"
 
 namespace shardgate::routing {
 namespace {
 
 constexpr size_t kMaxShapedLength = 16384;
-
-bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-bool is_word_char(unsigned char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
-bool is_space(unsigned char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-char lower(unsigned char c) {
-  return static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
-}
 
 // The scan, one token at a time; false as soon as the text is not one it is sure of.
 class Shaper {
@@ -38,9 +28,9 @@ class Shaper {
     unsigned char c = static_cast<unsigned char>(sql_[i_]);
     if (c >= 0x80 || c == 0 || c == '\\') return false;
     if (c == '$') return param();
-    if (is_word_char(c) && !is_digit(c)) return word();
-    if (is_digit(c) || (c == '.' && i_ + 1 < sql_.size() && is_digit(sql_[i_ + 1]) &&
-                        (i_ == 0 || !is_word_char(sql_[i_ - 1]))))
+    if (is_word_char(c) && !is_ascii_digit(c)) return word();
+    if (is_ascii_digit(c) || (c == '.' && i_ + 1 < sql_.size() && is_ascii_digit(sql_[i_ + 1]) &&
+                              (i_ == 0 || !is_word_char(sql_[i_ - 1]))))
       return number();
     switch (c) {
       case '\'':
@@ -49,7 +39,7 @@ class Shaper {
         return quoted_identifier();
       case ';':
         for (size_t j = i_ + 1; j < sql_.size(); ++j)
-          if (!is_space(sql_[j])) return false;  // a second statement
+          if (!is_sql_space(sql_[j])) return false;  // a second statement
         out_ += ';';
         done_ = true;
         return true;
@@ -78,9 +68,9 @@ class Shaper {
 
   // $1, $2, ...: parameters stay as written; a '$' anywhere else starts a dollar quote.
   bool param() {
-    if (i_ + 1 >= sql_.size() || !is_digit(sql_[i_ + 1])) return false;
+    if (i_ + 1 >= sql_.size() || !is_ascii_digit(sql_[i_ + 1])) return false;
     size_t start = i_++;
-    while (i_ < sql_.size() && is_digit(sql_[i_])) ++i_;
+    while (i_ < sql_.size() && is_ascii_digit(sql_[i_])) ++i_;
     if (i_ < sql_.size() && (is_word_char(sql_[i_]) || sql_[i_] == '$')) return false;
     out_.append(sql_.substr(start, i_ - start));
     return true;
@@ -90,7 +80,7 @@ class Shaper {
     size_t start = i_;
     std::string w;
     while (i_ < sql_.size() && (is_word_char(sql_[i_]) || sql_[i_] == '$')) {
-      w += lower(sql_[i_]);
+      w += ascii_lower(sql_[i_]);
       ++i_;
     }
     // A word directly followed by a quote is a prefixed literal (E'', B'', X'', N'').
@@ -107,13 +97,13 @@ class Shaper {
   bool number() {
     // Each run of digits becomes 0; '.', 'e' and signs stay, so the lexer sees the same
     // kinds of tokens in the key as in the text.
-    while (i_ < sql_.size() && (is_digit(sql_[i_]) || sql_[i_] == '.')) {
+    while (i_ < sql_.size() && (is_ascii_digit(sql_[i_]) || sql_[i_] == '.')) {
       if (sql_[i_] == '.') {
         out_ += '.';
         ++i_;
         continue;
       }
-      while (i_ < sql_.size() && is_digit(sql_[i_])) ++i_;
+      while (i_ < sql_.size() && is_ascii_digit(sql_[i_])) ++i_;
       out_ += '0';
     }
     return true;
@@ -155,7 +145,7 @@ class Shaper {
         }
         break;
       }
-      name += lower(d);
+      name += ascii_lower(d);
     }
     ++i_;
     if (is_denied_word(name)) return false;  // "set_config"(...), "regclass"
