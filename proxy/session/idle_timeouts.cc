@@ -39,8 +39,7 @@ void ClientSession::note_activity() { last_activity_ = Clock::now(); }
 
 void ClientSession::check_idle(Clock::time_point now, const config::Config& config) {
   // Idle: past its welcome, nothing asked of a server, not waiting for a pool or a pause.
-  if (!welcomed_ || idle_expired_ != IdleExpiry::kNone || !exchange_.quiet() || waiting_)
-    return;
+  if (!welcomed_ || idle_expired_ != IdleExpiry::kNone || !exchange_.quiet() || waiting_) return;
   bool in_transaction = exchange_.in_transaction();
   auto limit = in_transaction ? config.idle_transaction_timeout : config.client_idle_timeout;
   if (limit.count() == 0 || now - last_activity_ < limit) return;
