@@ -33,11 +33,39 @@ Proxy::~Proxy() {
   }
 }
 
+// The client port listens last: whoever sees it accept (a supervisor, a test) may use the
+// admin socket and the metrics endpoint at once. Its acceptors are bound first so that the
+// workers exist (metrics reads them) and port 0 resolves to the kernel's pick.
 bool Proxy::bind() {
   auto rt = runtime_.get();
-  const auto& listen = rt->config->listen;
-  int count = rt->config->workers > 0
-                  ? rt->config->workers
+  if (!bind_clients(*rt->config)) return false;
+  admin_ = std::make_unique<AdminServer>(admin_ctx_);
+  if (!admin_->bind(rt->config->admin)) return false;
+  moves_ = make_move_manager(admin_ctx_);
+  if (moves_) {
+    if (auto loaded = moves_->load(); !loaded.ok()) {
+      log_event(spdlog::level::err, "cannot read the move journal", nullptr,
+                {{"error", std::string(loaded.message())}});
+      return false;
+    }
+    admin_ctx_.moves = moves_.get();
+  }
+  if (const auto& metrics = rt->config->metrics.listen) {
+    metrics_ = MetricsEndpoint::start(
+        *metrics, {runtime_, tenants_, workers_, admin_counts_, active_sessions_, moves_.get()});
+    if (!metrics_) return false;
+  }
+  if (!listen_clients()) return false;
+  update_client_capacity(*rt, true);
+  return true;
+}
+
+// One acceptor per worker on the same address (SO_REUSEPORT: the kernel spreads connections),
+// bound but not yet listening.
+bool Proxy::bind_clients(const config::Config& config) {
+  const auto& listen = config.listen;
+  int count = config.workers > 0
+                  ? config.workers
                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   error_code ec;
   auto address = asio::ip::make_address(listen.host == "*" ? "0.0.0.0" : listen.host, ec);
@@ -65,7 +93,6 @@ bool Proxy::bind() {
         ec = error_code(errno, boost::system::system_category());
     }
     if (!ec) acceptor->bind(ep, ec);
-    if (!ec) acceptor->listen(1024, ec);
     if (ec) {
       log_event(
           spdlog::level::err, "cannot listen", nullptr,
@@ -78,27 +105,23 @@ bool Proxy::bind() {
   }
   bound_port_ = port;
   services_.workers = count;
-  admin_ = std::make_unique<AdminServer>(admin_ctx_);
-  if (!admin_->bind(rt->config->admin)) return false;
-  moves_ = make_move_manager(admin_ctx_);
-  if (moves_) {
-    if (auto loaded = moves_->load(); !loaded.ok()) {
-      log_event(spdlog::level::err, "cannot read the move journal", nullptr,
-                {{"error", std::string(loaded.message())}});
+  return true;
+}
+
+bool Proxy::listen_clients() {
+  error_code ec;
+  for (auto& worker : workers_) {
+    worker->acceptor->listen(1024, ec);
+    if (ec) {
+      log_event(spdlog::level::err, "cannot listen", nullptr,
+                {{"port", std::to_string(bound_port_)}, {"error", ec.message()}});
       return false;
     }
-    admin_ctx_.moves = moves_.get();
   }
-  if (const auto& metrics = rt->config->metrics.listen) {
-    metrics_ = MetricsEndpoint::start(
-        *metrics, {runtime_, tenants_, workers_, admin_counts_, active_sessions_, moves_.get()});
-    if (!metrics_) return false;
-  }
-
+  auto address = workers_.front()->acceptor->local_endpoint().address();
   log_event(spdlog::level::info, "listening", nullptr,
-            {{"address", address.to_string() + ":" + std::to_string(port)},
-             {"workers", std::to_string(count)}});
-  update_client_capacity(*rt, true);
+            {{"address", address.to_string() + ":" + std::to_string(bound_port_)},
+             {"workers", std::to_string(workers_.size())}});
   return true;
 }
 

@@ -39,6 +39,8 @@ class Proxy {
   uint16_t bound_port() const { return bound_port_; }
 
  private:
+  bool bind_clients(const config::Config& config);
+  bool listen_clients();
   awaitable<void> accept_loop(Worker& worker);
   void spawn(Worker& worker, std::shared_ptr<ClientSession> session, bool resume);
   void begin_shutdown();
