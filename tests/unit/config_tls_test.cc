@@ -26,6 +26,17 @@ TEST(ConfigTls, CertificateMeansAllow) {
   EXPECT_EQ(c->tls.min_version, TlsVersion::k1_3);
 }
 
+TEST(ConfigTls, ClientCaMeansRequire) {
+  auto c = parse("tls: { cert_file: a.crt, key_file: a.key, ca_file: ca.crt }\n");
+  ASSERT_TRUE(c.ok()) << error_of(c);
+  EXPECT_EQ(c->tls.mode, TlsMode::kRequire);
+  EXPECT_EQ(c->tls.ca_file, "ca.crt");
+  // Plaintext clients would never show a certificate: allow and a CA contradict each other.
+  auto allow = parse("tls: { cert_file: a.crt, key_file: a.key, ca_file: ca.crt, mode: allow }\n");
+  EXPECT_NE(error_of(allow).find("tls.mode"), std::string::npos) << error_of(allow);
+  EXPECT_NE(error_of(allow).find("tls.mode: require"), std::string::npos) << error_of(allow);
+}
+
 TEST(ConfigTls, RelativePathsFollowTheConfigFile) {
   auto c = parse_config(
       std::string(test_helpers::kBase) + "tls: { cert_file: certs/a.crt, key_file: a.key }\n",
