@@ -36,15 +36,11 @@ TlsConfig parse_tls(const yaml::Reader& r, const YAML::Node& n, const std::strin
                  (k == "cert_file" ? t.cert_file : k == "key_file" ? t.key_file : t.ca_file) = path;
                }
              });
-  // A CA means every client proves a certificate, which only TLS can carry: plaintext
-  // clients would walk past the check, so the CA makes TLS required.
+  // A CA asks every TLS client for a certificate, which plaintext cannot carry: unless told
+  // `allow`, plaintext clients are refused so that none walks past the check.
   if (!mode_node && !t.cert_file.empty())
     t.mode = t.ca_file.empty() ? TlsMode::kAllow : TlsMode::kRequire;
   if (t.mode == TlsMode::kDisable) return t;
-  if (t.mode == TlsMode::kAllow && !t.ca_file.empty())
-    r.fail(*mode_node, "tls.mode",
-           "is allow, but tls.ca_file requires a client certificate, which plaintext clients "
-           "never show: set tls.mode: require (or leave it out)");
   if (t.cert_file.empty() || t.key_file.empty()) {
     r.fail(mode_node ? *mode_node : n, "tls",
            "TLS needs a certificate and its key: give tls.cert_file and tls.key_file (or set "
