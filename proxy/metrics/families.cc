@@ -11,14 +11,6 @@ using prometheus::MetricFamily;
 using prometheus::MetricType;
 using Labels = std::vector<ClientMetric::Label>;
 
-MetricFamily family(std::string name, std::string help, MetricType type) {
-  MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
-
 void add_counter(MetricFamily& f, Labels labels, double value) {
   ClientMetric m;
   m.label = std::move(labels);
@@ -46,6 +38,14 @@ struct PoolTotals {
 };
 
 }  // namespace
+
+MetricFamily family(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
 
 ClientMetric::Histogram to_histogram(const pool::LatencyHistogram::Snapshot& s) {
   using pool::LatencyHistogram;

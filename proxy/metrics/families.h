@@ -46,8 +46,11 @@ void add_admin_family(const std::map<std::pair<std::string, std::string>, uint64
                       std::vector<prometheus::MetricFamily>& out);
 
 // shardgate_moves_total{result}, shardgate_move_pause_seconds, shardgate_move_lag_bytes{tenant},
-// shardgate_move_copied_bytes_total (metrics_moves.cc).
+// shardgate_move_copied_bytes_total (moves.cc).
 void add_move_families(const moves::MoveMetrics& moves, std::vector<prometheus::MetricFamily>& out);
+
+// An empty family: every family of /metrics starts here.
+prometheus::MetricFamily family(std::string name, std::string help, prometheus::MetricType type);
 
 // A latency snapshot as a Prometheus histogram (cumulative buckets, +Inf last).
 prometheus::ClientMetric::Histogram to_histogram(const pool::LatencyHistogram::Snapshot& s);

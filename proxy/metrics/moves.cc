@@ -12,14 +12,6 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-MetricFamily move_family(std::string name, std::string help, MetricType type) {
-  MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
-
 ClientMetric::Histogram pause_histogram(const std::vector<double>& pauses) {
   static const double kBounds[] = {0.01, 0.025, 0.05, 0.1, 0.25,
                                    0.5,  1,     2,    5,   std::numeric_limits<double>::infinity()};
@@ -37,9 +29,9 @@ ClientMetric::Histogram pause_histogram(const std::vector<double>& pauses) {
 }  // namespace
 
 void add_move_families(const moves::MoveMetrics& moves, std::vector<MetricFamily>& out) {
-  auto total = move_family("shardgate_moves_total",
-                           "Tenant moves that ended, by result (done, rolled_back, failed).",
-                           MetricType::Counter);
+  auto total = family("shardgate_moves_total",
+                      "Tenant moves that ended, by result (done, rolled_back, failed).",
+                      MetricType::Counter);
   for (const char* result : {"done", "rolled_back", "failed"}) {
     auto it = moves.results.find(result);
     ClientMetric m;
@@ -49,16 +41,16 @@ void add_move_families(const moves::MoveMetrics& moves, std::vector<MetricFamily
   }
   out.push_back(std::move(total));
 
-  auto pause = move_family("shardgate_move_pause_seconds",
-                           "How long each finished move paused its tenant at cutover.",
-                           MetricType::Histogram);
+  auto pause =
+      family("shardgate_move_pause_seconds",
+             "How long each finished move paused its tenant at cutover.", MetricType::Histogram);
   ClientMetric p;
   p.histogram = pause_histogram(moves.pause_seconds);
   pause.metric.push_back(std::move(p));
   out.push_back(std::move(pause));
 
-  auto lag = move_family("shardgate_move_lag_bytes",
-                         "Replication lag of each running move, by tenant.", MetricType::Gauge);
+  auto lag = family("shardgate_move_lag_bytes", "Replication lag of each running move, by tenant.",
+                    MetricType::Gauge);
   for (const auto& [tenant, bytes] : moves.lag_bytes) {
     ClientMetric m;
     m.label = {{"tenant", tenant}};
@@ -67,10 +59,9 @@ void add_move_families(const moves::MoveMetrics& moves, std::vector<MetricFamily
   }
   out.push_back(std::move(lag));
 
-  auto copied =
-      move_family("shardgate_move_copied_bytes_total",
-                  "Bytes of tenant data (table sizes on the source) finished moves copied.",
-                  MetricType::Counter);
+  auto copied = family("shardgate_move_copied_bytes_total",
+                       "Bytes of tenant data (table sizes on the source) finished moves copied.",
+                       MetricType::Counter);
   ClientMetric c;
   c.counter.value = static_cast<double>(moves.copied_bytes);
   copied.metric.push_back(std::move(c));

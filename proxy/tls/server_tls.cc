@@ -72,6 +72,13 @@ absl::Status configure(SSL_CTX* ctx, const config::TlsConfig& c) {
 
 }  // namespace
 
+absl::StatusOr<SSL_CTX*> new_tls_context(const SSL_METHOD* method) {
+  ERR_clear_error();
+  SSL_CTX* ctx = SSL_CTX_new(method);
+  if (!ctx) return absl::InternalError("cannot create a TLS context: " + openssl_reason());
+  return ctx;
+}
+
 std::string openssl_reason() {
   unsigned long code = ERR_peek_last_error();
   std::string text = "unknown OpenSSL error";
@@ -85,9 +92,9 @@ std::string openssl_reason() {
 }
 
 absl::StatusOr<std::shared_ptr<const ServerTls>> ServerTls::load(const config::TlsConfig& c) {
-  ERR_clear_error();
-  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-  if (!ctx) return absl::InternalError("cannot create a TLS context: " + openssl_reason());
+  auto made = new_tls_context(TLS_server_method());
+  if (!made.ok()) return made.status();
+  SSL_CTX* ctx = *made;
   if (auto st = configure(ctx, c); !st.ok()) {
     SSL_CTX_free(ctx);
     return st;

@@ -15,6 +15,9 @@ namespace shardgate::proxy::tls {
 
 // OpenSSL's last error as text (the queue is cleared), for errors that name a file or step.
 std::string openssl_reason();
+// A fresh TLS context for `method` (TLS_server_method() or TLS_client_method()) with
+// OpenSSL's error queue cleared first; the caller owns it (SSL_CTX_free).
+absl::StatusOr<SSL_CTX*> new_tls_context(const SSL_METHOD* method);
 
 class ServerTls {
  public:

@@ -50,11 +50,11 @@ absl::Status configure(SSL_CTX* ctx, const config::ShardConfig& s, pool::SslMode
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const pool::ShardTls>> load_shard_tls(const config::ShardConfig& s) {
-  ERR_clear_error();
   auto tls = std::make_shared<pool::ShardTls>();
   tls->mode = mode_of(s.sslmode);
-  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-  if (!ctx) return absl::InternalError("cannot create a TLS context: " + openssl_reason());
+  auto made = new_tls_context(TLS_client_method());
+  if (!made.ok()) return made.status();
+  SSL_CTX* ctx = *made;
   tls->context.reset(ctx, SSL_CTX_free);
   if (auto st = configure(ctx, s, tls->mode); !st.ok()) return st;
   return std::shared_ptr<const pool::ShardTls>(std::move(tls));

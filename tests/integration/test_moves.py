@@ -248,6 +248,28 @@ def test_move_refusals(move_shards, move_launcher):
     assert "not in the shard directory" in move(proxy, "nobody", "m2").stderr
 
 
+def restart_after_kill(launcher: ProxyLauncher, killed):
+    """Starts a proxy on the killed one's config and waits until its move journal's
+    recovery has finished every move it found."""
+    restarted = launcher.start(json.loads(Path(killed.config_path).read_text()))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        phases = [m["phase"] for m in admin_rows(restarted, "SHOW MOVES")]
+        if phases and all(p in ("rolled_back", "done") for p in phases):
+            break
+        time.sleep(0.2)
+    assert phases == ["rolled_back"], admin_rows(restarted, "SHOW MOVES")
+    return restarted
+
+
+def assert_rolled_back(proxy, source: pgshards.Shard, target: pgshards.Shard, tenant: str):
+    """The tenant lives on the source as before the move, and neither shard keeps anything
+    of it: no slot, publication or subscription, no schema on the target."""
+    assert directory_shard(proxy, tenant) == source.name
+    assert replication_leftovers(source) == [] and replication_leftovers(target) == []
+    assert schemas(target, tenant) == [] and schemas(source, tenant) == [f"tenant_{tenant}"]
+
+
 def test_cancel_move_leaves_nothing_on_either_shard(move_shards, move_launcher):
     m1, m2 = move_shards["m1"], move_shards["m2"]
     tenant = "mvc"
@@ -266,9 +288,7 @@ def test_cancel_move_leaves_nothing_on_either_shard(move_shards, move_launcher):
     finally:
         set_sync_workers(m2, 2)
     assert mover.result.returncode != 0 and "cancelled" in mover.result.stderr
-    assert replication_leftovers(m1) == [] and replication_leftovers(m2) == []
-    assert schemas(m2, tenant) == [] and schemas(m1, tenant) == [f"tenant_{tenant}"]
-    assert directory_shard(proxy, tenant) == "m1"
+    assert_rolled_back(proxy, m1, m2, tenant)
     with proxy.connect(tenant=tenant) as conn:
         assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 1000
 
@@ -289,17 +309,8 @@ def test_kill_mid_move_then_restart_rolls_back(move_shards, move_launcher):
         mover.join(30)
     finally:
         set_sync_workers(m2, 2)
-    restarted = move_launcher.start(json.loads(Path(proxy.config_path).read_text()))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        phases = [m["phase"] for m in admin_rows(restarted, "SHOW MOVES")]
-        if phases and all(p in ("rolled_back", "done") for p in phases):
-            break
-        time.sleep(0.2)
-    assert phases == ["rolled_back"], admin_rows(restarted, "SHOW MOVES")
-    assert directory_shard(restarted, tenant) == "m1"
-    assert replication_leftovers(m1) == [] and replication_leftovers(m2) == []
-    assert schemas(m2, tenant) == [] and schemas(m1, tenant) == [f"tenant_{tenant}"]
+    restarted = restart_after_kill(move_launcher, proxy)
+    assert_rolled_back(restarted, m1, m2, tenant)
     with restarted.connect(tenant=tenant) as conn:
         assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 1000
 
@@ -319,17 +330,8 @@ def test_kill_during_cutover_then_restart_rolls_back_and_unfences(move_shards, m
     proxy.kill()
     mover.join(30)
     holder.close()
-    restarted = move_launcher.start(json.loads(Path(proxy.config_path).read_text()))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        phases = [m["phase"] for m in admin_rows(restarted, "SHOW MOVES")]
-        if phases and all(p in ("rolled_back", "done") for p in phases):
-            break
-        time.sleep(0.2)
-    assert phases == ["rolled_back"], admin_rows(restarted, "SHOW MOVES")
-    assert directory_shard(restarted, tenant) == "m1"
-    assert replication_leftovers(m1) == [] and replication_leftovers(m2) == []
-    assert schemas(m2, tenant) == [] and schemas(m1, tenant) == [f"tenant_{tenant}"]
+    restarted = restart_after_kill(move_launcher, proxy)
+    assert_rolled_back(restarted, m1, m2, tenant)
     with restarted.connect(tenant=tenant) as conn:
         conn.execute("INSERT INTO items (body) VALUES ('mvq after')")
         assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 501
