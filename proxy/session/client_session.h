@@ -438,7 +438,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void execute_without_tenant(protocol::Bytes& out);
 
   Stream client_;
-  ReadBuffer client_buf_;
+  ReadBuffer client_buf_{0};  // storage only while the client has bytes in flight
   SessionServices& services_;
   Worker* worker_;
   RuntimePtr runtime_;

@@ -1,5 +1,6 @@
 // Serving a routed (or not yet routed) client: session mode holds one server connection for
 // the whole session; transaction mode checks one out per transaction.
+#include "pool/idle_read.h"
 #include "pool/wire_io.h"
 #include "protocol/messages.h"
 #include "proxy/session/client_session.h"
@@ -34,7 +35,10 @@ awaitable<bool> ClientSession::head_message(char& type, protocol::ByteSpan& body
       co_return false;
     }
     error_code ec;
-    if (idle_expired_ == IdleExpiry::kNone) ec = co_await read_at_least(client_, client_buf_, want);
+    // Between messages the session holds no read buffer (a few KiB per idle client).
+    if (idle_expired_ == IdleExpiry::kNone) ec = co_await wait_idle_readable(client_, client_buf_);
+    if (!ec && idle_expired_ == IdleExpiry::kNone)
+      ec = co_await read_at_least(client_, client_buf_, want);
     if (idle_expired_ != IdleExpiry::kNone) {
       co_await send_idle_fatal();
       co_return false;
