@@ -232,7 +232,8 @@ def main() -> int:
     p.add_argument("--per-process", type=int, default=5000, help="connections per client process")
     p.add_argument("--concurrency", type=int, default=100, help="connects in flight per process")
     p.add_argument("--check", type=int, default=-1, help="clients queried at the end (-1 = all)")
-    p.add_argument("--settle", type=float, default=3.0)
+    p.add_argument("--settle", type=float, default=5.0,
+                   help="seconds idle before RSS is read (shardgate parks a client idle 1-2 s, trims 1 s later)")
     p.add_argument("--auth-timeout", type=float, default=60)
     p.add_argument("--connect-timeout", type=float, default=600)
     p.add_argument("--json", help="write every row here")

@@ -1,6 +1,5 @@
 // Serving a routed (or not yet routed) client: session mode holds one server connection for
 // the whole session; transaction mode checks one out per transaction.
-#include "pool/idle_read.h"
 #include "pool/wire_io.h"
 #include "protocol/messages.h"
 #include "proxy/session/client_session.h"
@@ -35,16 +34,18 @@ awaitable<bool> ClientSession::head_message(char& type, protocol::ByteSpan& body
       co_return false;
     }
     error_code ec;
-    // Between messages the session holds no read buffer (a few KiB per idle client).
-    if (idle_expired_ == IdleExpiry::kNone) ec = co_await wait_idle_readable(client_, client_buf_);
-    if (!ec && idle_expired_ == IdleExpiry::kNone)
+    if (idle_expired_ == IdleExpiry::kNone) {
+      reading_idle_ = client_buf_.empty();  // the sweep may park the session here
       ec = co_await read_at_least(client_, client_buf_, want);
+      reading_idle_ = false;
+    }
     if (idle_expired_ != IdleExpiry::kNone) {
       co_await send_idle_fatal();
       co_return false;
     }
     if (ec) {
       if (shutdown_requested_ && ec == asio::error::operation_aborted) continue;
+      if (park_requested_ && ec == asio::error::operation_aborted) park();
       co_return false;
     }
     note_activity();
@@ -314,6 +315,7 @@ awaitable<void> ClientSession::serve_loop() {
     protocol::ByteSpan body;
     size_t size = 0;
     bool got_message = co_await head_message(type, body, size);
+    if (!got_message && parked_) co_return;  // resumed by the Proxy once the client sends
     if (!got_message) break;
     forward_memo_set_ = false;  // a verdict lives for this message's checkout only
     retried_head_ = std::exchange(retrying_, false);  // sent once already (kStale)
