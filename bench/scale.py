@@ -127,7 +127,8 @@ class ClientGroup:
 
 def start_target(name: str, work: Path, shard, args, count: int, mode: str) -> compare.Target:
     if name == "pgbouncer":
-        return compare.start_pgbouncer(work, shard, args.pool, count, args.client_auth, mode)
+        return compare.start_pgbouncer(work, shard, args.pool, count, args.client_auth,
+                                       pool_mode=mode)
     binary = Path(args.baseline_bin) if name == "sg-base" else args.binary
     return compare.start_shardgate(work, shard, binary, args.pool, args.workers, args.client_auth,
                                    "options", name=name, pool_mode=mode)
