@@ -232,7 +232,8 @@ def check_target(target: Target, scale: int) -> str:
 
 
 def start_pgbouncer(work: Path, shard: pgshards.Shard, pool: int, clients: int,
-                    client_auth: str, cert: compare_tls.Certificate | None = None) -> Target:
+                    client_auth: str, cert: compare_tls.Certificate | None = None,
+                    pool_mode: str = "transaction") -> Target:
     binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
     if not Path(binary).exists():
         raise RuntimeError("pgbouncer not found (Debian package `pgbouncer`)")
@@ -257,7 +258,7 @@ listen_port = {port}
 unix_socket_dir =
 auth_type = {client_auth}
 auth_file = {d / "userlist.txt"}
-pool_mode = transaction
+pool_mode = {pool_mode}
 default_pool_size = {pool}
 min_pool_size = 0
 reserve_pool_size = 0
@@ -287,7 +288,8 @@ def start_shardgate(work: Path, shard: pgshards.Shard, binary: Path, pool: int,
                     workers: int | None, client_auth: str, tenant_by: str,
                     guard: str = "on", pipeline_depth: int = 1,
                     name: str = "shardgate",
-                    cert: compare_tls.Certificate | None = None) -> Target:
+                    cert: compare_tls.Certificate | None = None,
+                    pool_mode: str = "transaction") -> Target:
     d = work / name
     d.mkdir()
     port = pgshards.free_port()
@@ -308,7 +310,7 @@ tenant: {{ sources: [options, user_suffix] }}
 shards:
   s1: {{ host: 127.0.0.1, port: {shard.port}, dbname: {shard.dbname}, user: {shard.user}, password: "{shard.password}" }}
 tiers:
-  default: {{ pool: shared, pool_size: {pool}, pool_mode: transaction{depth_key} }}
+  default: {{ pool: shared, pool_size: {pool}, pool_mode: {pool_mode}{depth_key} }}
 directory: {{ file: {d / "directory.yaml"} }}
 admin: {{ socket_dir: {d} }}
 {compare_tls.shardgate_lines(cert)}{workers_line}"""

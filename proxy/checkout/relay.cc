@@ -146,10 +146,9 @@ bool ClientSession::absorb_prefix_response(char type, protocol::ByteSpan body, i
       server_->set_parameter(p->first, p->second);
       // A value the client was not told yet (its RESET went to the server's default and
       // the prefix set its startup value again): forwarded, as PostgreSQL would report it.
-      std::string key = routing::setting_key(p->first);
-      auto seen = client_seen_.find(key);
-      if (seen != client_seen_.end() && seen->second != p->second) {
-        seen->second = p->second;
+      int i = tracked_parameter_index(p->first);
+      if (i >= 0 && client_seen_[i] && *client_seen_[i] != p->second) {
+        client_seen_[i] = std::string(p->second);
         protocol::encode_parameter_status(prefix_reports_, p->first, p->second);
       }
     }

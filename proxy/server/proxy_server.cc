@@ -142,6 +142,13 @@ void Proxy::spawn(Worker& worker, std::shared_ptr<ClientSession> session, bool r
   if (stopping_) session->request_shutdown();
   auto body = resume ? session->serve() : session->run();
   asio::co_spawn(worker.io, std::move(body), [this, &worker, session](std::exception_ptr e) {
+    if (!e && session->parked()) {
+      // An idle client: no coroutine and no read buffer until it sends something. It stays
+      // in worker.sessions, so shutdown and the idle sweep still reach it (by cancelling
+      // the wait).
+      session->when_readable([this, &worker, session] { spawn(worker, session, true); });
+      return;
+    }
     if (e) {
       try {
         std::rethrow_exception(e);

@@ -269,6 +269,7 @@ awaitable<void> ClientSession::move_to_owner() {
 }
 
 awaitable<void> ClientSession::serve() {
+  parked_ = false;
   if (!welcomed_) {
     bool ok = co_await welcome();
     if (!ok) co_return;

@@ -5,6 +5,7 @@
 // to the worker that owns that pool (handoff), so a pool and all its clients share one thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "pool/asio.h"
+#include "pool/idle_read.h"
 #include "pool/read_buffer.h"
 #include "pool/server_connection.h"
 #include "pool/server_pool.h"
@@ -30,6 +32,7 @@
 #include "proxy/runtime/cancel_registry.h"
 #include "proxy/runtime/log.h"
 #include "proxy/runtime/runtime.h"
+#include "proxy/session/lazy_deque.h"
 #include "proxy/session/prepared_statements.h"
 #include "proxy/session/session_settings.h"
 #include "proxy/session/worker.h"
@@ -85,6 +88,17 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // client_idle_timeout / idle_transaction_timeout: ends the session when it has been idle
   // (or idle inside a transaction) too long (idle_timeouts.cc). On the session's worker.
   void check_idle(std::chrono::steady_clock::time_point now, const config::Config& config);
+
+  // An idle client is parked (idle_park.cc): its coroutine ends and it holds no read buffer
+  // until its socket is readable; then the Proxy resumes it with serve(). The worker's sweep
+  // parks sessions waiting for a client that has been quiet for a second.
+  bool parked() const { return parked_; }
+  // True when it asked the session to park (it does once its read is cancelled).
+  bool park_if_idle(std::chrono::steady_clock::time_point now);
+  // Calls `resume` on the session's worker once the client's socket is readable, has closed
+  // or the wait was cancelled (shutdown, idle timeout).
+  template <typename Resume>
+  void when_readable(Resume resume);
 
   // What SHOW CLIENTS / SHOW SERVERS report; called on the session's worker.
   struct Info {
@@ -383,6 +397,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void note_activity();
   // The FATAL of an expired idle limit (57P05, or 25P03 inside a transaction).
   awaitable<void> send_idle_fatal();
+  // --- parking an idle client (idle_park.cc) ---
+  void park();
+  bool reading_idle_ = false;    // suspended in head_message's read with nothing buffered
+  bool park_requested_ = false;  // the sweep cancelled that read to park the session
+  bool parked_ = false;
   bool retrying_ = false;      // kStale: the head request goes through serve_loop again
   bool retried_head_ = false;  // this head request is that second attempt (no third)
   // Session mode: the tenant context for a server connection taken at connect time, retried
@@ -455,7 +474,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void execute_without_tenant(protocol::Bytes& out);
 
   Stream client_;
-  ReadBuffer client_buf_;
+  ReadBuffer client_buf_{0};  // storage only while the client has bytes in flight
   SessionServices& services_;
   Worker* worker_;
   RuntimePtr runtime_;
@@ -472,9 +491,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string pool_key_;
   pool::ServerPool* pool_cache_ = nullptr;  // current_pool(), for this route on this worker
   // The client's settings by PostgreSQL's rules (session_settings.h), and the reported
-  // parameters as the client was last told them (by lower-case name).
+  // parameters as the client was last told them (by index in kTrackedParameters; inline, as
+  // every client keeps them: the values fit std::string's in-place storage).
   SessionSettings settings_;
-  std::map<std::string, std::string, std::less<>> client_seen_;
+  std::array<std::optional<std::string>, 6> client_seen_;
   // ParameterStatus of a context prefix the client must see (a value it was not told yet).
   protocol::Bytes prefix_reports_;
   // From the startup packet, once the guard has checked it (session_parameters.cc).
@@ -502,7 +522,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::string statement;
     size_t statement_bytes = 0;
   };
-  std::deque<RequestTiming> request_timing_;
+  LazyDeque<RequestTiming> request_timing_;
   // The tier's slow_query_threshold; zero = off (nothing is captured).
   std::chrono::milliseconds slow_threshold() const {
     return route_ ? route_->tier->slow_query_threshold : std::chrono::milliseconds(0);
@@ -538,7 +558,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Buffers reused by every checkout.
   protocol::Bytes request_out_;
   protocol::Bytes response_out_;
-  std::deque<Expectation> expect_;
+  LazyDeque<Expectation> expect_;
   // This client's named prepared statements (transaction mode).
   ClientStatements statements_;
   // A session command met inside a checkout: end the checkout when idle and answer it here.
@@ -550,5 +570,18 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The command a portal was bound to while no tenant was set.
   std::optional<routing::SessionCommand> portal_command_;
 };
+
+template <typename Resume>
+void ClientSession::when_readable(Resume resume) {
+  // The peek first: the reactor is edge-triggered, and an edge it saw while no read was
+  // pending (bytes or a close that arrived while the read was being cancelled) would not
+  // wake a wait started now.
+  if (readable_now(client_.socket())) {
+    asio::post(client_.get_executor(), std::move(resume));
+    return;
+  }
+  client_.socket().async_wait(tcp::socket::wait_read,
+                              [resume = std::move(resume)](error_code) mutable { resume(); });
+}
 
 }  // namespace shardgate::proxy

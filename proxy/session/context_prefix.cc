@@ -6,12 +6,14 @@
 
 namespace shardgate::proxy {
 
-bool is_tracked_parameter(std::string_view name) {
+int tracked_parameter_index(std::string_view name) {
   std::string key = routing::setting_key(name);
-  for (auto p : kTrackedParameters)
-    if (routing::setting_key(p) == key) return true;
-  return false;
+  for (size_t i = 0; i < std::size(kTrackedParameters); ++i)
+    if (routing::setting_key(kTrackedParameters[i]) == key) return static_cast<int>(i);
+  return -1;
 }
+
+bool is_tracked_parameter(std::string_view name) { return tracked_parameter_index(name) >= 0; }
 
 namespace {
 void add_setting(std::string& sql, std::string_view name, std::optional<std::string_view> value) {

@@ -30,6 +30,8 @@ inline constexpr std::string_view kTrackedParameters[] = {
     "IntervalStyle",   "application_name", "standard_conforming_strings"};
 // Whether `name` (any case: GUC names are case-insensitive) is one of them.
 bool is_tracked_parameter(std::string_view name);
+// Its index in kTrackedParameters, or -1.
+int tracked_parameter_index(std::string_view name);
 
 struct ContextPrefix {
   protocol::Bytes bytes;

@@ -1,5 +1,7 @@
 #include "proxy/session/idle_timeouts.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 
 #include "protocol/messages.h"
@@ -10,6 +12,8 @@ namespace shardgate::proxy {
 namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+// Sessions parked in one sweep that make a malloc_trim worth its walk over the heap.
+constexpr size_t kTrimAfterParked = 64;
 
 // A few looks per shortest limit, so a session ends within about a fifth of its limit late.
 milliseconds sweep_interval(const config::Config& c) {
@@ -22,16 +26,24 @@ milliseconds sweep_interval(const config::Config& c) {
 
 awaitable<void> sweep_idle_clients(Worker& worker, RuntimeHolder& runtime) {
   asio::steady_timer timer(worker.io);
+  size_t parked = 0;
   for (;;) {
     auto rt = runtime.get();
     const config::Config& config = *rt->config;
     timer.expires_after(sweep_interval(config));
     auto [ec] = co_await timer.async_wait(use_nothrow);
     if (ec) co_return;
-    if (config.client_idle_timeout.count() == 0 && config.idle_transaction_timeout.count() == 0)
-      continue;
+    bool timeouts =
+        config.client_idle_timeout.count() != 0 || config.idle_transaction_timeout.count() != 0;
     auto now = Clock::now();
-    for (ClientSession* s : worker.sessions) s->check_idle(now, config);
+    // What the sessions parked last time gave back lies between live objects: hand its
+    // pages to the kernel, or the process keeps them (glibc returns only the heap's top).
+    if (parked >= kTrimAfterParked) malloc_trim(0);
+    parked = 0;
+    for (ClientSession* s : worker.sessions) {
+      if (timeouts) s->check_idle(now, config);
+      parked += s->park_if_idle(now) ? 1 : 0;
+    }
   }
 }
 

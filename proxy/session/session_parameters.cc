@@ -20,16 +20,18 @@ void ClientSession::init_settings() {
 void ClientSession::send_parameters(
     protocol::Bytes& out, const std::vector<std::pair<std::string, std::string>>& server_params,
     bool client_values) {
-  client_seen_.clear();
+  static_assert(std::tuple_size_v<decltype(client_seen_)> == std::size(kTrackedParameters));
+  client_seen_ = {};
   for (const auto& [name, value] : server_params) {
-    bool tracked = is_tracked_parameter(name);
+    int tracked_index = tracked_parameter_index(name);
+    bool tracked = tracked_index >= 0;
     std::string reported = value;
     if (client_values && tracked) {
       auto want = settings_.desired(name);
       if (want.kind == SessionSettings::Kind::kValue) reported = want.value;
     }
     protocol::encode_parameter_status(out, name, reported);
-    if (tracked) client_seen_[routing::setting_key(name)] = reported;
+    if (tracked) client_seen_[tracked_index] = reported;
   }
 }
 
@@ -45,8 +47,8 @@ void ClientSession::track_settings(char type, protocol::ByteSpan body) {
     case protocol::be::kParameterStatus:
       if (auto p = protocol::decode_parameter_status(body)) {
         settings_.note_report(p->first, p->second);
-        if (is_tracked_parameter(p->first))
-          client_seen_[routing::setting_key(p->first)] = std::string(p->second);
+        if (int i = tracked_parameter_index(p->first); i >= 0)
+          client_seen_[i] = std::string(p->second);
       }
       break;
     case protocol::be::kReadyForQuery:

@@ -34,13 +34,18 @@ awaitable<bool> ClientSession::head_message(char& type, protocol::ByteSpan& body
       co_return false;
     }
     error_code ec;
-    if (idle_expired_ == IdleExpiry::kNone) ec = co_await read_at_least(client_, client_buf_, want);
+    if (idle_expired_ == IdleExpiry::kNone) {
+      reading_idle_ = client_buf_.empty();  // the sweep may park the session here
+      ec = co_await read_at_least(client_, client_buf_, want);
+      reading_idle_ = false;
+    }
     if (idle_expired_ != IdleExpiry::kNone) {
       co_await send_idle_fatal();
       co_return false;
     }
     if (ec) {
       if (shutdown_requested_ && ec == asio::error::operation_aborted) continue;
+      if (park_requested_ && ec == asio::error::operation_aborted) park();
       co_return false;
     }
     note_activity();
@@ -310,6 +315,7 @@ awaitable<void> ClientSession::serve_loop() {
     protocol::ByteSpan body;
     size_t size = 0;
     bool got_message = co_await head_message(type, body, size);
+    if (!got_message && parked_) co_return;  // resumed by the Proxy once the client sends
     if (!got_message) break;
     forward_memo_set_ = false;  // a verdict lives for this message's checkout only
     retried_head_ = std::exchange(retrying_, false);  // sent once already (kStale)
