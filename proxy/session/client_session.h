@@ -31,6 +31,7 @@
 #include "proxy/runtime/log.h"
 #include "proxy/runtime/runtime.h"
 #include "proxy/session/prepared_statements.h"
+#include "proxy/session/reset_rewrite.h"
 #include "proxy/session/session_settings.h"
 #include "proxy/session/worker.h"
 #include "proxy/tenants/pause_control.h"
@@ -246,6 +247,19 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // (temporary tables were used on it, or a library loaded).
   awaitable<bool> reusable_after_session();
   bool retire_after_session_ = false;
+
+  // --- RESET to the client's startup values (session_reset.cc, reset_rewrite.h) ---
+  // A forwarded RESET / SET ... TO DEFAULT / RESET ALL: the text the server gets instead
+  // (empty: as sent). A Query's reply rewrite waits in reset_reply_ until it is expected.
+  std::string reset_text(char type, const routing::StatementInfo& info);
+  // After the message is added (`sent`: it went to the server as vetted): its expectation
+  // carries reset_reply_.
+  void expect_reset_reply(char type, bool sent);
+  // A CommandComplete of a rewritten RESET: the tag the client sent's, or dropped (false)
+  // when it answers one of the SETs shardgate added.
+  bool reset_reply(char type, protocol::ByteSpan& whole, std::deque<Expectation>& expect,
+                   protocol::Bytes& scratch);
+  std::optional<ResetRewrite> reset_reply_;
 
   // --- the client's own search_path (session_search_path.cc) ---
   // SET search_path TO a list of only the tenant's schema, the shared schemas and the

@@ -263,15 +263,14 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
   }
   if (forget_own_statements(*action.info))
     action.kind = StatementAction::Kind::kSessionCommand;  // answered with a stand-in
+  std::string replacement;
   if (action.kind == StatementAction::Kind::kForward) {
     note_search_path(*action.info);
     settings_.note_statement(*action.info);
     note_session_state(*action.info);
-    return true;
-  }
-
-  std::string replacement;
-  if (action.kind == StatementAction::Kind::kScopeChannels) {
+    replacement = reset_text(type, *action.info);
+    if (replacement.empty()) return true;
+  } else if (action.kind == StatementAction::Kind::kScopeChannels) {
     replacement = channel_text(sql, *action.info);  // Parse keeps its parameter types
   } else if (action.kind == StatementAction::Kind::kRefuse) {
     log_refusal(sql, action);
