@@ -160,9 +160,11 @@ struct StatementInfo {
   // A statement whose effect outlives its transaction on the server connection, which
   // transaction pooling cannot keep with the client (statement_session_state.cc): DECLARE ...
   // WITH HOLD; temporary tables, views and sequences (CREATE TEMP ..., CREATE TABLE AS /
-  // SELECT INTO TEMP, CREATE ... pg_temp.name) except tables ON COMMIT DROP; functions in
-  // pg_temp; SQL-level PREPARE; session-level advisory locks (pg_advisory_lock and
-  // pg_try_advisory_lock, shared or not; the _xact_ ones end with the transaction); LOAD.
+  // SELECT INTO TEMP, CREATE ... pg_temp.name) except tables ON COMMIT DROP; types, domains
+  // and collations in pg_temp (not functions, aggregates, operators: never found there
+  // unless named with it); SQL-level PREPARE; session-level advisory locks (pg_advisory_lock
+  // and pg_try_advisory_lock, shared or not; the _xact_ ones end with the transaction); LOAD;
+  // LISTEN.
   // Names the first one found; outliving_kind says which (for the hint).
   std::string outlives_transaction;
   OutlivingState outliving_kind = OutlivingState::kNone;
