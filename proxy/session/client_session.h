@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -250,15 +251,19 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   // --- RESET to the client's startup values (session_reset.cc, reset_rewrite.h) ---
   // A forwarded RESET / SET ... TO DEFAULT / RESET ALL: the text the server gets instead
-  // (empty: as sent). A Query's reply rewrite waits in reset_reply_ until it is expected.
-  std::string reset_text(char type, const routing::StatementInfo& info);
-  // After the message is added (`sent`: it went to the server as vetted): its expectation
-  // carries reset_reply_.
-  void expect_reset_reply(char type, bool sent);
-  // A CommandComplete of a rewritten RESET: the tag the client sent's, or dropped (false)
-  // when it answers one of the SETs shardgate added.
+  // (empty: as sent); `statement` names a Parse's statement. A Query's reply rewrite waits in
+  // reset_reply_ until it is expected; a Parse's, in reset_statements_ and reset_portals_.
+  std::string reset_text(char type, std::string_view statement, const routing::StatementInfo& info);
+  // After a message is added (`sent`: it went to the server as vetted): a Query's or an
+  // Execute's expectation learns the tag its client must see; a Bind, which portals run a
+  // rewritten RESET.
+  void expect_reset_reply(char type, protocol::ByteSpan body, bool sent);
+  // A CommandComplete of a rewritten RESET: the tag of what the client sent, or dropped
+  // (false) when it answers one of the SETs shardgate added. Before route_response().
   bool reset_reply(char type, protocol::ByteSpan& whole, std::deque<Expectation>& expect,
                    protocol::Bytes& scratch);
+  std::set<std::string, std::less<>> reset_statements_;
+  std::set<std::string, std::less<>> reset_portals_;
   std::optional<ResetRewrite> reset_reply_;
 
   // --- the client's own search_path (session_search_path.cc) ---

@@ -74,7 +74,6 @@ std::optional<ResetRewrite> rewrite_reset(const routing::LoneReset& reset,
   if (!client_setting(key)) return std::nullopt;
   const std::string* value = ctx.settings->startup_value(key);
   if (!value) return std::nullopt;  // the server's default is the client's too
-  if (reset.keyword && !ctx.simple_query) return std::nullopt;
   return ResetRewrite{set_sql(key, *value, reset.local), reset.keyword ? "RESET" : "", 0};
 }
 

@@ -35,14 +35,13 @@ struct ResetContext {
   // isolation, shardgate.tenant): given back in the same query. Empty: nothing to give.
   std::string_view search_path;  // as PostgreSQL stores it: a valid SET list
   std::string_view tenant;
-  // A simple Query may hold several statements and get its tag rewritten; a Parse may not.
+  // A simple Query may hold several statements; a Parse may not (RESET ALL stays as sent).
   bool simple_query = false;
 };
 
 // The statement to send instead of `reset`, or nullopt when the server's own RESET already
 // gives what PostgreSQL would (no startup value for the setting), or shardgate cannot give
-// it (a list setting whose value it would have to re-quote, RESET in a Parse whose tag it
-// cannot change).
+// it (a list setting whose value it would have to re-quote, RESET ALL in a Parse).
 std::optional<ResetRewrite> rewrite_reset(const routing::LoneReset& reset, const ResetContext& ctx);
 
 }  // namespace shardgate::proxy

@@ -42,8 +42,8 @@ std::string ClientSession::channel_text(std::string_view sql, const routing::Sta
 
 bool ClientSession::deliverable(char type, protocol::ByteSpan& whole,
                                 std::deque<Expectation>& expect, protocol::Bytes& scratch) {
-  if (!route_response(type, true, expect, server_->prepared)) return false;
   if (!reset_reply(type, whole, expect, scratch)) return false;
+  if (!route_response(type, true, expect, server_->prepared)) return false;
   if (!session_mode() && pool::ends_connection(type, whole.subspan(5))) {
     // The server ends its connection (a shutdown, pg_terminate_backend): in transaction mode
     // the client's own connection goes on, so it is told 08006 with the server's words.

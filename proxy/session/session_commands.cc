@@ -255,6 +255,7 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
     if (sql == forward_memo_) return true;
   }
   StatementAction action = classify(sql);
+  if (type == protocol::fe::kParse) reset_statements_.erase(std::string(name));
   if (type == protocol::fe::kParse && name.empty()) {
     unnamed_command_.reset();
     unnamed_refusal_ = false;
@@ -268,7 +269,7 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
     note_search_path(*action.info);
     settings_.note_statement(*action.info);
     note_session_state(*action.info);
-    replacement = reset_text(type, *action.info);
+    replacement = reset_text(type, name, *action.info);
     if (replacement.empty()) return true;
   } else if (action.kind == StatementAction::Kind::kScopeChannels) {
     replacement = channel_text(sql, *action.info);  // Parse keeps its parameter types

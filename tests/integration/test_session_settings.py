@@ -104,6 +104,12 @@ def reset_steps(conn: psycopg.Connection) -> list:
     run("SET LOCAL work_mem = '1MB'")
     run("SET LOCAL work_mem TO DEFAULT", binary=True)  # an unnamed Parse
     show("work_mem")
+    run("SET work_mem = '66MB'")
+    run("RESET work_mem", prepare=True)  # a named Parse: the Execute completes as RESET
+    show("work_mem")
+    run("SET work_mem = '67MB'")
+    run("RESET work_mem", binary=True)
+    show("work_mem")
     run("SET application_name = 'again'")
     run("RESET ALL")
     show("work_mem")

@@ -70,11 +70,11 @@ TEST(ResetRewrite, WhatTheServersOwnResetAlreadyGets) {
   EXPECT_FALSE(f.rewrite("RESET search_path")) << "the tenant context, not a client setting";
   EXPECT_FALSE(f.rewrite("RESET role"));
   EXPECT_FALSE(f.rewrite("RESET temp_tablespaces")) << "a list SET would re-quote";
-  f.ctx.simple_query = false;  // a Parse: its CommandComplete cannot be renamed
-  EXPECT_FALSE(f.rewrite("RESET work_mem"));
-  auto r = f.rewrite("SET work_mem TO DEFAULT");  // completes as SET either way
+  f.ctx.simple_query = false;  // a Parse: one statement only
+  auto r = f.rewrite("RESET work_mem");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->sql, "SET \"work_mem\" TO '8MB'");
+  EXPECT_EQ(r->tag, "RESET");
   EXPECT_FALSE(f.rewrite("RESET ALL"));
 }
 
