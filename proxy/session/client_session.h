@@ -13,7 +13,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -262,8 +261,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // (false) when it answers one of the SETs shardgate added. Before route_response().
   bool reset_reply(char type, protocol::ByteSpan& whole, std::deque<Expectation>& expect,
                    protocol::Bytes& scratch);
-  std::set<std::string, std::less<>> reset_statements_;
-  std::set<std::string, std::less<>> reset_portals_;
+  absl::flat_hash_set<std::string> reset_statements_;
+  absl::flat_hash_set<std::string> reset_portals_;
   std::optional<ResetRewrite> reset_reply_;
 
   // --- the client's own search_path (session_search_path.cc) ---
@@ -440,6 +439,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Over the rate limit in reject mode: the server raises 53400 in the statement's place.
   void reject_over_rate(char type, protocol::ByteSpan body, protocol::Bytes& out,
                         std::deque<Expectation>& expect);
+  // A Parse (re)defines statement `name`: what shardgate noted about an earlier statement of
+  // that name (a session command, a refusal, a rewritten RESET) no longer holds.
+  void forget_statement_marks(std::string_view name);
   // A Bind of a statement the guard refused (replaced by a parameterless stand-in): the same
   // Bind without its parameters, in `substitute`. False when the statement was not refused.
   bool strip_refused_bind(protocol::ByteSpan body, protocol::Bytes& substitute);

@@ -255,13 +255,7 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
     if (sql == forward_memo_) return true;
   }
   StatementAction action = classify(sql);
-  if (type == protocol::fe::kParse) reset_statements_.erase(std::string(name));
-  if (type == protocol::fe::kParse && name.empty()) {
-    unnamed_command_.reset();
-    unnamed_refusal_ = false;
-  } else if (type == protocol::fe::kParse && !statements_.find(std::string(name))) {
-    refused_statements_.erase(std::string(name));
-  }
+  if (type == protocol::fe::kParse) forget_statement_marks(name);
   if (forget_own_statements(*action.info))
     action.kind = StatementAction::Kind::kSessionCommand;  // answered with a stand-in
   std::string replacement;
@@ -363,6 +357,16 @@ void ClientSession::reject_over_rate(char type, protocol::ByteSpan body, protoco
   expect.push_back({protocol::fe::kBind, true, {}});
   protocol::encode_execute(out, kName, 0);
   expect.push_back({protocol::fe::kExecute, false, {}});
+}
+
+void ClientSession::forget_statement_marks(std::string_view name) {
+  reset_statements_.erase(std::string(name));
+  if (name.empty()) {
+    unnamed_command_.reset();
+    unnamed_refusal_ = false;
+  } else if (!statements_.find(std::string(name))) {
+    refused_statements_.erase(std::string(name));
+  }
 }
 
 bool ClientSession::strip_refused_bind(protocol::ByteSpan body, protocol::Bytes& substitute) {
