@@ -43,7 +43,9 @@ TARGETS = ("direct", "pgbouncer", "shardgate", "sg-pipe", "sg-base")
 # The shardgate targets: the tier defaults, the same with pipeline_depth (--pipeline-depth), and
 # the tier defaults with another binary (--baseline-bin: before/after a change, same run).
 SHARDGATES = ("shardgate", "sg-pipe", "sg-base")
-MODES = ("simple", "prepared", "extended")
+# pgbench -M modes, and "connect": simple with -C, a new connection (and with --tls a new TLS
+# handshake) for every transaction, so its tps is new connections per second.
+MODES = ("simple", "prepared", "extended", "connect")
 # Statement shapes (--scripts): the same select-only lookup as pgbench -S writes it, as an ORM
 # writes it (quoted, table-qualified columns, LIMIT 21: Django's get()), and with the table
 # qualified by the tenant's schema. Fresh literal values every time in simple mode.
@@ -93,6 +95,8 @@ for _sig in (signal.SIGTERM, signal.SIGHUP):
 sys.path.insert(0, str(REPO / "scripts"))
 import pgshards  # noqa: E402  (needs the handlers above installed first)
 import psycopg  # noqa: E402
+
+import compare_tls  # noqa: E402  (bench/, next to this file)
 
 _cluster: pgshards.ShardCluster | None = None
 _work_dir: Path | None = None
@@ -191,10 +195,11 @@ class Target:
     pgoptions: str | None = None        # PGOPTIONS for pgbench (direct: search_path)
     proc: subprocess.Popen | None = None  # the proxy process whose CPU is measured
     log_path: Path | None = None
+    sslmode: str = "disable"  # require for the proxies under --tls
 
     def env(self) -> dict:
         env = dict(os.environ, PGPASSWORD=self.password, PGCONNECT_TIMEOUT="30",
-                   PGSSLMODE="disable", PGAPPNAME="compare")
+                   PGSSLMODE=self.sslmode, PGAPPNAME="compare")
         for key in ("PGOPTIONS", "PGSERVICE", "PGSERVICEFILE", "PGDATABASE", "PGUSER", "PGHOST",
                     "PGPORT", "PGPASSFILE"):
             env.pop(key, None)
@@ -205,26 +210,29 @@ class Target:
     def conninfo(self) -> str:
         return psycopg.conninfo.make_conninfo(
             host=self.host, port=self.port, user=self.user, password=self.password,
-            dbname=self.dbname, connect_timeout=10, sslmode="disable",
+            dbname=self.dbname, connect_timeout=10, sslmode=self.sslmode,
             **({"options": self.pgoptions} if self.pgoptions else {}))
 
     def alive(self) -> bool:
         return self.proc is None or self.proc.poll() is None
 
 
-def check_target(target: Target, scale: int) -> None:
-    """Proves the target serves tenant acme's tables (search_path right) before timing it."""
+def check_target(target: Target, scale: int) -> str:
+    """Proves the target serves tenant acme's tables (search_path right) before timing it;
+    returns what the connection's TLS agreed on ("plaintext" without)."""
     with psycopg.connect(target.conninfo(), autocommit=True) as conn:
         schema = conn.execute("SELECT current_schema()").fetchone()[0]
         row = conn.execute("SELECT aid FROM pgbench_accounts WHERE aid = %s",
                            (scale * 100000,)).fetchone()
+        tls = compare_tls.describe(conn)
     if schema != SCHEMA or row is None:
         raise RuntimeError(f"{target.name}: current_schema()={schema!r}, last aid row={row!r}; "
                            f"expected schema {SCHEMA} with {scale * 100000} accounts")
+    return tls
 
 
 def start_pgbouncer(work: Path, shard: pgshards.Shard, pool: int, clients: int,
-                    client_auth: str) -> Target:
+                    client_auth: str, cert: compare_tls.Certificate | None = None) -> Target:
     binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
     if not Path(binary).exists():
         raise RuntimeError("pgbouncer not found (Debian package `pgbouncer`)")
@@ -257,8 +265,7 @@ max_client_conn = {max(2000, clients + 100)}
 max_db_connections = 0
 ignore_startup_parameters = extra_float_digits
 server_tls_sslmode = disable
-client_tls_sslmode = disable
-log_connections = 0
+{compare_tls.pgbouncer_lines(cert)}log_connections = 0
 log_disconnections = 0
 log_pooler_errors = 1
 stats_period = 3600
@@ -273,13 +280,14 @@ pidfile = {d / "pgbouncer.pid"}
     if not pgshards.wait_for_port(port, timeout=15) or proc.poll() is not None:
         raise RuntimeError(f"pgbouncer did not start:\n{tail(log_path)}")
     return Target("pgbouncer", "127.0.0.1", port, APP_USER, APP_PASSWORD, "app", None, proc,
-                  log_path)
+                  log_path, "require" if cert else "disable")
 
 
 def start_shardgate(work: Path, shard: pgshards.Shard, binary: Path, pool: int,
                     workers: int | None, client_auth: str, tenant_by: str,
                     guard: str = "on", pipeline_depth: int = 1,
-                    name: str = "shardgate") -> Target:
+                    name: str = "shardgate",
+                    cert: compare_tls.Certificate | None = None) -> Target:
     d = work / name
     d.mkdir()
     port = pgshards.free_port()
@@ -303,7 +311,7 @@ tiers:
   default: {{ pool: shared, pool_size: {pool}, pool_mode: transaction{depth_key} }}
 directory: {{ file: {d / "directory.yaml"} }}
 admin: {{ socket_dir: {d} }}
-{workers_line}"""
+{compare_tls.shardgate_lines(cert)}{workers_line}"""
     (d / "shardgate.yaml").write_text(config)
     check = subprocess.run([str(binary), "--check-config", str(d / "shardgate.yaml")],
                            capture_output=True, text=True, timeout=30)
@@ -315,11 +323,12 @@ admin: {{ socket_dir: {d} }}
         raise RuntimeError(f"shardgate did not start:\n{tail(log_path)}")
     # shardgate sets search_path itself. The tenant rides in the startup options by default;
     # --tenant-by user puts it in the user name (app.acme) instead.
+    sslmode = "require" if cert else "disable"
     if tenant_by == "user":
         return Target(name, "127.0.0.1", port, f"{APP_USER}.{TENANT}", APP_PASSWORD, "app",
-                      None, proc, log_path)
+                      None, proc, log_path, sslmode)
     return Target(name, "127.0.0.1", port, APP_USER, APP_PASSWORD, "app",
-                  f"-c shardgate.tenant={TENANT}", proc, log_path)
+                  f"-c shardgate.tenant={TENANT}", proc, log_path, sslmode)
 
 
 # --- pgbench ---------------------------------------------------------------------------------
@@ -368,7 +377,8 @@ def mode_label(mode: str, shape: str) -> str:
 
 
 def parse_pgbench(out: str, err: str, result: RunResult) -> None:
-    m = re.search(r"^tps = ([0-9.]+) \(without initial connection time\)", out, re.M)
+    m = re.search(r"^tps = ([0-9.]+) \((?:without initial connection time|including "
+                  r"reconnection times)\)", out, re.M)
     if m:
         result.tps = float(m.group(1))
     m = re.search(r"number of transactions actually processed: (\d+)", out)
@@ -444,8 +454,10 @@ def run_pgbench(target: Target, script: Path, mode: str, clients: int, jobs: int
                 proxies: list[Target] = (), label: str | None = None) -> RunResult:
     result = RunResult(label or mode, target.name, round_no, clients, seconds)
     cmd = ["pgbench", "-n", "-h", target.host, "-p", str(target.port), "-U", target.user,
-           "-c", str(clients), "-j", str(min(jobs, clients)), "-T", str(seconds), "-M", mode,
-           "-f", str(script), target.dbname]
+           "-c", str(clients), "-j", str(min(jobs, clients)), "-T", str(seconds),
+           "-M", "simple" if mode == "connect" else mode, "-f", str(script), target.dbname]
+    if mode == "connect":
+        cmd.insert(1, "-C")
     if not target.alive():
         result.error = f"{target.name} process is not running (exit {target.proc.returncode})"
         return result
@@ -551,7 +563,7 @@ def print_table(summary: dict, args, direct_note: str | None) -> None:
     print()
     print(f"clients={args.clients} jobs={args.jobs} seconds={args.seconds} rounds={args.rounds} "
           f"pool={args.pool} scale={args.scale} shardgate workers={args.workers or 'auto'} "
-          f"cores={os.cpu_count()}")
+          f"cores={os.cpu_count()}" + (" tls=require (pgbench sslmode=require)" if args.tls else ""))
     header = (f"{'mode':<18} {'target':<10} {'ok/runs':>7} {'median tps':>11} {'vs direct':>9} "
               f"{'sg/pgb tps':>10} {'cpu µs/txn':>10} {'sg/pgb cpu':>10} {'srv conns':>9}  notes")
     print(header)
@@ -589,6 +601,10 @@ def print_table(summary: dict, args, direct_note: str | None) -> None:
           "included) / transactions processed; medians over the ok runs only.")
     print("srv conns = server connections sampled half-way through a run (max over runs): "
           "the proxy's TCP connections to PostgreSQL, or pgbench's backends when direct.")
+    if any(m.startswith("connect") for m in summary):
+        print("connect = pgbench -C: a new connection (TLS handshake with --tls, login, one "
+              "SELECT) per transaction, so tps = new connections per second and cpu µs/txn = "
+              "proxy CPU per connection.")
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -600,8 +616,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--seconds", type=int, default=10, help="pgbench -T per run (default 10)")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     p.add_argument("--pool", type=int, default=20, help="server pool size of both proxies (default 20)")
-    p.add_argument("--modes", default="simple,prepared",
-                   help="comma list of pgbench -M modes: simple,prepared,extended (default simple,prepared)")
+    p.add_argument("--modes", default=None,
+                   help="comma list of pgbench -M modes: simple,prepared,extended, and connect "
+                        "(simple with -C: new connections per second) (default simple,prepared; "
+                        "with --tls simple,prepared,connect)")
     p.add_argument("--targets", default=None,
                    help="comma list of direct,pgbouncer,shardgate,sg-pipe,sg-base (default all; "
                         "sg-base only with --baseline-bin)")
@@ -628,14 +646,23 @@ def parse_args() -> argparse.Namespace:
                    help="comma list of statement shapes: plain (pgbench -S), orm (quoted, "
                         "table-qualified columns, LIMIT 21), qualified (tenant_acme.table); "
                         "each runs in every mode, named mode:shape in the table (default plain)")
+    p.add_argument("--tls", action="store_true",
+                   help="TLS between pgbench and both proxies (sslmode=require, one certificate "
+                        "for PgBouncer and shardgate; bench/compare_tls.py); default targets "
+                        "pgbouncer,shardgate, modes simple,prepared,connect")
     p.add_argument("--guard", choices=("on", "off"), default="on",
                    help="shardgate's statement guard (off only to measure its cost; default on)")
     args = p.parse_args()
+    if args.modes is None:
+        args.modes = "simple,prepared,connect" if args.tls else "simple,prepared"
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     args.scripts = [s.strip() for s in args.scripts.split(",") if s.strip()]
     for s in args.scripts:
         if s not in SCRIPTS:
             p.error(f"unknown script {s!r}; choose from {', '.join(SCRIPTS)}")
+    if args.targets is None and args.tls:
+        # direct would be plaintext (the shard has no TLS); sg-pipe tests pooling, not TLS.
+        args.targets = "pgbouncer,shardgate" + (",sg-base" if args.baseline_bin else "")
     if args.targets is None:
         args.targets = ",".join(t for t in TARGETS if t != "sg-base" or args.baseline_bin)
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
@@ -708,6 +735,12 @@ def main() -> int:
     script = write_script(work, args.scale)
     shape_scripts = {shape: write_script(work, args.scale, shape) for shape in args.scripts}
 
+    cert = None
+    if args.tls:
+        user = service_user()
+        cert = compare_tls.make_certificate(work, (user.pw_uid, user.pw_gid) if user else None)
+        log(f"--tls: both proxies show {cert.cert_file} and require TLS; pgbench uses "
+            f"sslmode=require")
     targets: dict[str, Target] = {}
     direct_note = None
     if "direct" in args.targets:
@@ -721,27 +754,28 @@ def main() -> int:
     if "pgbouncer" in args.targets:
         log("starting pgbouncer (transaction mode)")
         targets["pgbouncer"] = start_pgbouncer(work, shard, args.pool, args.clients,
-                                               args.client_auth)
+                                               args.client_auth, cert)
     if "shardgate" in args.targets:
         log(f"starting shardgate {binary}")
         targets["shardgate"] = start_shardgate(work, shard, binary, args.pool, args.workers,
-                                               args.client_auth, args.tenant_by, args.guard)
+                                               args.client_auth, args.tenant_by, args.guard,
+                                               cert=cert)
     if "sg-pipe" in args.targets:
         log(f"starting shardgate {binary} with pipeline_depth {args.pipeline_depth} (sg-pipe)")
         targets["sg-pipe"] = start_shardgate(work, shard, binary, args.pool, args.workers,
                                              args.client_auth, args.tenant_by, args.guard,
-                                             args.pipeline_depth, name="sg-pipe")
+                                             args.pipeline_depth, name="sg-pipe", cert=cert)
     if "sg-base" in args.targets:
         log(f"starting baseline shardgate {args.baseline_bin} (sg-base)")
         targets["sg-base"] = start_shardgate(work, shard, Path(args.baseline_bin), args.pool,
                                              args.workers, args.client_auth, args.tenant_by,
-                                             args.guard, name="sg-base")
+                                             args.guard, name="sg-base", cert=cert)
     broken: dict[str, str] = {}  # target -> why it is left out
     if direct_note:
         broken["direct"] = f"max_connections={max_connections}"
     for t in targets.values():
         try:
-            check_target(t, args.scale)
+            agreed = check_target(t, args.scale)
         except Exception as exc:  # a broken target is reported, the others still run
             reason = " ".join(str(exc).split())[:200]
             broken[t.name] = f"health check failed: {reason}"
@@ -750,7 +784,7 @@ def main() -> int:
             continue
         comm = Path(f"/proc/{t.proc.pid}/comm").read_text().strip() if t.proc else ""
         log(f"{t.name} on port {t.port}" + (f", pid {t.proc.pid} ({comm})" if t.proc else "")
-            + f": serves {SCHEMA}")
+            + f": serves {SCHEMA} ({agreed})")
 
     results: list[RunResult] = []
     order = [n for n in TARGETS if n in targets]

@@ -220,6 +220,8 @@ absl::StatusOr<Config> load_config_file(const std::string& path);
 namespace yaml {
 class Reader;
 }
+// isolation: schema | shared | database, for a tier or one directory entry (parse_tiers.cc).
+Isolation parse_isolation(const yaml::Reader& reader, const YAML::Node& node, std::string_view key);
 // The `tls` block (config/parse_tls.cc); `config_file` anchors relative paths.
 TlsConfig parse_tls(const yaml::Reader& reader, const YAML::Node& node,
                     const std::string& config_file);

@@ -25,10 +25,7 @@ bool set_tier_choice(const Reader& r, const std::string& k, const YAML::Node& f,
     t.pool_mode = r.choice<PoolMode>(
         f, fkey, {{"session", PoolMode::kSession}, {"transaction", PoolMode::kTransaction}});
   } else if (k == "isolation") {
-    t.isolation = r.choice<Isolation>(f, fkey,
-                                      {{"schema", Isolation::kSchema},
-                                       {"shared", Isolation::kShared},
-                                       {"database", Isolation::kDatabase}});
+    t.isolation = parse_isolation(r, f, fkey);
   } else if (k == "session_state") {
     t.session_state = r.choice<SessionState>(
         f, fkey, {{"refuse", SessionState::kRefuse}, {"allow", SessionState::kAllow}});
@@ -161,6 +158,13 @@ TierConfig parse_tier(const Reader& r, const std::string& name, const YAML::Node
 }
 
 }  // namespace
+
+Isolation parse_isolation(const Reader& r, const YAML::Node& n, std::string_view key) {
+  return r.choice<Isolation>(n, key,
+                             {{"schema", Isolation::kSchema},
+                              {"shared", Isolation::kShared},
+                              {"database", Isolation::kDatabase}});
+}
 
 std::map<std::string, TierConfig> parse_tiers(const Reader& r, const YAML::Node& n) {
   std::map<std::string, TierConfig> tiers;

@@ -36,7 +36,10 @@ TlsConfig parse_tls(const yaml::Reader& r, const YAML::Node& n, const std::strin
                  (k == "cert_file" ? t.cert_file : k == "key_file" ? t.key_file : t.ca_file) = path;
                }
              });
-  if (!mode_node && !t.cert_file.empty()) t.mode = TlsMode::kAllow;
+  // A CA asks every TLS client for a certificate, which plaintext cannot carry: unless told
+  // `allow`, plaintext clients are refused so that none walks past the check.
+  if (!mode_node && !t.cert_file.empty())
+    t.mode = t.ca_file.empty() ? TlsMode::kAllow : TlsMode::kRequire;
   if (t.mode == TlsMode::kDisable) return t;
   if (t.cert_file.empty() || t.key_file.empty()) {
     r.fail(mode_node ? *mode_node : n, "tls",

@@ -13,6 +13,7 @@ struct KeepAlive {
   std::chrono::seconds idle{60};
   std::chrono::seconds interval{10};
   int count = 6;
+  bool operator==(const KeepAlive&) const = default;
 };
 
 // Best effort: a socket that refuses an option keeps the system's default for it.

@@ -41,6 +41,8 @@ struct ConnectTarget {
   KeepAlive keepalive;
   // TLS to the shard; null = sslmode disable.
   std::shared_ptr<const ShardTls> tls;
+  // Field by field; `tls` by context (each reload builds new ones).
+  bool operator==(const ConnectTarget&) const = default;
 };
 
 // Where to send a CancelRequest for this server connection.

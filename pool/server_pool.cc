@@ -1,5 +1,7 @@
 #include "pool/server_pool.h"
 
+#include "pool/pool_decisions.h"
+
 #include <algorithm>
 
 namespace shardgate::pool {
@@ -30,14 +32,8 @@ bool ServerPool::under_cap(std::string_view tenant) const {
 
 std::unique_ptr<ServerConnection> ServerPool::take_idle(std::string_view tenant) {
   while (!idle_.empty()) {
-    // Prefer the most recently used connection that already carries this tenant.
-    auto pick = idle_.end() - 1;
-    for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
-      if ((*it)->context_tenant == tenant) {
-        pick = std::next(it).base();
-        break;
-      }
-    }
+    auto pick = decide::idle_pick(
+        idle_, tenant, [](const auto& c) -> std::string_view { return c->context_tenant; });
     std::unique_ptr<ServerConnection> conn = std::move(*pick);
     idle_.erase(pick);
     error_code ignored;
@@ -199,30 +195,24 @@ void ServerPool::close_pipeline(ServerConnection& conn) {
 }
 
 ServerConnection* ServerPool::pipeline_for(std::string_view tenant) {
-  // Never ahead of another tenant's waiting clients (fair queuing decides for them); ahead of
-  // this tenant's own, whose requests could not queue when they came.
-  if (pipelines_.empty() || !idle_.empty() || total_ < settings_.size ||
-      (!waiters_.empty() && !waiters_.only_tenant(tenant)))
+  // Never ahead of another tenant's waiting clients; ahead of this tenant's own, whose
+  // requests could not queue when they came.
+  if (!decide::may_pipeline(!pipelines_.empty(), !idle_.empty(), total_, settings_.size,
+                            !waiters_.empty() && !waiters_.only_tenant(tenant)))
     return nullptr;
-  // A lease serves a bounded number of requests before it goes back to the pool, where
-  // waiting clients of other tenants get their turn.
-  const int max_served = settings_.pipeline_depth * 4;
-  ServerConnection* best = nullptr;
-  for (ServerConnection* c : pipelines_) {
-    const Pipeline& p = c->pipeline;
-    if (c->context_tenant != tenant || c->last_tenant != tenant || p.served >= max_served ||
-        static_cast<int>(p.queue.size()) + 1 >= settings_.pipeline_depth || !c->is_open())
-      continue;
-    if (!best || p.queue.size() < best->pipeline.queue.size()) best = c;
-  }
-  return best;
+  auto it = decide::pipeline_pick(
+      pipelines_, tenant, settings_.pipeline_depth, [](const ServerConnection* c) {
+        return decide::PipelineView{c->context_tenant, c->last_tenant, c->pipeline.served,
+                                    c->pipeline.queue.size(), c->is_open()};
+      });
+  return it == pipelines_.end() ? nullptr : *it;
 }
 
 void ServerPool::release(std::unique_ptr<ServerConnection> conn, const std::string& tenant) {
   if (pass_down(conn)) return;
   forget(tenant);
-  if (conn->pool_generation != generation_ || !conn->is_open() ||
-      Clock::now() - conn->created_at > settings_.lifetime) {
+  if (!decide::keep_after_use(conn->pool_generation == generation_, conn->is_open(),
+                              Clock::now() - conn->created_at, settings_.lifetime)) {
     conn->close();
     --total_;
   } else {
@@ -323,10 +313,9 @@ awaitable<void> ServerPool::maintain() {
     // Retire idle connections past server_idle_timeout (down to min_pool_size) or
     // server_lifetime, oldest first.
     for (auto it = idle_.begin(); it != idle_.end();) {
-      bool expired_idle =
-          now - (*it)->last_used > settings_.idle_timeout && total_ > settings_.min_size;
-      bool expired_life = now - (*it)->created_at > settings_.lifetime;
-      if (expired_idle || expired_life || !(*it)->looks_alive()) {
+      if (decide::retire_idle(now - (*it)->last_used, settings_.idle_timeout, total_,
+                              settings_.min_size, now - (*it)->created_at, settings_.lifetime,
+                              (*it)->looks_alive())) {
         (*it)->close();
         it = idle_.erase(it);
         --total_;

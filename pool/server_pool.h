@@ -30,6 +30,7 @@ struct PoolSettings {
   Millis connect_timeout{5000};
   Millis idle_timeout{600000};  // server_idle_timeout
   Millis lifetime{3600000};     // server_lifetime
+  bool operator==(const PoolSettings&) const = default;
 };
 
 struct PoolStats {

@@ -44,6 +44,63 @@ std::string tier_names(const config::Config& config) {
   return out;
 }
 
+// The keys of one directory entry, kept as nodes: most are checked against others.
+struct EntryNodes {
+  std::optional<YAML::Node> shard, tier, schema, isolation, database, rate, max_client_connections;
+};
+
+EntryNodes entry_nodes(const Reader& r, const YAML::Node& v, const std::string& key) {
+  EntryNodes n;
+  r.for_each(v, key,
+             {"shard", "tier", "schema", "isolation", "database", "rate", "max_client_connections"},
+             [&](const std::string& k, const YAML::Node& f, const std::string&) {
+               auto& slot = k == "shard"       ? n.shard
+                            : k == "tier"      ? n.tier
+                            : k == "schema"    ? n.schema
+                            : k == "isolation" ? n.isolation
+                            : k == "database"  ? n.database
+                            : k == "rate"      ? n.rate
+                                               : n.max_client_connections;
+               slot = f;
+             });
+  return n;
+}
+
+// The entry's tier: the one named, or the only one configured.
+const config::TierConfig& entry_tier(const Reader& r, const YAML::Node& v, const std::string& key,
+                                     const EntryNodes& n, const config::Config& config,
+                                     Placement& p) {
+  std::string tkey = config::yaml::join(key, "tier");
+  if (!n.tier) {
+    if (config.tiers.size() != 1)
+      r.fail(v, tkey, "missing; the config has several tiers (" + tier_names(config) + ")");
+    p.tier = config.tiers.begin()->second.name;
+    return config.tiers.begin()->second;
+  }
+  p.tier = r.non_empty_str(*n.tier, tkey);
+  const config::TierConfig* tier = config.find_tier(p.tier);
+  if (!tier) {
+    r.fail(*n.tier, tkey,
+           "tier \"" + Reader::printable(p.tier) +
+               "\" is not defined in the config (tiers: " + tier_names(config) + ")");
+  }
+  return *tier;
+}
+
+// isolation: database puts the tenant in a database of its own (named after it by default).
+void entry_database(const Reader& r, const std::string& tenant, const std::string& key,
+                    const EntryNodes& n, Placement& p) {
+  std::string dkey = config::yaml::join(key, "database");
+  if (!n.database) {
+    if (p.isolation == config::Isolation::kDatabase) p.database = tenant;
+    return;
+  }
+  if (p.isolation != config::Isolation::kDatabase)
+    r.fail(*n.database, dkey, "only applies to isolation: database");
+  p.database = r.non_empty_str(*n.database, dkey);
+  if (p.database.size() > kMaxIdentifier) r.fail(*n.database, dkey, "longer than 63 bytes");
+}
+
 void parse_entry(const Reader& r, const std::string& tenant, const YAML::Node& v,
                  const std::string& key, const config::Config& config, Directory& dir) {
   if (!config::valid_tenant_id(tenant)) {
@@ -52,80 +109,32 @@ void parse_entry(const Reader& r, const std::string& tenant, const YAML::Node& v
                "\" is not a valid tenant ID (1-63 characters of A-Z, a-z, 0-9, _ and -)");
   }
   if (!v.IsMap()) r.fail(v, key, "expected a mapping { shard: ..., tier: ... }");
-  std::optional<YAML::Node> shard_n, tier_n, schema_n, isolation_n, database_n, rate_n, mcc_n;
-  r.for_each(v, key,
-             {"shard", "tier", "schema", "isolation", "database", "rate", "max_client_connections"},
-             [&](const std::string& k, const YAML::Node& f, const std::string&) {
-               if (k == "shard") {
-                 shard_n = f;
-               } else if (k == "tier") {
-                 tier_n = f;
-               } else if (k == "schema") {
-                 schema_n = f;
-               } else if (k == "isolation") {
-                 isolation_n = f;
-               } else if (k == "database") {
-                 database_n = f;
-               } else if (k == "rate") {
-                 rate_n = f;
-               } else {
-                 mcc_n = f;
-               }
-             });
+  EntryNodes n = entry_nodes(r, v, key);
   auto sub = [&](const char* k) { return config::yaml::join(key, k); };
   Placement p;
-  if (!shard_n) r.fail(v, sub("shard"), "missing: which shard does the tenant live on?");
-  p.shard = r.non_empty_str(*shard_n, sub("shard"));
+  if (!n.shard) r.fail(v, sub("shard"), "missing: which shard does the tenant live on?");
+  p.shard = r.non_empty_str(*n.shard, sub("shard"));
   if (!config.find_shard(p.shard)) {
-    r.fail(*shard_n, sub("shard"),
+    r.fail(*n.shard, sub("shard"),
            "shard \"" + Reader::printable(p.shard) + "\" is not defined in the config (" +
                config.source_file + ")");
   }
-  const config::TierConfig* tier = nullptr;
-  if (tier_n) {
-    p.tier = r.non_empty_str(*tier_n, sub("tier"));
-    tier = config.find_tier(p.tier);
-    if (!tier) {
-      r.fail(*tier_n, sub("tier"),
-             "tier \"" + Reader::printable(p.tier) +
-                 "\" is not defined in the config (tiers: " + tier_names(config) + ")");
-    }
-  } else if (config.tiers.size() == 1) {
-    tier = &config.tiers.begin()->second;
-    p.tier = tier->name;
-  } else {
-    r.fail(v, sub("tier"), "missing; the config has several tiers (" + tier_names(config) + ")");
-  }
-  p.schema = schema_n ? r.non_empty_str(*schema_n, sub("schema"))
+  const config::TierConfig& tier = entry_tier(r, v, key, n, config, p);
+  p.schema = n.schema ? r.non_empty_str(*n.schema, sub("schema"))
                       : expand_template(config.tenant.schema_template, tenant);
   if (p.schema.size() > kMaxIdentifier) {
-    r.fail(schema_n ? *schema_n : v, sub("schema"),
+    r.fail(n.schema ? *n.schema : v, sub("schema"),
            "schema \"" + Reader::printable(p.schema) +
                "\" is longer than 63 bytes and PostgreSQL would truncate it; give a shorter "
                "schema");
   }
-  p.isolation = tier->isolation;
-  if (isolation_n) {
-    p.isolation = r.choice<config::Isolation>(*isolation_n, sub("isolation"),
-                                              {{"schema", config::Isolation::kSchema},
-                                               {"shared", config::Isolation::kShared},
-                                               {"database", config::Isolation::kDatabase}});
-  }
-  if (database_n) {
-    if (p.isolation != config::Isolation::kDatabase) {
-      r.fail(*database_n, sub("database"), "only applies to isolation: database");
-    }
-    p.database = r.non_empty_str(*database_n, sub("database"));
-    if (p.database.size() > kMaxIdentifier) {
-      r.fail(*database_n, sub("database"), "longer than 63 bytes");
-    }
-  } else if (p.isolation == config::Isolation::kDatabase) {
-    p.database = tenant;  // default: the database is named after the tenant
-  }
-  if (rate_n) p.rate = r.rate(*rate_n, sub("rate"), tier->rate);
-  if (mcc_n) {
-    p.max_client_connections =
-        static_cast<int>(r.integer(*mcc_n, sub("max_client_connections"), 1, 1000000));
+  p.isolation =
+      n.isolation ? config::parse_isolation(r, *n.isolation, sub("isolation")) : tier.isolation;
+  entry_database(r, tenant, key, n, p);
+  if (n.rate) p.rate = r.rate(*n.rate, sub("rate"), tier.rate);
+  if (n.max_client_connections) {
+    p.max_client_connections = static_cast<int>(
+        r.integer(*n.max_client_connections, sub("max_client_connections"), 1, 1000000));
   }
   dir.put(tenant, std::move(p));
 }

@@ -17,6 +17,9 @@ step() { echo; echo "==== $*"; }
 step "layout (clang-format, .clang-format at the root)"
 git ls-files '*.cc' '*.h' | xargs clang-format --dry-run --Werror
 
+step "sizes (no product .cc over 520 lines, no function over 80)"
+/usr/bin/python3 scripts/check_sizes.py
+
 step "build (warnings are errors)"
 CMAKE_ARGS="-DSHARDGATE_WERROR=ON" bash scripts/build.sh >/dev/null
 

@@ -175,53 +175,17 @@ void AdminServer::audit(const std::string& user, const std::string& command,
   audit_file_.flush();
 }
 
-awaitable<void> AdminServer::session(tcp::socket raw, bool over_tcp, uint64_t id) {
-  Stream socket(std::move(raw));
-  ReadBuffer buf;
+namespace {
+
+awaitable<void> send_fatal(Stream& socket, std::string_view sqlstate, std::string message) {
   protocol::Bytes out;
-  std::string user;
-  auto fatal = [&](std::string_view sqlstate, std::string message) -> awaitable<void> {
-    out.clear();
-    protocol::encode_error(out, "FATAL", sqlstate, message);
-    co_await write_bytes(socket, out);
-  };
-  // Startup: over TCP, TLS as the `tls` block says (the Unix socket declines it); cancel
-  // requests are ignored.
-  RuntimePtr rt = ctx_.runtime.get();
-  auto negotiated =
-      co_await tls::negotiate_startup(socket, buf, over_tcp ? rt->client_tls() : nullptr);
-  if (!negotiated.packet) {
-    if (!negotiated.fatal.empty()) co_await fatal("08P01", negotiated.fatal);
-    co_return;
-  }
-  auto* startup = std::get_if<protocol::StartupMessage>(&*negotiated.packet);
-  if (!startup) co_return;
-  if (auto* u = startup->get("user")) user = *u;
-  if (over_tcp && !socket.tls() && rt->config->tls.mode == config::TlsMode::kRequire) {
-    co_await fatal("28000", "TLS is required: connect with sslmode=require (tls.mode: require)");
-    co_return;
-  }
-  if (user != config_.user) {
-    co_await fatal("28000", "the admin socket only accepts user \"" + config_.user + "\"");
-    co_return;
-  }
-  if (!config_.password.empty()) {
-    const auto& users = auth_runtime_->config->users;
-    auto outcome =
-        co_await authenticate_client(socket, buf, &users.front(), user, user, *auth_runtime_);
-    if (!outcome.ok()) {
-      if (outcome.kind != AuthOutcome::Kind::kDisconnected)
-        co_await fatal(outcome.sqlstate, outcome.message);
-      log_event(spdlog::level::warn, "admin authentication failed", nullptr,
-                {{"admin_user", user}, {"tcp", over_tcp ? "true" : "false"}});
-      co_return;
-    }
-  } else if (over_tcp) {
-    co_await fatal("28000", "admin over TCP needs admin.password");
-    co_return;
-  } else {
-    protocol::encode_auth_ok(out);
-  }
+  protocol::encode_error(out, "FATAL", sqlstate, message);
+  co_await write_bytes(socket, out);
+}
+
+// What a driver expects after authentication: parameters, a key (never used: cancel requests
+// are ignored here) and ReadyForQuery.
+void encode_welcome(protocol::Bytes& out, uint64_t id) {
   for (auto [name, value] : {std::pair<const char*, const char*>{"server_version", "15.0"},
                              {"server_encoding", "UTF8"},
                              {"client_encoding", "UTF8"},
@@ -232,17 +196,106 @@ awaitable<void> AdminServer::session(tcp::socket raw, bool over_tcp, uint64_t id
     protocol::encode_parameter_status(out, name, value);
   protocol::encode_backend_key_data(out, 0, static_cast<int32_t>(id));
   protocol::encode_ready_for_query(out, 'I');
+}
+
+}  // namespace
+
+// Startup: over TCP, TLS as the `tls` block says (the Unix socket declines it); cancel
+// requests are ignored. The admin user's name once admitted and welcomed.
+awaitable<std::optional<std::string>> AdminServer::admit(Stream& socket, ReadBuffer& buf,
+                                                         bool over_tcp, uint64_t id) {
+  RuntimePtr rt = ctx_.runtime.get();
+  auto negotiated =
+      co_await tls::negotiate_startup(socket, buf, over_tcp ? rt->client_tls() : nullptr);
+  if (!negotiated.packet) {
+    if (!negotiated.fatal.empty()) co_await send_fatal(socket, "08P01", negotiated.fatal);
+    co_return std::nullopt;
+  }
+  auto* startup = std::get_if<protocol::StartupMessage>(&*negotiated.packet);
+  if (!startup) co_return std::nullopt;
+  std::string user;
+  if (auto* u = startup->get("user")) user = *u;
+  if (over_tcp && !socket.tls() && rt->config->tls.mode == config::TlsMode::kRequire) {
+    co_await send_fatal(socket, "28000",
+                        "TLS is required: connect with sslmode=require (tls.mode: require)");
+    co_return std::nullopt;
+  }
+  if (user != config_.user) {
+    co_await send_fatal(socket, "28000",
+                        "the admin socket only accepts user \"" + config_.user + "\"");
+    co_return std::nullopt;
+  }
+  protocol::Bytes out;
+  if (!config_.password.empty()) {
+    const auto& users = auth_runtime_->config->users;
+    auto outcome =
+        co_await authenticate_client(socket, buf, &users.front(), user, user, *auth_runtime_);
+    if (!outcome.ok()) {
+      if (outcome.kind != AuthOutcome::Kind::kDisconnected)
+        co_await send_fatal(socket, outcome.sqlstate, outcome.message);
+      log_event(spdlog::level::warn, "admin authentication failed", nullptr,
+                {{"admin_user", user}, {"tcp", over_tcp ? "true" : "false"}});
+      co_return std::nullopt;
+    }
+  } else if (over_tcp) {
+    co_await send_fatal(socket, "28000", "admin over TCP needs admin.password");
+    co_return std::nullopt;
+  } else {
+    protocol::encode_auth_ok(out);
+  }
+  encode_welcome(out, id);
   auto wec = co_await write_bytes(socket, out);
-  if (wec) co_return;
+  if (wec) co_return std::nullopt;
   log_event(spdlog::level::info, "admin connected", nullptr,
             {{"admin_user", user}, {"tcp", over_tcp ? "true" : "false"}});
+  co_return user;
+}
 
+// Runs one command (or answers an empty query) into `out`; progress goes out as NOTICEs.
+awaitable<void> AdminServer::answer(Stream& socket, const std::string& user,
+                                    const std::string& text, protocol::Bytes& out) {
+  if (text.find_first_not_of(" \t\r\n;") == std::string::npos) {
+    protocol::encode_empty_query_response(out);
+    co_return;
+  }
+  auto parsed = routing::parse_admin_command(text);
+  AdminReply reply;
+  std::string label = "UNKNOWN";
+  bool changes = false;
+  if (auto* err = std::get_if<routing::AdminParseError>(&parsed)) {
+    reply = AdminReply::error("42601", err->message, "SHOW HELP lists the commands.");
+  } else {
+    const auto& cmd = std::get<routing::AdminCommand>(parsed);
+    label = cmd.label();
+    changes = cmd.changes_state();
+    try {
+      NoticeSink notice = [&socket](std::string text) -> awaitable<void> {
+        protocol::Bytes note;
+        protocol::encode_notice(note, "NOTICE", "00000", text);
+        co_await write_bytes(socket, note);
+      };
+      reply = co_await run_admin_command(ctx_, cmd, notice);
+    } catch (const std::exception& e) {
+      reply = AdminReply::error("XX000", std::string("admin command failed: ") + e.what());
+    }
+  }
+  ctx_.counts.record(label, reply.ok());
+  if (changes) audit(user, text, reply);
+  encode_reply(out, reply);
+}
+
+awaitable<void> AdminServer::session(tcp::socket raw, bool over_tcp, uint64_t id) {
+  Stream socket(std::move(raw));
+  ReadBuffer buf;
+  auto user = co_await admit(socket, buf, over_tcp, id);
+  if (!user) co_return;
+  protocol::Bytes out;
   bool skip_to_sync = false;
   for (;;) {
     auto [ec, frame] = co_await read_message(socket, buf, 1 << 20);
     if (ec) co_return;
     if (frame.status != protocol::FrameStatus::kFrame) {
-      co_await fatal("08P01", "invalid message framing");
+      co_await send_fatal(socket, "08P01", "invalid message framing");
       co_return;
     }
     char type = frame.type;
@@ -251,55 +304,22 @@ awaitable<void> AdminServer::session(tcp::socket raw, bool over_tcp, uint64_t id
     buf.consume(frame.size);
     out.clear();
     if (type == 'X') co_return;
-    if (type != 'Q') {
-      // The admin socket speaks the simple protocol only: refuse an extended batch once.
-      if (type == 'S') {
-        if (skip_to_sync)
-          protocol::encode_error(out, "ERROR", "0A000",
-                                 "the admin socket accepts simple queries only",
-                                 "Use psql, or a driver's simple-query mode.");
-        skip_to_sync = false;
-        protocol::encode_ready_for_query(out, 'I');
-        auto w = co_await write_bytes(socket, out);
-        if (w) co_return;
-      } else {
-        skip_to_sync = true;
-      }
-      continue;
-    }
-    if (!sql) {
-      co_await fatal("08P01", "malformed Query message");
+    if (type == 'Q' && !sql) {
+      co_await send_fatal(socket, "08P01", "malformed Query message");
       co_return;
     }
-    std::string text = *sql;
-    bool blank = text.find_first_not_of(" \t\r\n;") == std::string::npos;
-    if (blank) {
-      protocol::encode_empty_query_response(out);
+    if (type == 'Q') {
+      co_await answer(socket, *user, *sql, out);
+    } else if (type == 'S') {
+      // The admin socket speaks the simple protocol only: refuse an extended batch once.
+      if (skip_to_sync)
+        protocol::encode_error(out, "ERROR", "0A000",
+                               "the admin socket accepts simple queries only",
+                               "Use psql, or a driver's simple-query mode.");
+      skip_to_sync = false;
     } else {
-      auto parsed = routing::parse_admin_command(text);
-      AdminReply reply;
-      std::string label = "UNKNOWN";
-      bool changes = false;
-      if (auto* err = std::get_if<routing::AdminParseError>(&parsed)) {
-        reply = AdminReply::error("42601", err->message, "SHOW HELP lists the commands.");
-      } else {
-        const auto& cmd = std::get<routing::AdminCommand>(parsed);
-        label = cmd.label();
-        changes = cmd.changes_state();
-        try {
-          NoticeSink notice = [&socket](std::string text) -> awaitable<void> {
-            protocol::Bytes note;
-            protocol::encode_notice(note, "NOTICE", "00000", text);
-            co_await write_bytes(socket, note);
-          };
-          reply = co_await run_admin_command(ctx_, cmd, notice);
-        } catch (const std::exception& e) {
-          reply = AdminReply::error("XX000", std::string("admin command failed: ") + e.what());
-        }
-      }
-      ctx_.counts.record(label, reply.ok());
-      if (changes) audit(user, text, reply);
-      encode_reply(out, reply);
+      skip_to_sync = true;
+      continue;
     }
     protocol::encode_ready_for_query(out, 'I');
     auto w = co_await write_bytes(socket, out);

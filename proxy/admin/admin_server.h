@@ -8,12 +8,16 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include <boost/asio/local/stream_protocol.hpp>
 
 #include "pool/asio.h"
+#include "pool/read_buffer.h"
+#include "pool/stream.h"
+#include "protocol/bytes.h"
 #include "proxy/admin/commands.h"
 
 namespace shardgate::proxy {
@@ -33,6 +37,10 @@ class AdminServer {
   awaitable<void> accept_unix();
   awaitable<void> accept_tcp();
   awaitable<void> session(tcp::socket socket, bool over_tcp, uint64_t id);
+  awaitable<std::optional<std::string>> admit(Stream& socket, ReadBuffer& buf, bool over_tcp,
+                                              uint64_t id);
+  awaitable<void> answer(Stream& socket, const std::string& user, const std::string& text,
+                         protocol::Bytes& out);
   awaitable<void> sample_qps();
   void audit(const std::string& user, const std::string& command, const AdminReply& reply);
 

@@ -207,9 +207,119 @@ awaitable<bool> ClientSession::first_answer_alive() {
   }
 }
 
+// Reads more of the server's answer, first writing this request (and what queued behind it)
+// if it still waits in the outbox. kHandOver when the watch expired and nobody waits behind.
+awaitable<ClientSession::ServerRead> ClientSession::read_server_more() {
+  pool::Pipeline& pipe = server_->pipeline;
+  ReadBuffer& server_buf = server_->buffer();
+  for (;;) {
+    // This request itself still waits in the outbox (everything before it was answered):
+    // write it, with whatever queued behind it.
+    if (!pipe.outbox.empty() && pipe.unanswered <= 0) {
+      bool sent = co_await flush_pipeline(*server_);
+      if (!sent) co_return ServerRead::kGone;
+    }
+    if (sequential_expired_) {
+      // A slow statement: nobody new queues behind it.
+      server_pool_->close_pipeline(*server_);
+      if (pipe.queue.empty()) co_return ServerRead::kHandOver;
+      sequential_expired_ = false;  // keep reading: the queued requests need this path
+    }
+    auto space = server_buf.prepare(16 * 1024);
+    auto [ec, n] = co_await server_->stream().read_some(space);
+    if (ec == asio::error::operation_aborted && sequential_expired_) continue;
+    if (ec) co_return ServerRead::kGone;
+    server_buf.commit(n);
+    // The server is answering the last request it was given: send what queued meanwhile,
+    // together, so it finds them waiting. While it has more to answer, let them gather.
+    if (!pipe.outbox.empty() && pipe.unanswered <= 1) {
+      bool sent = co_await flush_pipeline(*server_);
+      if (!sent) co_return ServerRead::kGone;
+    }
+    co_return ServerRead::kData;
+  }
+}
+
+// Walks the whole messages buffered from the server, deciding for each whether the client
+// sees it. What the client sees is `data.first(consumed)` unless `dropped`: then it is
+// response_out_ (some message was left out or rewritten).
+ClientSession::ReplyScan ClientSession::scan_replies(protocol::ByteSpan data, size_t& stream_left,
+                                                     bool queued, protocol::Bytes& scratch) {
+  ReplyScan scan;
+  protocol::Bytes& to_client = response_out_;
+  if (stream_left > 0) {  // the rest of a large row, as it comes
+    scan.consumed = std::min(stream_left, data.size());
+    stream_left -= scan.consumed;
+  }
+  size_t& consumed = scan.consumed;
+  while (stream_left == 0 && !scan.answered && data.size() - consumed >= 5) {
+    auto header = protocol::parse_header(data.subspan(consumed));
+    if (header.status == protocol::FrameStatus::kError) return scan.fail();
+    if (header.total > data.size() - consumed) {
+      // A message larger than we buffer: the relay streams it, or with requests queued
+      // behind, this path passes it through as it comes.
+      if (header.total > StreamScanner::kStreamThreshold) {
+        bool row = header.type == protocol::be::kDataRow ||
+                   header.type == protocol::be::kCopyData ||
+                   header.type == protocol::be::kNoticeResponse;
+        if (!queued) {
+          scan.hand_over = true;
+        } else if (row && route_response(header.type, false, expect_, server_->prepared)) {
+          if (scan.dropped) to_client.insert(to_client.end(), data.begin() + consumed, data.end());
+          stream_left = header.total - (data.size() - consumed);
+          consumed = data.size();
+        } else {
+          return scan.fail();  // nothing else of a pipelined answer is large
+        }
+      }
+      break;
+    }
+    observe_server_message(header.type, data.subspan(consumed + 5, header.total - 5));
+    auto whole = data.subspan(consumed, header.total);
+    bool forward = deliverable(header.type, whole, expect_, scratch);
+    bool as_is = forward && whole.data() == data.data() + consumed;
+    if (!as_is && !scan.dropped) {
+      scan.dropped = true;
+      to_client.assign(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(consumed));
+    }
+    if (forward && scan.dropped) to_client.insert(to_client.end(), whole.begin(), whole.end());
+    consumed += header.total;
+    // This request's last ReadyForQuery: what follows belongs to the next one in line.
+    if (header.type == protocol::be::kReadyForQuery && exchange_.quiet() &&
+        (server_->pipeline.open || queued))
+      scan.answered = true;
+    if (header.type == protocol::be::kCopyInResponse ||
+        header.type == protocol::be::kCopyBothResponse) {
+      if (queued) return scan.fail();  // never for a pipelined request
+      scan.hand_over = true;           // the client has data to send now
+      break;
+    }
+  }
+  return scan;
+}
+
+// The request's answer is complete: release the connection, or keep it for the client's
+// open transaction (empty: the relay takes over).
+std::optional<ClientSession::CheckoutEnd> ClientSession::answer_complete(bool client_lost) {
+  pool::Pipeline& pipe = server_->pipeline;
+  if (!exchange_.in_transaction()) {
+    server_->buffer().shrink_if_idle(64 * 1024);
+    if (client_lost) return CheckoutEnd::kClientGone;
+    return shutdown_requested_ ? CheckoutEnd::kShutdown : CheckoutEnd::kReleased;
+  }
+  // A transaction block is open: the client speaks next. Never after a pipelined request;
+  // were it to happen, what is queued behind must not run inside it.
+  bool others_behind = !pipe.queue.empty() || pipe.open;
+  server_pool_->close_pipeline(*server_);
+  if (others_behind) {
+    server_->close();
+    return CheckoutEnd::kServerGone;
+  }
+  return std::nullopt;
+}
+
 awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::relay_response(
     bool discard_output) {
-  Stream& server = server_->stream();
   ReadBuffer& server_buf = server_->buffer();
   pool::Pipeline& pipe = server_->pipeline;
   // Others queued behind this request: the connection must stay with this path until its
@@ -217,97 +327,16 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::relay_respon
   // messages into the middle of theirs), and a client that left is drained, not cancelled.
   auto queued = [&pipe] { return !pipe.queue.empty(); };
   bool client_lost = discard_output;
-  size_t stream_left = 0;  // bytes of a large message still passing through
-
-  WatchedWait watched(*worker_, this);
-  // Reads more from the server, unless the watch expired (then: hand over).
-  enum class Read { kData, kGone, kHandOver };
-  auto read_more = [&]() -> awaitable<Read> {
-    for (;;) {
-      // This request itself still waits in the outbox (everything before it was answered):
-      // write it, with whatever queued behind it.
-      if (!pipe.outbox.empty() && pipe.unanswered <= 0) {
-        bool sent = co_await flush_pipeline(*server_);
-        if (!sent) co_return Read::kGone;
-      }
-      if (sequential_expired_) {
-        // A slow statement: nobody new queues behind it.
-        server_pool_->close_pipeline(*server_);
-        if (!queued()) co_return Read::kHandOver;
-        sequential_expired_ = false;  // keep reading: the queued requests need this path
-      }
-      auto space = server_buf.prepare(16 * 1024);
-      auto [ec, n] = co_await server.read_some(space);
-      if (ec == asio::error::operation_aborted && sequential_expired_) continue;
-      if (ec) co_return Read::kGone;
-      server_buf.commit(n);
-      // The server is answering the last request it was given: send what queued meanwhile,
-      // together, so it finds them waiting. While it has more to answer, let them gather.
-      if (!pipe.outbox.empty() && pipe.unanswered <= 1) {
-        bool sent = co_await flush_pipeline(*server_);
-        if (!sent) co_return Read::kGone;
-      }
-      co_return Read::kData;
-    }
-  };
-
-  // Phase 2: relay to the client; responses to shardgate's own messages (a Parse it added
-  // for a statement this server had not seen) are dropped.
-  protocol::Bytes& to_client = response_out_;
+  size_t stream_left = 0;   // bytes of a large message still passing through
   protocol::Bytes scratch;  // a notification under the client's channel name
+  WatchedWait watched(*worker_, this);
   for (;;) {
     auto data = server_buf.data();
-    size_t consumed = 0;
-    bool hand_over = false, dropped = false, answered = false;
-    if (stream_left > 0) {  // the rest of a large row, as it comes
-      consumed = std::min(stream_left, data.size());
-      stream_left -= consumed;
-    }
-    while (stream_left == 0 && !answered && data.size() - consumed >= 5) {
-      auto header = protocol::parse_header(data.subspan(consumed));
-      if (header.status == protocol::FrameStatus::kError) co_return CheckoutEnd::kServerGone;
-      if (header.total > data.size() - consumed) {
-        // A message larger than we buffer: the relay streams it, or with requests queued
-        // behind, this path passes it through as it comes.
-        if (header.total > StreamScanner::kStreamThreshold) {
-          bool row = header.type == protocol::be::kDataRow ||
-                     header.type == protocol::be::kCopyData ||
-                     header.type == protocol::be::kNoticeResponse;
-          if (!queued()) {
-            hand_over = true;
-          } else if (row && route_response(header.type, false, expect_, server_->prepared)) {
-            if (dropped) to_client.insert(to_client.end(), data.begin() + consumed, data.end());
-            stream_left = header.total - (data.size() - consumed);
-            consumed = data.size();
-          } else {
-            co_return CheckoutEnd::kServerGone;  // nothing else of a pipelined answer is large
-          }
-        }
-        break;
-      }
-      observe_server_message(header.type, data.subspan(consumed + 5, header.total - 5));
-      auto whole = data.subspan(consumed, header.total);
-      bool forward = deliverable(header.type, whole, expect_, scratch);
-      bool as_is = forward && whole.data() == data.data() + consumed;
-      if (!as_is && !dropped) {
-        dropped = true;
-        to_client.assign(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(consumed));
-      }
-      if (forward && dropped) to_client.insert(to_client.end(), whole.begin(), whole.end());
-      consumed += header.total;
-      // This request's last ReadyForQuery: what follows belongs to the next one in line.
-      if (header.type == protocol::be::kReadyForQuery && exchange_.quiet() &&
-          (pipe.open || queued()))
-        answered = true;
-      if (header.type == protocol::be::kCopyInResponse ||
-          header.type == protocol::be::kCopyBothResponse) {
-        if (queued()) co_return CheckoutEnd::kServerGone;  // never for a pipelined request
-        hand_over = true;                                  // the client has data to send now
-        break;
-      }
-    }
-    if (consumed > 0) {
-      protocol::ByteSpan bytes = dropped ? protocol::ByteSpan(to_client) : data.first(consumed);
+    ReplyScan scan = scan_replies(data, stream_left, queued(), scratch);
+    if (scan.broken) co_return CheckoutEnd::kServerGone;
+    if (scan.consumed > 0) {
+      protocol::ByteSpan bytes =
+          scan.dropped ? protocol::ByteSpan(response_out_) : data.first(scan.consumed);
       if (!bytes.empty() && !client_lost) {
         auto ec = co_await write_bytes(client_, bytes);
         if (ec) {
@@ -316,31 +345,17 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::relay_respon
           client_lost = true;  // read this request's answer to its end for those behind it
         }
       }
-      server_buf.consume(consumed);
+      server_buf.consume(scan.consumed);
     }
-    if (hand_over) {
+    if (scan.hand_over) {
       server_pool_->close_pipeline(*server_);  // the relay's turn: nobody queues behind it
       co_return std::nullopt;
     }
-    if (exchange_.quiet() && stream_left == 0 && (answered || server_buf.empty())) {
-      if (!exchange_.in_transaction()) {
-        server_buf.shrink_if_idle(64 * 1024);
-        if (client_lost) co_return CheckoutEnd::kClientGone;
-        co_return shutdown_requested_ ? CheckoutEnd::kShutdown : CheckoutEnd::kReleased;
-      }
-      // A transaction block is open: the client speaks next. Never after a pipelined request;
-      // were it to happen, what is queued behind must not run inside it.
-      if (queued() || pipe.open) {
-        server_pool_->close_pipeline(*server_);
-        server_->close();
-        co_return CheckoutEnd::kServerGone;
-      }
-      server_pool_->close_pipeline(*server_);
-      co_return std::nullopt;
-    }
-    auto got = co_await read_more();
-    if (got == Read::kGone) co_return CheckoutEnd::kServerGone;
-    if (got == Read::kHandOver) co_return std::nullopt;
+    if (exchange_.quiet() && stream_left == 0 && (scan.answered || server_buf.empty()))
+      co_return answer_complete(client_lost);
+    auto got = co_await read_server_more();
+    if (got == ServerRead::kGone) co_return CheckoutEnd::kServerGone;
+    if (got == ServerRead::kHandOver) co_return std::nullopt;
   }
 }
 

@@ -347,6 +347,20 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Reads the server to this request's ReadyForQuery, forwarding to the client (or not, with
   // `discard_output`). Empty when the concurrent relay must take over.
   awaitable<std::optional<CheckoutEnd>> relay_response(bool discard_output);
+  // Pieces of relay_response (sequential.cc).
+  enum class ServerRead { kData, kGone, kHandOver };
+  awaitable<ServerRead> read_server_more();
+  struct ReplyScan {
+    size_t consumed = 0;  // bytes of whole messages (or of a large row passing through)
+    bool hand_over = false, dropped = false, answered = false, broken = false;
+    ReplyScan& fail() {
+      broken = true;
+      return *this;
+    }
+  };
+  ReplyScan scan_replies(protocol::ByteSpan data, size_t& stream_left, bool queued,
+                         protocol::Bytes& scratch);
+  std::optional<CheckoutEnd> answer_complete(bool client_lost);
   // Clears the per-checkout state before a request goes out.
   void reset_checkout_state();
 
@@ -425,6 +439,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // checkout ends).
   bool vet_request(char type, protocol::ByteSpan body, protocol::ByteSpan& raw,
                    protocol::Bytes& substitute, std::optional<routing::SessionCommand>& command);
+  std::optional<std::string> session_command_stand_in(
+      char type, std::string_view name, const routing::SessionCommand& cmd,
+      std::optional<routing::SessionCommand>& command);
   // A FunctionCall while the guard is on: replaced in `raw` by a Query that raises 42501.
   bool refuse_fast_path(char type, protocol::ByteSpan& raw, protocol::Bytes& substitute);
   std::string rate_limit_message() const;

@@ -281,25 +281,9 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
   } else if (!action.info->deallocated.empty()) {
     replacement = std::string(kNoopSetSql);
   } else {
-    const routing::SessionCommand& cmd = action.info->session;
-    if (type == protocol::fe::kQuery && !exchange_.in_transaction()) {
-      stop_for_local_ = true;  // answered by shardgate once this checkout is over
-      return false;
-    }
-    if (cmd.kind == routing::SessionCommandKind::kShowTenant) {
-      replacement = "SELECT " + routing::quote_literal(route_ ? route_->tenant : "") +
-                    "::text AS \"shardgate.tenant\"";
-    } else if (exchange_.in_transaction()) {
-      replacement = raise_in_server("25001", "the tenant cannot change inside a transaction block",
-                                    "Run SET shardgate.tenant before BEGIN or after COMMIT.");
-    } else if (auto err = validate_session_command(cmd)) {
-      replacement = raise_in_server(err->sqlstate, err->message, err->hint);
-    } else {
-      // A Parse: the switch happens each time a Bind executes it.
-      command = cmd;
-      if (name.empty()) unnamed_command_ = cmd;
-      replacement = std::string(kNoopSetSql);
-    }
+    auto stand_in = session_command_stand_in(type, name, action.info->session, command);
+    if (!stand_in) return false;
+    replacement = std::move(*stand_in);
   }
   protocol::Writer w(substitute);
   w.begin(type);
@@ -314,6 +298,32 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
   w.end();
   raw = protocol::ByteSpan(substitute);
   return true;
+}
+
+// What the server runs in place of a shardgate session command inside a checkout (the
+// answer, a refusal raised by the server, or a no-op whose Bind performs the switch); empty
+// when a simple Query is answered by shardgate once this checkout is over.
+std::optional<std::string> ClientSession::session_command_stand_in(
+    char type, std::string_view name, const routing::SessionCommand& cmd,
+    std::optional<routing::SessionCommand>& command) {
+  if (type == protocol::fe::kQuery && !exchange_.in_transaction()) {
+    stop_for_local_ = true;
+    return std::nullopt;
+  }
+  if (cmd.kind == routing::SessionCommandKind::kShowTenant) {
+    return "SELECT " + routing::quote_literal(route_ ? route_->tenant : "") +
+           "::text AS \"shardgate.tenant\"";
+  }
+  if (exchange_.in_transaction()) {
+    return raise_in_server("25001", "the tenant cannot change inside a transaction block",
+                           "Run SET shardgate.tenant before BEGIN or after COMMIT.");
+  }
+  if (auto err = validate_session_command(cmd))
+    return raise_in_server(err->sqlstate, err->message, err->hint);
+  // A Parse: the switch happens each time a Bind executes it.
+  command = cmd;
+  if (name.empty()) unnamed_command_ = cmd;
+  return std::string(kNoopSetSql);
 }
 
 std::string ClientSession::raise_in_server(std::string_view sqlstate, std::string_view message,

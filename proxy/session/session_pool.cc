@@ -20,11 +20,9 @@ pool::ServerPool& ClientSession::current_pool() {
              .emplace(spec.key, std::make_unique<pool::ServerPool>(worker_->io.get_executor(),
                                                                    spec.settings, spec.target))
              .first;
-  } else if (it->second->settings().size != spec.settings.size ||
-             it->second->settings().per_tenant_cap != spec.settings.per_tenant_cap ||
-             it->second->settings().pipeline_depth != spec.settings.pipeline_depth ||
-             // Reloaded TLS files: new connections use them, open ones keep theirs.
-             it->second->target().tls != spec.target.tls) {
+  } else if (it->second->settings() != spec.settings || it->second->target() != spec.target) {
+    // A reload changed the pool (size, timeouts), the shard's address or login, keepalive or
+    // the TLS files: new connections follow; the pool retires those to an old address.
     it->second->update(spec.settings, spec.target);
   }
   pool_cache_ = it->second.get();

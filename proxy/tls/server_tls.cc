@@ -61,9 +61,10 @@ absl::Status configure(SSL_CTX* ctx, const config::TlsConfig& c) {
       return file_error("ca_file", c.ca_file, "cannot load the CA certificates");
     STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(c.ca_file.c_str());
     if (names) SSL_CTX_set_client_CA_list(ctx, names);
-    // A client certificate is asked for and must verify when given, as PostgreSQL does with
-    // ssl_ca_file set.
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    // With a CA every TLS client must show a certificate that chains to it (PostgreSQL's
+    // clientcert=verify-ca): one without, or from another CA, fails the handshake with the
+    // TLS alert clients report ("certificate required", "unknown ca").
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   }
   SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
   return absl::OkStatus();

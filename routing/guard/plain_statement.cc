@@ -61,6 +61,75 @@ bool is_denied_word(std::string_view w) {
 bool is_plain_first_word(std::string_view w) {
   return w == "select" || w == "insert" || w == "update" || w == "delete" || w == "values";
 }
+namespace {
+
+// Past an ordinary literal starting at sql[i] == '\'' ('' doubles a quote; no backslashes
+// at all, nothing but ASCII, and no word or literal glued to its end); npos when it is not one.
+size_t skip_plain_literal(std::string_view sql, size_t i) {
+  const size_t n = sql.size();
+  for (++i;; ++i) {
+    if (i >= n) return std::string_view::npos;
+    char d = sql[i];
+    if (d == '\\' || static_cast<unsigned char>(d) >= 0x80 || d == 0) return std::string_view::npos;
+    if (d == '\'') {
+      if (i + 1 < n && sql[i + 1] == '\'') {
+        ++i;
+        continue;
+      }
+      break;
+    }
+  }
+  ++i;
+  if (i < n && (is_word_char(static_cast<unsigned char>(sql[i])) || sql[i] == '\''))
+    return std::string_view::npos;
+  return i;
+}
+
+// A '.' at sql[i] is plain only inside a number (digit '.' digit), never after an
+// identifier ending in digits (t1.2).
+bool is_decimal_point(std::string_view sql, size_t i) {
+  bool digit_before = i > 0 && is_ascii_digit(static_cast<unsigned char>(sql[i - 1]));
+  bool digit_after = i + 1 < sql.size() && is_ascii_digit(static_cast<unsigned char>(sql[i + 1]));
+  if (!digit_before || !digit_after) return false;
+  size_t j = i;
+  while (j > 0 && is_ascii_digit(static_cast<unsigned char>(sql[j - 1]))) --j;
+  return j == 0 || !is_word_char(static_cast<unsigned char>(sql[j - 1]));
+}
+
+// White space, brackets and operators that cannot hide a name or start a comment alone.
+bool is_plain_punctuation(unsigned char c) {
+  switch (c) {
+    case ' ':
+    case '\t':
+    case '\n':
+    case '\r':
+    case '\f':
+    case '(':
+    case ')':
+    case ',':
+    case '+':
+    case '*':
+    case '%':
+    case '<':
+    case '>':
+    case '=':
+    case '!':
+    case '~':
+    case '^':
+    case '|':
+    case '#':
+    case '@':
+    case ':':
+    case '[':
+    case ']':
+      return true;
+    default:
+      return false;  // '"', '$', '\\', '?', '`', '{', '}' and anything unexpected
+  }
+}
+
+}  // namespace
+
 bool is_plain_statement(std::string_view sql) {
   if (sql.empty() || sql.size() > kMaxPlainLength) return false;
   std::string word;
@@ -89,78 +158,23 @@ bool is_plain_statement(std::string_view sql) {
     // A word directly followed by a quote is a prefixed literal (E'', U&'', B'', X'', N'').
     if (c == '\'' && !word.empty()) return false;
     if (!end_word()) return false;
-    switch (c) {
-      case '\'': {
-        // An ordinary literal: '' doubles a quote; no backslashes at all.
-        for (++i;; ++i) {
-          if (i >= n) return false;
-          char d = sql[i];
-          if (d == '\\' || static_cast<unsigned char>(d) >= 0x80 || d == 0) return false;
-          if (d == '\'') {
-            if (i + 1 < n && sql[i + 1] == '\'') {
-              ++i;
-              continue;
-            }
-            break;
-          }
-        }
-        ++i;
-        if (i < n && (is_word_char(static_cast<unsigned char>(sql[i])) || sql[i] == '\''))
-          return false;
-        continue;
-      }
-      case '.': {
-        // Only inside a number: digit '.' digit.
-        bool digit_before = i > 0 && is_ascii_digit(static_cast<unsigned char>(sql[i - 1]));
-        bool digit_after = i + 1 < n && is_ascii_digit(static_cast<unsigned char>(sql[i + 1]));
-        if (!digit_before || !digit_after) return false;
-        // The digits before must be a number, not the end of an identifier (t1.2).
-        size_t j = i;
-        while (j > 0 && is_ascii_digit(static_cast<unsigned char>(sql[j - 1]))) --j;
-        if (j > 0 && is_word_char(static_cast<unsigned char>(sql[j - 1]))) return false;
-        ++i;
-        continue;
-      }
-      case ';':
-        for (++i; i < n; ++i)
-          if (!std::isspace(static_cast<unsigned char>(sql[i]))) return false;
-        return first_word_seen;
-      case '-':
-        if (i + 1 < n && sql[i + 1] == '-') return false;
-        break;
-      case '/':
-        if (i + 1 < n && sql[i + 1] == '*') return false;
-        break;
-      case '&':
-        if (i + 1 < n && sql[i + 1] == '\'') return false;  // U&'...' literal
-        break;
-      case ' ':
-      case '\t':
-      case '\n':
-      case '\r':
-      case '\f':
-      case '(':
-      case ')':
-      case ',':
-      case '+':
-      case '*':
-      case '%':
-      case '<':
-      case '>':
-      case '=':
-      case '!':
-      case '~':
-      case '^':
-      case '|':
-      case '#':
-      case '@':
-      case ':':
-      case '[':
-      case ']':
-        break;
-      default:
-        return false;  // '"', '$', '\\', '?', '`', '{', '}' and anything unexpected
+    bool two_char_opener =
+        i + 1 < n && ((c == '-' && sql[i + 1] == '-') || (c == '/' && sql[i + 1] == '*') ||
+                      (c == '&' && sql[i + 1] == '\''));  // U&'...'
+    if (c == '\'') {
+      i = skip_plain_literal(sql, i);
+      if (i == std::string_view::npos) return false;
+      continue;
     }
+    if (c == ';') {
+      for (++i; i < n; ++i)
+        if (!std::isspace(static_cast<unsigned char>(sql[i]))) return false;
+      return first_word_seen;
+    }
+    if (c == '.'
+            ? !is_decimal_point(sql, i)
+            : two_char_opener || (c != '-' && c != '/' && c != '&' && !is_plain_punctuation(c)))
+      return false;
     ++i;
   }
   if (!end_word()) return false;

@@ -374,21 +374,51 @@ class Walker {
     }
   }
 
+  // A statement about one object (COMMENT ON, SECURITY LABEL, ALTER ... OWNER, ...).
+  template <class Stmt>
+  void named_object(const ProtobufCMessage* m) {
+    const auto* s = reinterpret_cast<const Stmt*>(m);
+    if constexpr (requires { s->objtype; })
+      object(s->objtype, s->object);
+    else
+      object(s->object_type, s->object);
+  }
+
+  void create_schema(const PgQuery__CreateSchemaStmt* s) {
+    if (!sv(s->schemaname).empty()) {
+      schema(sv(s->schemaname));
+    } else if (s->authrole) {  // CREATE SCHEMA AUTHORIZATION r: the schema is named r
+      schema(s->authrole->roletype == PG_QUERY__ROLE_SPEC_TYPE__ROLESPEC_CSTRING
+                 ? sv(s->authrole->rolename)
+                 : std::string_view("(schema named after a role)"));
+    }
+  }
+
+  // Options that name schemas or objects: CREATE EXTENSION ... SCHEMA s, ALTER DEFAULT
+  // PRIVILEGES IN SCHEMA a, b, a sequence's OWNED BY s.t.col.
+  void def_elem(const PgQuery__DefElem* e) {
+    std::string_view name = sv(e->defname);
+    const PgQuery__Node* arg = e->arg;
+    if (!arg) return;
+    bool list = arg->node_case == PG_QUERY__NODE__NODE_LIST && arg->list;
+    if (name == "schema") {
+      if (const PgQuery__String* s = string_node(arg)) schema(sv(s->sval));
+    } else if (name == "schemas" && list) {
+      for (size_t i = 0; i < arg->list->n_items; ++i) {
+        if (const PgQuery__String* s = string_node(arg->list->items[i])) schema(sv(s->sval));
+      }
+    } else if (name == "owned_by" && list) {
+      name_list(arg->list->items, arg->list->n_items, /*trailing=*/1);
+    }
+  }
+
   // Objects named by a statement that creates, alters, drops, comments on or grants them,
   // and the schemas they are in.
   bool visit_objects(WalkHook hook, const ProtobufCMessage* m) {
     switch (hook) {
-      case WalkHook::kCreateSchema: {
-        const auto* s = reinterpret_cast<const PgQuery__CreateSchemaStmt*>(m);
-        if (!sv(s->schemaname).empty()) {
-          schema(sv(s->schemaname));
-        } else if (s->authrole) {  // CREATE SCHEMA AUTHORIZATION r: the schema is named r
-          schema(s->authrole->roletype == PG_QUERY__ROLE_SPEC_TYPE__ROLESPEC_CSTRING
-                     ? sv(s->authrole->rolename)
-                     : std::string_view("(schema named after a role)"));
-        }
+      case WalkHook::kCreateSchema:
+        create_schema(reinterpret_cast<const PgQuery__CreateSchemaStmt*>(m));
         return true;
-      }
       case WalkHook::kAlterObjectSchema: {
         const auto* s = reinterpret_cast<const PgQuery__AlterObjectSchemaStmt*>(m);
         schema(sv(s->newschema));
@@ -400,21 +430,15 @@ class Walker {
         for (size_t i = 0; i < s->n_objects; ++i) object(s->remove_type, s->objects[i]);
         return true;
       }
-      case WalkHook::kComment: {
-        const auto* s = reinterpret_cast<const PgQuery__CommentStmt*>(m);
-        object(s->objtype, s->object);
+      case WalkHook::kComment:
+        named_object<PgQuery__CommentStmt>(m);
         return true;
-      }
-      case WalkHook::kSecLabel: {
-        const auto* s = reinterpret_cast<const PgQuery__SecLabelStmt*>(m);
-        object(s->objtype, s->object);
+      case WalkHook::kSecLabel:
+        named_object<PgQuery__SecLabelStmt>(m);
         return true;
-      }
-      case WalkHook::kAlterOwner: {
-        const auto* s = reinterpret_cast<const PgQuery__AlterOwnerStmt*>(m);
-        object(s->object_type, s->object);
+      case WalkHook::kAlterOwner:
+        named_object<PgQuery__AlterOwnerStmt>(m);
         return true;
-      }
       case WalkHook::kRename: {
         const auto* s = reinterpret_cast<const PgQuery__RenameStmt*>(m);
         if (s->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_SCHEMA) {
@@ -424,16 +448,12 @@ class Walker {
         object(s->rename_type, s->object);
         return true;
       }
-      case WalkHook::kAlterExtensionContents: {
-        const auto* s = reinterpret_cast<const PgQuery__AlterExtensionContentsStmt*>(m);
-        object(s->objtype, s->object);
+      case WalkHook::kAlterExtensionContents:
+        named_object<PgQuery__AlterExtensionContentsStmt>(m);
         return true;
-      }
-      case WalkHook::kAlterObjectDepends: {
-        const auto* s = reinterpret_cast<const PgQuery__AlterObjectDependsStmt*>(m);
-        object(s->object_type, s->object);
+      case WalkHook::kAlterObjectDepends:
+        named_object<PgQuery__AlterObjectDependsStmt>(m);
         return true;
-      }
       case WalkHook::kGrant: {
         const auto* s = reinterpret_cast<const PgQuery__GrantStmt*>(m);
         PgQuery__ObjectType type =
@@ -443,24 +463,9 @@ class Walker {
         for (size_t i = 0; i < s->n_objects; ++i) object(type, s->objects[i]);
         return true;
       }
-      case WalkHook::kDefElem: {
-        const auto* e = reinterpret_cast<const PgQuery__DefElem*>(m);
-        std::string_view name = sv(e->defname);
-        const PgQuery__Node* arg = e->arg;
-        if (!arg) return true;
-        if (name == "schema") {  // CREATE EXTENSION ... SCHEMA s
-          if (const PgQuery__String* s = string_node(arg)) schema(sv(s->sval));
-        } else if (name == "schemas" && arg->node_case == PG_QUERY__NODE__NODE_LIST && arg->list) {
-          // ALTER DEFAULT PRIVILEGES IN SCHEMA a, b
-          for (size_t i = 0; i < arg->list->n_items; ++i) {
-            if (const PgQuery__String* s = string_node(arg->list->items[i])) schema(sv(s->sval));
-          }
-        } else if (name == "owned_by" && arg->node_case == PG_QUERY__NODE__NODE_LIST &&
-                   arg->list) {  // sequence OWNED BY s.t.col
-          name_list(arg->list->items, arg->list->n_items, /*trailing=*/1);
-        }
+      case WalkHook::kDefElem:
+        def_elem(reinterpret_cast<const PgQuery__DefElem*>(m));
         return true;
-      }
       case WalkHook::kReindex: {
         const auto* s = reinterpret_cast<const PgQuery__ReindexStmt*>(m);
         if (s->kind == PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_SCHEMA) schema(sv(s->name));

@@ -198,6 +198,22 @@ def test_reload_of_a_broken_file_changes_nothing(txn_proxy):
     admin_ok(proxy, "RELOAD")
 
 
+def test_reload_moves_a_shard_to_a_new_port(txn_proxy, shards):
+    """Only the shard's address changes (same pool settings, user and database): the pools
+    follow it at once, for a client connected before the reload and for a new one."""
+    proxy = txn_proxy
+    config = json.loads(Path(proxy.config_path).read_text())
+    port = "SELECT current_setting('port')"
+    with proxy.connect(tenant="acme") as conn:
+        assert conn.execute(port).fetchone() == (str(shards["s1"].port),)
+        config["shards"]["s1"]["port"] = shards["s2"].port  # the same data served elsewhere
+        write_config(proxy, config)
+        admin_ok(proxy, "RELOAD")
+        assert conn.execute(port).fetchone() == (str(shards["s2"].port),)
+    with proxy.connect(tenant="acme") as conn:
+        assert conn.execute(port).fetchone() == (str(shards["s2"].port),)
+
+
 def test_shutdown_wait_lets_the_transaction_finish(start_proxy, launcher):
     config = launcher.config(tiers={"default": dict(TXN)})
     proxy = start_proxy(config, directory_for({"acme": "s1"}))

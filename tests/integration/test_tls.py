@@ -89,6 +89,10 @@ def pki(tmp_path_factory) -> Pki:
     pki.make_server("wrong_host", "DNS:wrong.example")
     pki.make_server("expired", "DNS:localhost,IP:127.0.0.1", expired=True)
     pki.make_server("untrusted", "DNS:localhost,IP:127.0.0.1", ca="other_ca")
+    pki.make_server("client", "DNS:app")  # a client certificate from the test CA
+    pki.make_server("stranger", "DNS:app", ca="other_ca")
+    for name in ("client", "stranger"):
+        Path(pki.path(f"{name}.key")).chmod(0o600)  # libpq refuses a readable key
     return pki
 
 
@@ -262,6 +266,42 @@ def test_bad_certificate_never_starts_the_proxy(launcher, pki, tmp_path):
                          capture_output=True, text=True, timeout=30)
     assert out.returncode != 0
     assert "rotated.key" in out.stdout + out.stderr, out.stdout + out.stderr
+
+
+# --- client certificates ---------------------------------------------------------------------------
+def with_client_cert(proxy, pki: Pki, name: str | None, **extra) -> str:
+    if name is None:
+        return verify_full(proxy, pki, **extra)
+    return verify_full(proxy, pki, sslcert=pki.path(f"{name}.crt"),
+                       sslkey=pki.path(f"{name}.key"), **extra)
+
+
+def test_client_certificates_checked_against_ca_file(start_proxy, launcher, pki, tmp_path):
+    """tls.ca_file: a certificate from that CA is required (clientcert=verify-ca); none, or
+    one from another CA, fails the handshake; a new CA file is read on reload."""
+    ca = tmp_path / "clients-ca.crt"
+    shutil.copy(pki.path("ca.crt"), ca)
+    proxy = start_proxy(launcher.config(tls=tls_block(pki, ca_file=str(ca))))
+    with psycopg.connect(with_client_cert(proxy, pki, "client")) as conn:
+        assert conn.execute("SELECT current_schema()").fetchone() == ("tenant_acme",)
+    message = connect_error(with_client_cert(proxy, pki, None))
+    assert "certificate required" in message, message
+    message = connect_error(with_client_cert(proxy, pki, "stranger"))
+    assert "unknown ca" in message, message
+    wait_for_log(proxy, "unable to get local issuer certificate")
+    # The CA makes TLS required: plaintext would carry no certificate.
+    message = connect_error(proxy.conninfo("acme", sslmode="disable"))
+    assert "TLS is required" in message, message
+
+    with psycopg.connect(with_client_cert(proxy, pki, "client"), autocommit=True) as open_conn:
+        shutil.copy(pki.path("other_ca.crt"), ca)
+        proxy.proc.send_signal(signal.SIGHUP)
+        wait_for_log(proxy, "configuration reloaded")
+        with psycopg.connect(with_client_cert(proxy, pki, "stranger")) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        message = connect_error(with_client_cert(proxy, pki, "client"))
+        assert "unknown ca" in message, message
+        assert open_conn.execute("SELECT 2").fetchone() == (2,)  # verified once, at its start
 
 
 # --- negotiation --------------------------------------------------------------------------------

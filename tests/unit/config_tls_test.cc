@@ -26,6 +26,17 @@ TEST(ConfigTls, CertificateMeansAllow) {
   EXPECT_EQ(c->tls.min_version, TlsVersion::k1_3);
 }
 
+TEST(ConfigTls, ClientCaMeansRequire) {
+  auto c = parse("tls: { cert_file: a.crt, key_file: a.key, ca_file: ca.crt }\n");
+  ASSERT_TRUE(c.ok()) << error_of(c);
+  EXPECT_EQ(c->tls.mode, TlsMode::kRequire);
+  EXPECT_EQ(c->tls.ca_file, "ca.crt");
+  // Said explicitly, allow stays: certificates for TLS clients, plaintext for the rest.
+  auto allow = parse("tls: { cert_file: a.crt, key_file: a.key, ca_file: ca.crt, mode: allow }\n");
+  ASSERT_TRUE(allow.ok()) << error_of(allow);
+  EXPECT_EQ(allow->tls.mode, TlsMode::kAllow);
+}
+
 TEST(ConfigTls, RelativePathsFollowTheConfigFile) {
   auto c = parse_config(
       std::string(test_helpers::kBase) + "tls: { cert_file: certs/a.crt, key_file: a.key }\n",

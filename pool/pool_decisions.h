@@ -1,0 +1,80 @@
+// The pool's choices, kept apart from sockets and timers so each can be tested alone
+// (tests/unit/pool_decisions_test.cc). ServerPool asks these; it only does the I/O.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string_view>
+
+namespace shardgate::pool::decide {
+
+using Duration = std::chrono::steady_clock::duration;
+
+// Which idle connection a tenant gets: the most recently used one already carrying the
+// tenant's context (no context switch needed), else the most recently used of all. `idle` is
+// ordered oldest first; `tenant_of(element)` is the context a connection carries.
+template <class Range, class TenantOf>
+auto idle_pick(Range& idle, std::string_view tenant, TenantOf tenant_of) -> decltype(idle.end()) {
+  if (idle.begin() == idle.end()) return idle.end();
+  for (auto it = idle.end(); it != idle.begin();) {
+    --it;
+    if (tenant_of(*it) == tenant) return it;
+  }
+  return std::prev(idle.end());
+}
+
+// After a checkout: keep the connection for the next client, or close it (it predates a
+// reload that moved the pool, the server closed it, or it outlived server_lifetime).
+inline bool keep_after_use(bool same_generation, bool open, Duration age, Duration lifetime) {
+  return same_generation && open && age <= lifetime;
+}
+
+// At a maintenance tick, for one idle connection: retire it when it idled past
+// server_idle_timeout while the pool holds more than min_pool_size, outlived
+// server_lifetime, or was closed by the server.
+inline bool retire_idle(Duration idle_for, Duration idle_timeout, int total, int min_size,
+                        Duration age, Duration lifetime, bool looks_alive) {
+  return (idle_for > idle_timeout && total > min_size) || age > lifetime || !looks_alive;
+}
+
+// May a request queue behind another on a busy connection at all? Only when the pool is
+// full and nothing is idle (otherwise it gets a connection of its own), and never ahead of
+// another tenant's waiting clients: fair queuing decides for them.
+inline bool may_pipeline(bool any_pipelines, bool idle_available, int total, int size,
+                         bool others_waiting) {
+  return any_pipelines && !idle_available && total >= size && !others_waiting;
+}
+
+// One busy connection as the pipelining choice sees it.
+struct PipelineView {
+  std::string_view context_tenant;  // whose search_path the connection carries
+  std::string_view last_tenant;     // who ran on it last
+  int served = 0;                   // requests served since its lease began
+  size_t queued = 0;                // requests waiting behind the one running
+  bool open = true;
+};
+
+// The busy connection a tenant's request queues behind: one carrying that tenant (context
+// and last use), open, with room under `depth` and under the served budget (depth * 4, so a
+// lease goes back to the pool where other tenants' clients get their turn), shortest queue
+// first. `view_of(element)` gives the PipelineView. end() when none qualifies.
+template <class Range, class ViewOf>
+auto pipeline_pick(Range& busy, std::string_view tenant, int depth, ViewOf view_of)
+    -> decltype(busy.end()) {
+  const int max_served = depth * 4;
+  auto best = busy.end();
+  size_t best_queued = 0;
+  for (auto it = busy.begin(); it != busy.end(); ++it) {
+    const PipelineView v = view_of(*it);
+    if (v.context_tenant != tenant || v.last_tenant != tenant || v.served >= max_served ||
+        static_cast<int>(v.queued) + 1 >= depth || !v.open)
+      continue;
+    if (best == busy.end() || v.queued < best_queued) {
+      best = it;
+      best_queued = v.queued;
+    }
+  }
+  return best;
+}
+
+}  // namespace shardgate::pool::decide
