@@ -127,6 +127,7 @@ ClientSession::Added ClientSession::add_request(char type, protocol::ByteSpan ra
     log_event(spdlog::level::warn, "client protocol error", &log_, {{"reason", error}});
     return Added::kProtocolError;
   }
+  expect_reset_reply(type, raw.subspan(5), !rejected);
   if (type == protocol::fe::kBind) {
     if (!bound && unnamed_command_) {
       protocol::Reader br(raw.subspan(5));

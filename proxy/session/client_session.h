@@ -34,6 +34,7 @@
 #include "proxy/runtime/runtime.h"
 #include "proxy/session/lazy_deque.h"
 #include "proxy/session/prepared_statements.h"
+#include "proxy/session/reset_rewrite.h"
 #include "proxy/session/session_settings.h"
 #include "proxy/session/worker.h"
 #include "proxy/tenants/pause_control.h"
@@ -261,6 +262,23 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<bool> reusable_after_session();
   bool retire_after_session_ = false;
 
+  // --- RESET to the client's startup values (session_reset.cc, reset_rewrite.h) ---
+  // A forwarded RESET / SET ... TO DEFAULT / RESET ALL: the text the server gets instead
+  // (empty: as sent); `statement` names a Parse's statement. A Query's reply rewrite waits in
+  // reset_reply_ until it is expected; a Parse's, in reset_statements_ and reset_portals_.
+  std::string reset_text(char type, std::string_view statement, const routing::StatementInfo& info);
+  // After a message is added (`sent`: it went to the server as vetted): a Query's or an
+  // Execute's expectation learns the tag its client must see; a Bind, which portals run a
+  // rewritten RESET.
+  void expect_reset_reply(char type, protocol::ByteSpan body, bool sent);
+  // A CommandComplete of a rewritten RESET: the tag of what the client sent, or dropped
+  // (false) when it answers one of the SETs shardgate added. Before route_response().
+  bool reset_reply(char type, protocol::ByteSpan& whole, std::deque<Expectation>& expect,
+                   protocol::Bytes& scratch);
+  absl::flat_hash_set<std::string> reset_statements_;
+  absl::flat_hash_set<std::string> reset_portals_;
+  std::optional<ResetRewrite> reset_reply_;
+
   // --- the client's own search_path (session_search_path.cc) ---
   // SET search_path TO a list of only the tenant's schema, the shared schemas and the
   // built-in ones is forwarded as written and follows the client from server connection to
@@ -457,6 +475,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Over the rate limit in reject mode: the server raises 53400 in the statement's place.
   void reject_over_rate(char type, protocol::ByteSpan body, protocol::Bytes& out,
                         std::deque<Expectation>& expect);
+  // A Parse (re)defines statement `name`: what shardgate noted about an earlier statement of
+  // that name (a session command, a refusal, a rewritten RESET) no longer holds.
+  void forget_statement_marks(std::string_view name);
   // A Bind of a statement the guard refused (replaced by a parameterless stand-in): the same
   // Bind without its parameters, in `substitute`. False when the statement was not refused.
   bool strip_refused_bind(protocol::ByteSpan body, protocol::Bytes& substitute);

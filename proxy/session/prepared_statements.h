@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "pool/prepared_lru.h"
@@ -44,9 +45,17 @@ class StatementRegistry {
 
 // One server response the client is owed (or that shardgate must swallow), in order.
 struct Expectation {
+  Expectation(char request_type = 0, bool swallowed = false, std::string prepares = {})
+      : request(request_type), swallow(swallowed), prepared(std::move(prepares)) {}
   char request = 0;      // client request type: P B D E C S Q F
   bool swallow = false;  // shardgate's own message: drop its response
   std::string prepared;  // a Parse that prepares this proxy-wide name on the server
+  // A Query whose RESET shardgate rewrote (reset_rewrite.h): the tag its first
+  // CommandComplete shows (empty: the server's), and how many after it the client must not
+  // see.
+  std::string reset_tag;
+  int hidden_completes = 0;
+  int completes_seen = 0;
 };
 
 class ClientStatements {

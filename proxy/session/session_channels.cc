@@ -25,20 +25,8 @@ void ClientSession::scope_channels(StatementAction& action) const {
         "e.g. SELECT pg_notify('jobs', payload), not inside a function body.";
     return;
   }
+  // LISTEN in transaction mode is the tier's session_state rule (refuse_session_state).
   if (info.channel_sites.empty()) return;
-  if (!session_mode()) {
-    for (const auto& site : info.channel_sites) {
-      if (site.kind != routing::ChannelSite::Kind::kListen) continue;
-      // The server connection changes after every transaction: the LISTEN would never fire.
-      action.kind = StatementAction::Kind::kRefuse;
-      action.sqlstate = "0A000";
-      action.message = "LISTEN is not supported in transaction pooling mode";
-      action.hint =
-          "Use a tier with pool_mode: session for LISTEN; NOTIFY and pg_notify work in both "
-          "modes.";
-      return;
-    }
-  }
   action.kind = StatementAction::Kind::kScopeChannels;
 }
 
@@ -54,6 +42,7 @@ std::string ClientSession::channel_text(std::string_view sql, const routing::Sta
 
 bool ClientSession::deliverable(char type, protocol::ByteSpan& whole,
                                 std::deque<Expectation>& expect, protocol::Bytes& scratch) {
+  if (!reset_reply(type, whole, expect, scratch)) return false;
   if (!route_response(type, true, expect, server_->prepared)) return false;
   if (!session_mode() && pool::ends_connection(type, whole.subspan(5))) {
     // The server ends its connection (a shutdown, pg_terminate_backend): in transaction mode

@@ -255,23 +255,17 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
     if (sql == forward_memo_) return true;
   }
   StatementAction action = classify(sql);
-  if (type == protocol::fe::kParse && name.empty()) {
-    unnamed_command_.reset();
-    unnamed_refusal_ = false;
-  } else if (type == protocol::fe::kParse && !statements_.find(std::string(name))) {
-    refused_statements_.erase(std::string(name));
-  }
+  if (type == protocol::fe::kParse) forget_statement_marks(name);
   if (forget_own_statements(*action.info))
     action.kind = StatementAction::Kind::kSessionCommand;  // answered with a stand-in
+  std::string replacement;
   if (action.kind == StatementAction::Kind::kForward) {
     note_search_path(*action.info);
     settings_.note_statement(*action.info);
     note_session_state(*action.info);
-    return true;
-  }
-
-  std::string replacement;
-  if (action.kind == StatementAction::Kind::kScopeChannels) {
+    replacement = reset_text(type, name, *action.info);
+    if (replacement.empty()) return true;
+  } else if (action.kind == StatementAction::Kind::kScopeChannels) {
     replacement = channel_text(sql, *action.info);  // Parse keeps its parameter types
   } else if (action.kind == StatementAction::Kind::kRefuse) {
     log_refusal(sql, action);
@@ -373,6 +367,16 @@ void ClientSession::reject_over_rate(char type, protocol::ByteSpan body, protoco
   expect.push_back({protocol::fe::kBind, true, {}});
   protocol::encode_execute(out, kName, 0);
   expect.push_back({protocol::fe::kExecute, false, {}});
+}
+
+void ClientSession::forget_statement_marks(std::string_view name) {
+  reset_statements_.erase(std::string(name));
+  if (name.empty()) {
+    unnamed_command_.reset();
+    unnamed_refusal_ = false;
+  } else if (!statements_.find(std::string(name))) {
+    refused_statements_.erase(std::string(name));
+  }
 }
 
 bool ClientSession::strip_refused_bind(protocol::ByteSpan body, protocol::Bytes& substitute) {

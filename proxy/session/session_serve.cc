@@ -113,7 +113,7 @@ awaitable<ClientSession::Local> ClientSession::answer_locally(char type, protoco
   }
   if (action.kind == StatementAction::Kind::kForward && action.info->deallocated.empty() &&
       action.info->session.kind == routing::SessionCommandKind::kNone && !action.info->reset_all &&
-      action.info->setting_writes.empty()) {
+      action.info->setting_writes.empty() && !action.info->lone_reset) {
     // (a forwarded SET, RESET, RESET ALL or DISCARD ALL is noted by vet_request)
     memo_one_statement_ = action.info->statement_count == 1 && !action.info->transaction_control;
     forward_memo_ = std::move(*sql);  // vet_request need not classify it again

@@ -19,6 +19,17 @@ void SessionSettings::add_startup(std::string_view name, std::string_view value)
   startup_[routing::setting_key(name)] = Named{std::string(name), std::string(value)};
 }
 
+const std::string* SessionSettings::startup_value(std::string_view name) const {
+  auto it = startup_.find(routing::setting_key(name));
+  return it == startup_.end() ? nullptr : &it->second.value;
+}
+
+std::vector<std::pair<std::string, std::string>> SessionSettings::startup_values() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [key, named] : startup_) out.emplace_back(key, named.value);
+  return out;
+}
+
 SessionSettings::Desired SessionSettings::desired(std::string_view name) const {
   std::string key = routing::setting_key(name);
   auto changed = changed_.find(key);

@@ -44,6 +44,11 @@ class SessionSettings {
   // Call for the `-c` options first, then the startup parameters.
   void add_startup(std::string_view name, std::string_view value);
 
+  // The client's startup value of `name` (any case), or null when it gave none.
+  const std::string* startup_value(std::string_view name) const;
+  // Every startup value, by lower-case name.
+  std::vector<std::pair<std::string, std::string>> startup_values() const;
+
   enum class Kind { kDefault, kValue, kUnknown };
   struct Desired {
     Kind kind = Kind::kDefault;

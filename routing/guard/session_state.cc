@@ -11,14 +11,18 @@ std::string_view hint_for(OutlivingState kind) {
       return "Use a cursor without WITH HOLD inside a transaction (Django: "
              "DISABLE_SERVER_SIDE_CURSORS = True), or a tier with pool_mode: session.";
     case OutlivingState::kTempObject:
-      return "Create temporary tables inside a transaction with ON COMMIT DROP, or use a tier "
-             "with pool_mode: session.";
+      return "Create temporary tables inside a transaction with ON COMMIT DROP and other "
+             "objects in the tenant's own schema, or use a tier with pool_mode: session.";
     case OutlivingState::kPrepare:
       return "Use protocol-level prepared statements (the driver's prepare), which shardgate "
              "keeps for each client in transaction mode, or a tier with pool_mode: session.";
     case OutlivingState::kAdvisoryLock:
       return "Use pg_advisory_xact_lock() (released at the end of the transaction), or a tier "
              "with pool_mode: session.";
+    case OutlivingState::kListen:
+      return "The server connection changes after every transaction, so notifications would "
+             "reach other clients and never this one: use a tier with pool_mode: session for "
+             "LISTEN. NOTIFY and pg_notify work in both modes.";
     case OutlivingState::kLoad:
     case OutlivingState::kNone:
       break;

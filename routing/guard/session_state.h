@@ -1,7 +1,7 @@
 // Transaction pooling and session state: in a transaction-mode tier a server connection goes
 // back to the pool after every transaction, so whatever a statement leaves on it past the
 // transaction (StatementInfo::outlives_transaction: temporary tables, SQL-level PREPARE,
-// WITH HOLD cursors, session advisory locks, LOAD) would be found by the tenant's next
+// WITH HOLD cursors, session advisory locks, LOAD, LISTEN) would be found by the tenant's next
 // client there (a temporary table silently shadows the real table of the same name) and
 // missed by this client on its next connection. A tier's `session_state: refuse` (the
 // default) refuses such statements; `allow` lets them run as PgBouncer does.

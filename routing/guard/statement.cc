@@ -230,13 +230,35 @@ void note_setting_write(const PgQuery__Node& stmt, std::vector<SettingWrite>& ou
   out.push_back(std::move(w));
 }
 
+std::optional<LoneReset> lone_reset(const PgQuery__Node& stmt) {
+  if (stmt.node_case != PG_QUERY__NODE__NODE_VARIABLE_SET_STMT || !stmt.variable_set_stmt)
+    return std::nullopt;
+  const PgQuery__VariableSetStmt& v = *stmt.variable_set_stmt;
+  LoneReset r;
+  r.local = v.is_local;
+  switch (v.kind) {
+    case PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL:
+      r.all = r.keyword = true;
+      return r;
+    case PG_QUERY__VARIABLE_SET_KIND__VAR_RESET:
+      r.keyword = true;
+      [[fallthrough]];
+    case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT:
+      if (!v.name || !*v.name) return std::nullopt;
+      r.name = internal::ascii_lower(v.name);
+      return r;
+    default:
+      return std::nullopt;
+  }
+}
+
 }  // namespace
 
 size_t StatementInfo::memory_bytes() const {
   size_t n = sizeof(StatementInfo) + parse_error.capacity() + session.value.capacity() +
              dynamic_sql_what.capacity() + persistent_what.capacity() + database_wide.capacity() +
              server_wide.capacity() + outlives_transaction.capacity() + refused_in_body.capacity() +
-             survives_discard.capacity();
+             survives_discard.capacity() + (lone_reset ? lone_reset->name.capacity() : 0);
   for (const auto& s : session.schemas) n += sizeof(std::string) + s.capacity();
   for (const auto& s : protected_settings) n += sizeof(std::string) + s.capacity();
   for (const auto& s : qualified_schemas) n += sizeof(std::string) + s.capacity();
@@ -282,6 +304,7 @@ void parse_and_walk(const std::string& text, StatementInfo& info) {
   if (!info.channel_sites.empty()) internal::resolve_channel_literals(text, info);
   if (tree->n_stmts == 1 && tree->stmts[0] && tree->stmts[0]->stmt) {
     classify_session(*tree->stmts[0]->stmt, info.session);
+    info.lone_reset = lone_reset(*tree->stmts[0]->stmt);
   }
   pg_query__parse_result__free_unpacked(tree, nullptr);
 }

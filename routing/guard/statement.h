@@ -6,6 +6,7 @@
 // StatementInfo and a tenant's GuardPolicy into a verdict without parsing again.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,17 @@ struct SettingWrite {
   std::string value;   // SET name = a, b: the value as set_config() takes it ("a, b")
 };
 
+// A text that is exactly one RESET name, SET [LOCAL] name TO DEFAULT or RESET ALL. PostgreSQL
+// sets such settings back to the values the session started with (its startup packet); on a
+// pooled server connection those are the shard's defaults, so the proxy gives the client's
+// own startup values explicitly (proxy/session/session_reset.cc).
+struct LoneReset {
+  std::string name;      // lower-cased; empty for RESET ALL
+  bool all = false;      // RESET ALL
+  bool local = false;    // SET LOCAL name TO DEFAULT
+  bool keyword = false;  // written RESET (tag "RESET"), not SET ... TO DEFAULT (tag "SET")
+};
+
 // A place in the text where a LISTEN/NOTIFY channel is named (channel_names.h rewrites it
 // per tenant). Spans are byte offsets into the inspected text.
 struct ChannelSite {
@@ -61,7 +73,15 @@ struct ChannelSite {
 };
 
 // Kinds of session state that outlive a transaction (StatementInfo::outlives_transaction).
-enum class OutlivingState { kNone, kHoldCursor, kTempObject, kPrepare, kAdvisoryLock, kLoad };
+enum class OutlivingState {
+  kNone,
+  kHoldCursor,
+  kTempObject,
+  kPrepare,
+  kAdvisoryLock,
+  kLoad,
+  kListen
+};
 
 struct StatementInfo {
   // False when libpg_query could not parse the text; parse_error holds its message. The
@@ -140,9 +160,11 @@ struct StatementInfo {
   // A statement whose effect outlives its transaction on the server connection, which
   // transaction pooling cannot keep with the client (statement_session_state.cc): DECLARE ...
   // WITH HOLD; temporary tables, views and sequences (CREATE TEMP ..., CREATE TABLE AS /
-  // SELECT INTO TEMP, CREATE ... pg_temp.name) except tables ON COMMIT DROP; functions in
-  // pg_temp; SQL-level PREPARE; session-level advisory locks (pg_advisory_lock and
-  // pg_try_advisory_lock, shared or not; the _xact_ ones end with the transaction); LOAD.
+  // SELECT INTO TEMP, CREATE ... pg_temp.name) except tables ON COMMIT DROP; types, domains
+  // and collations in pg_temp (not functions, aggregates, operators: never found there
+  // unless named with it); SQL-level PREPARE; session-level advisory locks (pg_advisory_lock
+  // and pg_try_advisory_lock, shared or not; the _xact_ ones end with the transaction); LOAD;
+  // LISTEN.
   // Names the first one found; outliving_kind says which (for the hint).
   std::string outlives_transaction;
   OutlivingState outliving_kind = OutlivingState::kNone;
@@ -151,6 +173,8 @@ struct StatementInfo {
   std::string survives_discard;
 
   bool reset_all = false;  // RESET ALL or DISCARD ALL: the proxy re-applies context
+  // Set only when the whole text is one RESET / SET ... TO DEFAULT / RESET ALL.
+  std::optional<LoneReset> lone_reset;
   // Top-level session-level SET/RESET of single settings, in order (SET LOCAL is left out:
   // it ends with its transaction).
   std::vector<SettingWrite> setting_writes;

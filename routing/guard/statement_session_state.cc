@@ -36,6 +36,25 @@ void temp_table(StatementInfo& info, const PgQuery__RangeVar* r, PgQuery__OnComm
     outlives(info, OutlivingState::kTempObject, std::string(what) + " without ON COMMIT DROP");
 }
 
+// A qualified name (type, domain) whose schema is pg_temp (or a session's own pg_temp_N).
+bool temporary(PgQuery__Node* const* names, size_t n) {
+  return n >= 2 && names[0] && names[0]->node_case == PG_QUERY__NODE__NODE_STRING &&
+         names[0]->string && sv(names[0]->string->sval).starts_with("pg_temp");
+}
+
+// Types in pg_temp are found by unqualified name before the tenant's own (PostgreSQL searches
+// the temporary schema first for relations and types): a type or domain left behind would
+// change what the tenant's next client's casts and columns mean. Aggregates and operators are
+// like functions: never found in pg_temp unless named with it.
+void temp_definition(StatementInfo& info, const PgQuery__DefineStmt& s) {
+  if (s.kind == PG_QUERY__OBJECT_TYPE__OBJECT_AGGREGATE ||
+      s.kind == PG_QUERY__OBJECT_TYPE__OBJECT_OPERATOR || !temporary(s.defnames, s.n_defnames))
+    return;
+  outlives(info, OutlivingState::kTempObject,
+           s.kind == PG_QUERY__OBJECT_TYPE__OBJECT_TYPE ? "CREATE TYPE pg_temp.name"
+                                                        : "a definition in pg_temp");
+}
+
 bool session_advisory_lock(std::string_view name) {
   return name == "pg_advisory_lock" || name == "pg_advisory_lock_shared" ||
          name == "pg_try_advisory_lock" || name == "pg_try_advisory_lock_shared";
@@ -73,6 +92,25 @@ void note_session_state(const ProtobufCMessage* m, StatementInfo& info) {
   } else if (d == &pg_query__create_seq_stmt__descriptor) {
     if (temporary(reinterpret_cast<const PgQuery__CreateSeqStmt*>(m)->sequence))
       outlives(info, OutlivingState::kTempObject, "CREATE TEMP SEQUENCE");
+  } else if (d == &pg_query__create_domain_stmt__descriptor) {
+    const auto* s = reinterpret_cast<const PgQuery__CreateDomainStmt*>(m);
+    if (temporary(s->domainname, s->n_domainname))
+      outlives(info, OutlivingState::kTempObject, "CREATE DOMAIN pg_temp.name");
+  } else if (d == &pg_query__create_enum_stmt__descriptor) {
+    const auto* s = reinterpret_cast<const PgQuery__CreateEnumStmt*>(m);
+    if (temporary(s->type_name, s->n_type_name))
+      outlives(info, OutlivingState::kTempObject, "CREATE TYPE pg_temp.name AS ENUM");
+  } else if (d == &pg_query__create_range_stmt__descriptor) {
+    const auto* s = reinterpret_cast<const PgQuery__CreateRangeStmt*>(m);
+    if (temporary(s->type_name, s->n_type_name))
+      outlives(info, OutlivingState::kTempObject, "CREATE TYPE pg_temp.name AS RANGE");
+  } else if (d == &pg_query__composite_type_stmt__descriptor) {
+    if (temporary(reinterpret_cast<const PgQuery__CompositeTypeStmt*>(m)->typevar))
+      outlives(info, OutlivingState::kTempObject, "CREATE TYPE pg_temp.name AS (...)");
+  } else if (d == &pg_query__define_stmt__descriptor) {
+    temp_definition(info, *reinterpret_cast<const PgQuery__DefineStmt*>(m));
+  } else if (d == &pg_query__listen_stmt__descriptor) {
+    outlives(info, OutlivingState::kListen, "LISTEN");
   } else if (d == &pg_query__prepare_stmt__descriptor) {
     outlives(info, OutlivingState::kPrepare, "PREPARE");
   } else if (d == &pg_query__load_stmt__descriptor) {

@@ -4,8 +4,8 @@ acme and initech share shard s1's database. On direct connections a NOTIFY on ch
 reaches every LISTEN jobs of the database (test_direct_connections_share_channels shows the
 leak). Through shardgate (the module's proxy: tier `default`, session mode) acme listening on
 `jobs` hears acme's own NOTIFY/pg_notify under the name it wrote, and never initech's. In
-transaction mode LISTEN is refused (0A000: the server connection changes after every
-transaction) while NOTIFY and pg_notify are still scoped to the tenant.
+transaction mode LISTEN is refused (0A000, the tier's session_state rule: the server connection
+changes after every transaction) while NOTIFY and pg_notify are still scoped to the tenant.
 
 Notifications are read by psycopg while the listening connection runs a statement; every
 negative check first waits for a marker notification sent after the foreign one (PostgreSQL

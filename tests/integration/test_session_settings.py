@@ -75,3 +75,70 @@ def test_lower_case_startup_parameters_and_parameter_status(start_proxy, launche
             direct.execute(sql)
             proxied.execute(sql)
             assert state(proxied) == state(direct), sql
+
+
+def reset_steps(conn: psycopg.Connection) -> list:
+    """RESET, SET ... TO DEFAULT and RESET ALL of startup settings inside a transaction block,
+    by simple query and by extended protocol: values, command tags and ParameterStatus."""
+    out = []
+    cur = conn.cursor()
+
+    def run(sql, **kwargs):
+        cur.execute(sql, **kwargs)
+        out.append((sql, cur.statusmessage))
+
+    def show(what):
+        out.append((what, conn.execute(f"SELECT current_setting('{what}')").fetchone()[0]))
+
+    conn.execute("SET work_mem = '64MB'")
+    conn.execute("SET application_name = 'changed'")
+    run("BEGIN")
+    run("RESET work_mem")
+    show("work_mem")
+    run("RESET application_name")
+    show("application_name")
+    out.append(("reported", conn.info.parameter_status("application_name")))
+    run("SET work_mem = '65MB'")
+    run("SET work_mem TO DEFAULT", prepare=True)  # a named Parse
+    show("work_mem")
+    run("SET LOCAL work_mem = '1MB'")
+    run("SET LOCAL work_mem TO DEFAULT", binary=True)  # an unnamed Parse
+    show("work_mem")
+    run("SET work_mem = '66MB'")
+    run("RESET work_mem", prepare=True)  # a named Parse: the Execute completes as RESET
+    show("work_mem")
+    run("SET work_mem = '67MB'")
+    run("RESET work_mem", binary=True)
+    show("work_mem")
+    run("SET application_name = 'again'")
+    run("RESET ALL")
+    show("work_mem")
+    show("application_name")
+    show("search_path")
+    run("COMMIT")
+    out.append(("reported", conn.info.parameter_status("application_name")))
+    run("BEGIN")
+    run("RESET ALL")
+    run("ROLLBACK")
+    show("application_name")
+    return out
+
+
+@pytest.mark.parametrize("mode", ["session", "transaction"])
+def test_reset_goes_to_the_startup_value_in_the_same_transaction(start_proxy, launcher, shards,
+                                                                 mode):
+    """PostgreSQL's RESET goes to the value the session started with at once; shardgate's
+    server connections started with the shard's defaults (before: `SHOW work_mem` after
+    `RESET work_mem` gave 4MB until the next transaction)."""
+    config = launcher.config()
+    config["tiers"] = {"default": {"pool": "shared", "pool_size": 2, "pool_mode": mode}}
+    proxy = start_proxy(config)
+    shard = shards["s1"]
+    with psycopg.connect(shard.conninfo(), autocommit=True, application_name="from_startup",
+                         options="-c search_path=tenant_acme -c work_mem=8MB") as direct:
+        want = reset_steps(direct)
+    assert ("work_mem", "8MB") in want and ("RESET work_mem", "RESET") in want
+    with proxy.connect(options="-c shardgate.tenant=acme -c work_mem=8MB",
+                       application_name="from_startup") as conn:
+        got = reset_steps(conn)
+    assert got == want

@@ -35,6 +35,10 @@ REFUSED = [
      "pg_advisory_xact_lock"),
     ("with_hold", "DECLARE sg_c CURSOR WITH HOLD FOR SELECT 1", "DISABLE_SERVER_SIDE_CURSORS"),
     ("do_block_temp", "DO $$BEGIN CREATE TEMP TABLE items (body text); END$$", "ON COMMIT DROP"),
+    # Types in pg_temp are found before the tenant's own by unqualified name.
+    ("temp_type", "CREATE TYPE pg_temp.items AS (body text)", "tenant's own schema"),
+    ("temp_domain", "CREATE DOMAIN pg_temp.body_t AS text", "tenant's own schema"),
+    ("listen", "LISTEN jobs", "pool_mode: session"),
 ]
 
 
@@ -69,6 +73,22 @@ def test_temp_table_shadows_the_real_table_directly(shards):
         conn.execute("INSERT INTO items VALUES (1, 'TEMP')")
         # ... the transaction is over; a pooler would now give this session to the next client
         assert conn.execute("SELECT body FROM items").fetchall() == [("TEMP",)]
+
+
+def test_listen_outlives_the_transaction_directly(shards):
+    with shards["s1"].connect() as conn:
+        with conn.transaction():
+            conn.execute("LISTEN jobs")
+        # ... a pooler would now give this session to the next client, which listens to jobs
+        assert conn.execute("SELECT pg_listening_channels()").fetchall() == [("jobs",)]
+
+
+def test_listen_reaches_the_next_client_through_session_state_allow(txn_proxies):
+    proxy = txn_proxies["allow"]
+    with proxy.connect(tenant="acme") as first:
+        first.execute("LISTEN jobs")
+    with proxy.connect(tenant="acme") as second:   # same tenant, same server connection
+        assert second.execute("SELECT count(*) FROM pg_listening_channels()").fetchone() == (1,)
 
 
 def test_temp_table_shadows_the_real_table_through_session_state_allow(txn_proxies, shards):

@@ -45,6 +45,18 @@ TEST(SessionState, StatementsWhoseStateOutlivesTheTransaction) {
       {"SELECT 1 FROM items WHERE pg_try_advisory_lock(id)", OutlivingState::kAdvisoryLock},
       {"DECLARE c CURSOR WITH HOLD FOR SELECT 1", OutlivingState::kHoldCursor},
       {"LOAD 'auto_explain'", OutlivingState::kLoad},
+      // Types in pg_temp: found by unqualified name before the tenant's own.
+      {"CREATE TYPE pg_temp.mood AS ENUM ('sad', 'ok')", OutlivingState::kTempObject},
+      {"CREATE TYPE pg_temp.pair AS (a int, b int)", OutlivingState::kTempObject},
+      {"CREATE TYPE pg_temp.floatrange AS RANGE (subtype = float8)", OutlivingState::kTempObject},
+      {"CREATE TYPE pg_temp.shell", OutlivingState::kTempObject},
+      {"CREATE DOMAIN pg_temp.posint AS int CHECK (VALUE > 0)", OutlivingState::kTempObject},
+      {"CREATE DOMAIN pg_temp_3.posint AS int", OutlivingState::kTempObject},
+      {"CREATE COLLATION pg_temp.c2 FROM \"C\"", OutlivingState::kTempObject},
+      {"DO $$BEGIN CREATE DOMAIN pg_temp.d AS int; END$$", OutlivingState::kTempObject},
+      // LISTEN: the server connection, not the client, would listen.
+      {"LISTEN jobs", OutlivingState::kListen},
+      {"BEGIN; LISTEN jobs; COMMIT", OutlivingState::kListen},
       // Function bodies and DO blocks: their findings are the statement's.
       {"DO $$BEGIN CREATE TEMP TABLE foo (id int); END$$", OutlivingState::kTempObject},
       {"DO $$BEGIN PERFORM pg_advisory_lock(1); END$$", OutlivingState::kAdvisoryLock},
@@ -92,6 +104,15 @@ TEST(SessionState, StateThatEndsWithTheTransactionIsAllowed) {
            "DROP TABLE pg_temp.foo",
            "CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
            "INSERT INTO pg_temp.foo VALUES (1)",
+           "CREATE TYPE mood AS ENUM ('sad', 'ok')",
+           "CREATE TYPE acme.pair AS (a int, b int)",
+           "CREATE DOMAIN posint AS int CHECK (VALUE > 0)",
+           "CREATE AGGREGATE pg_temp.s(int) (sfunc = int4pl, stype = int)",
+           "CREATE OPERATOR pg_temp.=== (function = int4eq, leftarg = int, rightarg = int)",
+           "UNLISTEN *",
+           "UNLISTEN jobs",
+           "NOTIFY jobs, 'x'",
+           "SELECT pg_notify('jobs', 'x')",
            "DO $$BEGIN PERFORM pg_advisory_xact_lock(1); END$$",
        }) {
     StatementInfo info = inspect_statement(sql);
@@ -107,8 +128,10 @@ TEST(SessionState, HintsNameTheFixForEachKind) {
   EXPECT_NE(hint("PREPARE q AS SELECT 1").find("protocol-level prepared statements"),
             std::string::npos);
   EXPECT_NE(hint("SELECT pg_advisory_lock(1)").find("pg_advisory_xact_lock"), std::string::npos);
+  EXPECT_NE(hint("CREATE DOMAIN pg_temp.d AS int").find("tenant's own schema"), std::string::npos);
+  EXPECT_NE(hint("LISTEN jobs").find("NOTIFY and pg_notify work"), std::string::npos);
   for (const char* sql : {"CREATE TEMP TABLE t (i int)", "PREPARE q AS SELECT 1",
-                          "SELECT pg_advisory_lock(1)", "LOAD 'x'"})
+                          "SELECT pg_advisory_lock(1)", "LOAD 'x'", "LISTEN jobs"})
     EXPECT_NE(hint(sql).find("pool_mode: session"), std::string::npos) << sql;
 }
 

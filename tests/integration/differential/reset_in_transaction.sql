@@ -1,0 +1,60 @@
+-- env: PGOPTIONS=-c work_mem=8MB -c geqo=off
+-- env: PGAPPNAME=from_startup
+-- env: PGDATESTYLE=Postgres, MDY
+-- RESET, SET ... TO DEFAULT and RESET ALL go to the startup values at once: inside the same
+-- transaction block too, and a ROLLBACK undoes them.
+BEGIN;
+SET work_mem = '64MB';
+RESET work_mem;
+SHOW work_mem;
+SET application_name = 'inside';
+RESET application_name;
+SHOW application_name;
+COMMIT;
+SHOW work_mem;
+BEGIN;
+SET work_mem = '30MB';
+SET LOCAL work_mem TO DEFAULT;
+SHOW work_mem;
+ROLLBACK;
+SHOW work_mem;
+BEGIN;
+SET work_mem = '30MB';
+SET LOCAL work_mem = '31MB';
+RESET work_mem;
+SHOW work_mem;
+ROLLBACK;
+SHOW work_mem;
+SET work_mem = '40MB';
+BEGIN;
+RESET work_mem;
+SHOW work_mem;
+ROLLBACK;
+SHOW work_mem;
+BEGIN;
+SET datestyle = 'ISO, DMY';
+SET geqo = on;
+SET enable_seqscan = off;
+RESET ALL;
+SHOW datestyle;
+SHOW geqo;
+SHOW enable_seqscan;
+SHOW work_mem;
+SHOW application_name;
+SHOW search_path;
+SELECT '2006-08-13'::date;
+COMMIT;
+SHOW datestyle;
+SET application_name = 'kept';
+BEGIN;
+RESET ALL;
+SHOW application_name;
+ROLLBACK;
+SHOW application_name;
+RESET application_name;
+SHOW application_name;
+SET geqo TO DEFAULT;
+SHOW geqo;
+RESET ALL;
+SHOW work_mem;
+SHOW search_path;
