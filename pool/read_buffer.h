@@ -5,6 +5,7 @@
 // as only bytes a socket wrote are ever read from it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -37,7 +38,8 @@ class ReadBuffer {
         end_ -= begin_;
         begin_ = 0;
       }
-      if (capacity_ - end_ < n) grow(end_ + n);
+      // Doubling, so a message that arrives in many reads is copied O(log n) times.
+      if (capacity_ - end_ < n) grow(std::max(end_ + n, capacity_ * 2));
     }
     return {buf_.get() + end_, capacity_ - end_};
   }
