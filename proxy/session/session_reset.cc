@@ -28,8 +28,11 @@ std::string ClientSession::reset_text(char type, std::string_view statement,
 }
 
 void ClientSession::expect_reset_reply(char type, protocol::ByteSpan body, bool sent) {
+  // Per-message path: nothing to decode unless some statement or portal runs a rewritten RESET.
+  bool tracking = !reset_statements_.empty() || !reset_portals_.empty();
   protocol::Reader r(body);
   if (type == protocol::fe::kBind) {
+    if (!tracking) return;
     // Which portals run a rewritten RESET (a Bind replaces the portal's statement).
     std::string portal(r.cstr());
     std::string statement(r.cstr());
@@ -41,8 +44,9 @@ void ClientSession::expect_reset_reply(char type, protocol::ByteSpan body, bool 
   }
   bool expected = sent && !expect_.empty() && expect_.back().request == type;
   if (type == protocol::fe::kExecute) {
+    if (!expected || reset_portals_.empty()) return;
     std::string portal(r.cstr());
-    if (expected && r.ok() && reset_portals_.contains(portal)) expect_.back().reset_tag = "RESET";
+    if (r.ok() && reset_portals_.contains(portal)) expect_.back().reset_tag = "RESET";
     return;
   }
   if (type != protocol::fe::kQuery) return;
