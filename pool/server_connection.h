@@ -102,8 +102,10 @@ class ServerConnection {
   std::chrono::steady_clock::time_point created_at = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_used = created_at;
   uint64_t pool_generation = 0;
-  // Names this connection's current stay in its pool's idle list (the idle watch's key).
+  // Names this connection's current stay in its pool's idle list (the idle watch's key); 0 while
+  // no idle watch is armed.
   uint64_t idle_ticket = 0;
+  char idle_probe = 0;  // the idle watch peeks one byte into here
   // Settings shardgate or its clients changed on this connection, by lower-case name: the
   // value, or nullopt when unknown; absent names are at the connection's defaults
   // (proxy/session_settings.h).

@@ -36,10 +36,12 @@ std::unique_ptr<ServerConnection> ServerPool::take_idle(std::string_view tenant)
         idle_, tenant, [](const auto& c) -> std::string_view { return c->context_tenant; });
     std::unique_ptr<ServerConnection> conn = std::move(*pick);
     idle_.erase(pick);
-    error_code ignored;
-    conn->stream().socket().cancel(ignored);  // ends the idle watch
-    // The watch's verdict may still be queued behind this call: peek as well.
-    if (conn->pool_generation == generation_ && conn->looks_alive()) return conn;
+    if (conn->idle_ticket != 0) {
+      error_code ignored;
+      conn->stream().socket().cancel(ignored);  // ends the idle watch
+      conn->idle_ticket = 0;
+    }
+    if (conn->pool_generation == generation_ && usable_now(*conn)) return conn;
     conn->close();  // stale: closed by the server, or from before a reload
     --total_;
   }
@@ -216,20 +218,33 @@ void ServerPool::release(std::unique_ptr<ServerConnection> conn, const std::stri
     conn->close();
     --total_;
   } else {
+    // Watched from the next maintenance tick on: most returns are taken again within
+    // microseconds, and arming a watch costs a syscall.
     conn->last_used = Clock::now();
-    watch_idle(*conn);
     idle_.push_back(std::move(conn));
   }
   dispatch();
 }
 
+bool ServerPool::usable_now(ServerConnection& conn) {
+  // Ask the kernel unless the connection came back moments ago: a server that closed it in
+  // that window is met by the session's retry (a watch's verdict still queued is covered
+  // the same way).
+  bool recent = Clock::now() - conn.last_used < settings_.trust_recent;
+  return recent ? conn.is_open() : conn.looks_alive();
+}
+
 void ServerPool::watch_idle(ServerConnection& conn) {
   conn.idle_ticket = ++idle_tickets_;
-  conn.stream().socket().async_wait(
-      tcp::socket::wait_read,
-      [this, alive = alive_, c = &conn, ticket = conn.idle_ticket](error_code ec) {
-        // Cancelled: the connection left the idle list (or the pool is gone).
-        if (ec || !*alive) return;
+  // A peeking receive rather than async_wait(wait_read): Asio re-registers the descriptor with
+  // epoll (one epoll_ctl) for every wait, while a receive finds it registered already. Peeked
+  // bytes stay in the socket; the connection is closed anyway when any arrive.
+  conn.stream().socket().async_receive(
+      asio::buffer(&conn.idle_probe, 1), tcp::socket::message_peek,
+      [this, alive = alive_, c = &conn, ticket = conn.idle_ticket](error_code ec, size_t) {
+        // Cancelled: the connection left the idle list (or the pool is gone). Anything else
+        // (a byte, end of stream, a reset) means the server spoke or left while idle.
+        if (ec == asio::error::operation_aborted || !*alive) return;
         drop_watched(c, ticket);
       });
 }
@@ -320,6 +335,7 @@ awaitable<void> ServerPool::maintain() {
         it = idle_.erase(it);
         --total_;
       } else {
+        if ((*it)->idle_ticket == 0) watch_idle(**it);
         ++it;
       }
     }

@@ -30,6 +30,10 @@ struct PoolSettings {
   Millis connect_timeout{5000};
   Millis idle_timeout{600000};  // server_idle_timeout
   Millis lifetime{3600000};     // server_lifetime
+  // A connection returned less than this long ago is handed out without asking the kernel
+  // whether the server closed it (a syscall per checkout on the hot path). Only for pools whose
+  // sessions retry a request that meets a dead connection (transaction mode); 0 = always ask.
+  Millis trust_recent{0};
   bool operator==(const PoolSettings&) const = default;
 };
 
@@ -116,9 +120,11 @@ class ServerPool {
 
   bool under_cap(std::string_view tenant) const;
   std::unique_ptr<ServerConnection> take_idle(std::string_view tenant);
-  // An idle connection is watched: a close or any message from the server (a FATAL before
-  // it closes) drops it at once, as PgBouncer does, instead of at its next checkout.
+  // A connection idle at a maintenance tick is watched from then on: a close or any message
+  // from the server (a FATAL before it closes) drops it at once instead of at its next
+  // checkout. Before that tick, the checkout's check (usable_now) and the tick itself do.
   void watch_idle(ServerConnection& conn);
+  bool usable_now(ServerConnection& conn);
   void drop_watched(ServerConnection* conn, uint64_t ticket);
   void dispatch();
   awaitable<Lease> open(const std::string& tenant);

@@ -26,6 +26,8 @@ PoolSpec pool_spec(const routing::Route& route, const config::Config& config) {
   spec.settings.connect_timeout = config.connect_timeout;
   spec.settings.idle_timeout = tier.server_idle_timeout;
   spec.settings.lifetime = tier.server_lifetime;
+  if (tier.pool_mode == config::PoolMode::kTransaction)
+    spec.settings.trust_recent = std::chrono::milliseconds(100);
 
   spec.target.shard = shard.name;
   spec.target.host = shard.host;

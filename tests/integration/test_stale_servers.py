@@ -16,6 +16,7 @@ import time
 import psycopg
 import pytest
 
+from admin_helpers import admin_rows
 from txn_helpers import txn_config
 
 REQUESTS = 100
@@ -149,3 +150,26 @@ def test_shard_down_answers_08006_fast(start_proxy, launcher, shards):
         except psycopg.Error:
             assert time.monotonic() < deadline, "s1 not served again 10 s after it came back"
             time.sleep(0.2)
+
+
+def test_idle_watch_drops_terminated_backends_at_once(start_proxy, launcher, shards):
+    """Connections idle past a maintenance tick are watched: with no client traffic after
+    pg_terminate_backend, the watch (not the next one-second tick, nor the check at checkout)
+    drops every dead connection within 0.4 s."""
+    s1 = shards["s1"]
+    proxy = start_proxy(mode_config(launcher, "transaction"))
+    fill_pool(proxy)
+    time.sleep(1.2)  # one maintenance tick: every idle connection is watched now
+    pids = {str(p) for p in shardgate_idle_backends(s1)}
+    assert len(pids) >= POOL // 2
+    listed = {s["pid"] for s in admin_rows(proxy, "SHOW SERVERS")}
+    assert pids <= listed, (pids, listed)
+    s1.sql("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid",
+           ([int(p) for p in pids],))
+    began = time.monotonic()
+    while True:
+        left = pids & {s["pid"] for s in admin_rows(proxy, "SHOW SERVERS")}
+        if not left or time.monotonic() - began > 0.4:
+            break
+        time.sleep(0.02)
+    assert not left, f"dead idle connections still pooled after 0.4 s: {sorted(left)}"
