@@ -161,6 +161,19 @@ bool ClientSession::absorb_prefix_response(char type, protocol::ByteSpan body, i
   return true;
 }
 
+void ClientSession::pass_reply(const ScannedFrame& f, protocol::ByteSpan data, protocol::Bytes& out,
+                               bool& dropped, protocol::Bytes& scratch) {
+  observe_server_message(f.type, f.body());
+  protocol::ByteSpan whole = f.bytes;
+  bool forward = deliverable(f.type, whole, expect_, scratch);
+  bool as_is = forward && whole.data() == f.bytes.data();
+  if (!as_is && !dropped) {  // from here on the client sees `out`: what came before, first
+    dropped = true;
+    out.assign(data.data(), f.bytes.data());
+  }
+  if (forward && dropped) out.insert(out.end(), whole.begin(), whole.end());
+}
+
 void ClientSession::observe_server_message(char type, protocol::ByteSpan body) {
   track_search_path(type, body);
   track_settings(type, body);

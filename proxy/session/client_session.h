@@ -46,6 +46,8 @@ namespace shardgate::proxy {
 
 class ClientSession;
 struct ContextPrefix;
+class StreamScanner;
+struct ScannedFrame;
 
 // What every session needs from the process; owned by the Proxy.
 struct SessionServices {
@@ -333,8 +335,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   Gathered gather_requests(Relay& relay, protocol::Bytes& out);
   // The server's buffered messages: what to forward (all of `data` up to `consumed`, or `out`
   // once a message was dropped or rewritten).
-  Gathered gather_replies(protocol::ByteSpan data, size_t& streaming, protocol::Bytes& out,
+  Gathered gather_replies(protocol::ByteSpan data, StreamScanner& scanner, protocol::Bytes& out,
                           bool& dropped, protocol::Bytes& scratch);
+  // One whole server message on its way to the client (both relay paths): observed, then
+  // passed on, rewritten or left out. Once one is not passed as is, `out` holds what the
+  // client sees (the bytes of `data` before it, then every message passed on).
+  void pass_reply(const ScannedFrame& f, protocol::ByteSpan data, protocol::Bytes& out,
+                  bool& dropped, protocol::Bytes& scratch);
   // Session mode between transactions: a pause or a reload ends the checkout here.
   bool leave_between_transactions();
   // One complete client message of a checkout, vetted (guard, session commands, rate) and
@@ -372,7 +379,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       return *this;
     }
   };
-  ReplyScan scan_replies(protocol::ByteSpan data, size_t& stream_left, bool queued,
+  ReplyScan scan_replies(protocol::ByteSpan data, StreamScanner& scanner, bool queued,
                          protocol::Bytes& scratch);
   std::optional<CheckoutEnd> answer_complete(bool client_lost);
   // Clears the per-checkout state before a request goes out.
