@@ -113,11 +113,16 @@ ClientSession::Added ClientSession::add_request(char type, protocol::ByteSpan ra
   bool counted = head_counted_ && type == protocol::fe::kQuery;
   head_counted_ = false;  // only the checkout's first message was counted beforehand
   if ((type == protocol::fe::kQuery || type == protocol::fe::kExecute) && tenant_state_ &&
-      !counted) {
+      !counted && recount_skip_ > 0) {
+    --recount_skip_;  // built again after a closed connection: the first attempt counted it
+  } else if ((type == protocol::fe::kQuery || type == protocol::fe::kExecute) && tenant_state_ &&
+             !counted) {
     // One query message, or one Execute, counts once against the tenant's rate.
+    ++queries_taken_;
     auto decision = tenant_state_->take_query();
     throttle = std::max(throttle, decision.delay);
     if (!decision.allowed) {
+      ++rate_refusals_;
       reject_over_rate(type, raw.subspan(5), out, expect_);
       rejected = true;
     }

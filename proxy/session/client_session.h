@@ -397,6 +397,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::optional<routing::SessionCommand> unnamed_command;
     std::optional<std::string> search_path_pending;
     bool search_path_pending_failed = false;
+    uint64_t queries_taken = 0;
+    uint64_t rate_refusals = 0;
   };
   RetryPoint retry_point() const;
   // After the request was built: may it still run again (nothing kept of it in the session)?
@@ -429,6 +431,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool parked_ = false;
   bool retrying_ = false;      // kStale: the head request goes through serve_loop again
   bool retried_head_ = false;  // this head request is that second attempt (no third)
+  // Query/Execute messages add_request counted against the tenant (its query counter and
+  // rate); a request built again after meeting a closed connection skips that many.
+  uint64_t queries_taken_ = 0;
+  uint64_t recount_skip_ = 0;
+  uint64_t rate_refusals_ = 0;  // of those, refused over the rate (such a request is not rebuilt)
   // Session mode: the tenant context for a server connection taken at connect time, retried
   // once on a fresh connection when a pooled one proves closed (session_attach.cc).
   awaitable<pool::ServerResult> attach_session_server(pool::Lease lease);
