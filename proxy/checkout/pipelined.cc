@@ -12,6 +12,7 @@
 #include "proxy/session/context_prefix.h"
 #include "proxy/session/prepared_statements.h"
 #include "proxy/session/statement_text.h"
+#include "proxy/session/stream_scanner.h"
 #include "routing/guard/plain_statement.h"
 
 namespace shardgate::proxy {
@@ -30,39 +31,39 @@ bool ClientSession::pipelinable_request() const {
   // An extended batch executing one statement: [Parse] Bind [Describe] Execute Sync.
   int parses = 0, binds = 0, describes = 0, executes = 0;
   std::string_view parse_name, parse_text, bind_name;
-  size_t at = 0;
-  while (at < data.size()) {
-    auto header = protocol::parse_header(data.subspan(at));
-    auto body = data.subspan(at + 5, header.total - 5);
-    at += header.total;
-    switch (header.type) {
+  bool one_execution = true;
+  auto no = [&] {
+    one_execution = false;
+    return ScanAction::kStopBefore;
+  };
+  ScanResult r = StreamScanner().scan(data, [&](const ScannedFrame& f) {
+    if (!f.whole()) return no();
+    switch (f.type) {
       case protocol::fe::kParse: {
-        if (++parses > 1 || binds > 0) return false;
-        protocol::Reader r(body);
-        parse_name = r.cstr();
-        parse_text = parse_statement_text(body);
-        break;
+        if (++parses > 1 || binds > 0) return no();
+        protocol::Reader reader(f.body());
+        parse_name = reader.cstr();
+        parse_text = parse_statement_text(f.body());
+        return ScanAction::kContinue;
       }
       case protocol::fe::kBind: {
-        if (++binds > 1) return false;
-        protocol::Reader r(body);
-        r.cstr();  // portal
-        bind_name = r.cstr();
-        if (!r.ok()) return false;
-        break;
+        if (++binds > 1) return no();
+        protocol::Reader reader(f.body());
+        reader.cstr();  // portal
+        bind_name = reader.cstr();
+        return reader.ok() ? ScanAction::kContinue : no();
       }
       case protocol::fe::kDescribe:
-        if (++describes > 1) return false;
-        break;
+        return ++describes > 1 ? no() : ScanAction::kContinue;
       case protocol::fe::kExecute:
-        if (++executes > 1 || binds != 1) return false;
-        break;
+        return ++executes > 1 || binds != 1 ? no() : ScanAction::kContinue;
       case protocol::fe::kSync:
-        break;
+        return ScanAction::kContinue;
       default:
-        return false;  // Close, Flush, ...: not one plain execution
+        return no();  // Close, Flush, ...: not one plain execution
     }
-  }
+  });
+  if (!one_execution || r.error) return false;
   if (binds != 1 || executes != 1) return false;
   std::string_view text;
   if (parses == 1) {

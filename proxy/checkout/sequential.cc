@@ -78,27 +78,25 @@ bool ClientSession::sequential_fits() {
   // Whole messages only, exactly one request (a Query, or an extended batch up to its Sync),
   // ending the buffer: what a client waiting for its answer has sent.
   auto data = client_buf_.data();
-  size_t at = 0;
-  while (data.size() - at >= 5) {
-    auto header = protocol::parse_header(data.subspan(at));
-    if (header.status == protocol::FrameStatus::kError || header.total > data.size() - at)
-      return false;
-    at += header.total;
-    switch (header.type) {
+  bool fits = false;
+  ScanResult r = StreamScanner().scan(data, [&](const ScannedFrame& f) {
+    if (!f.whole()) return ScanAction::kStopBefore;
+    switch (f.type) {
       case protocol::fe::kQuery:
       case protocol::fe::kSync:
-        return at == data.size();
+        fits = f.bytes.data() + f.bytes.size() == data.data() + data.size();
+        return ScanAction::kStopAfter;
       case protocol::fe::kParse:
       case protocol::fe::kBind:
       case protocol::fe::kDescribe:
       case protocol::fe::kExecute:
       case protocol::fe::kClose:
-        continue;
+        return ScanAction::kContinue;
       default:
-        return false;  // Flush, COPY, function calls, Terminate: the relay's business
+        return ScanAction::kStopBefore;  // Flush, COPY, function calls, Terminate: the relay's
     }
-  }
-  return false;
+  });
+  return fits && !r.error;
 }
 
 ClientSession::Added ClientSession::build_request(protocol::Bytes& out, RequestRewriter& rewriter,
