@@ -109,6 +109,14 @@ awaitable<AdminReply> run_admin_command(AdminContext& ctx, const AdminCommand& c
     auto reply = co_await drain_shard(ctx, cmd, notice);
     co_return reply;
   }
+  if (cmd.verb == AdminVerb::kRebalancePlan) {
+    auto reply = co_await rebalance_plan(ctx, cmd, notice);
+    co_return reply;
+  }
+  if (cmd.verb == AdminVerb::kRebalance) {
+    auto reply = co_await rebalance(ctx, cmd, notice);
+    co_return reply;
+  }
   for (const auto& entry : kTable) {
     if (entry.verb == cmd.verb) {
       auto reply = co_await entry.handler(ctx, cmd);

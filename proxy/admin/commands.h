@@ -119,6 +119,11 @@ awaitable<AdminReply> drain_shard(AdminContext& ctx, const routing::AdminCommand
                                   const NoticeSink& notice);
 awaitable<AdminReply> undrain_shard(AdminContext& ctx, const routing::AdminCommand& cmd);
 
+// rebalance.cc: REBALANCE PLAN shows the moves, REBALANCE carries them out.
+awaitable<AdminReply> rebalance_plan(AdminContext& ctx, const routing::AdminCommand& cmd,
+                                     const NoticeSink& notice);
+awaitable<AdminReply> rebalance(AdminContext& ctx, const routing::AdminCommand& cmd,
+                                const NoticeSink& notice);
 // hash_pins.cc (blocking: control thread)
 // Implicit tenants (placed by default_placement's hash, not in the directory) would be
 // hashed anew when a shard starts or stops draining: adds to `next` every one whose schema

@@ -54,6 +54,10 @@ AdminReply show_help() {
       {"DROP MOVED DATA id", "drop the renamed source schema of a finished move"},
       {"DRAIN SHARD s", "no new tenants on s; move every tenant off it, one online move at a time"},
       {"UNDRAIN SHARD s", "let s take new tenants again"},
+      {"REBALANCE PLAN [BY SIZE | BY LOAD] [MAX MOVES n]",
+       "the moves that bring every shard within 10% of the mean; changes nothing"},
+      {"REBALANCE [BY SIZE | BY LOAD] [MAX MOVES n]",
+       "carry that plan out, one online move at a time"},
       {"RELOAD", "re-read config and directory; a bad file changes nothing"},
       {"SHUTDOWN [WAIT]", "stop now, or let transactions finish first (WAIT)"},
   };

@@ -184,3 +184,114 @@ def test_drain_refusals(shards, launcher):
     assert admin_psql(proxy, "CREATE TENANT drz").returncode == 0
     assert placements(proxy)["drz"] == "r1"
     assert admin_error(proxy, "UNDRAIN SHARD nowhere")[0] == "3D000"
+
+
+# 12 tenants of different sizes (rows), most of the bytes on r1, r3 nearly empty.
+SKEWED = {"rba": ("r1", 6000), "rbb": ("r1", 4000), "rbc": ("r1", 3000), "rbd": ("r1", 2500),
+          "rbe": ("r1", 2000), "rbf": ("r1", 1500), "rbg": ("r1", 1000), "rbh": ("r1", 800),
+          "rbi": ("r2", 1200), "rbj": ("r2", 600), "rbk": ("r2", 400), "rbl": ("r3", 300)}
+
+
+def shard_totals(stderr: str) -> dict[str, tuple[int, int, int, bool]]:
+    """The per-shard NOTICEs of REBALANCE [PLAN]: shard -> (before, after, mean, within)."""
+    totals = {}
+    for line in stderr.splitlines():
+        if "NOTICE:  shard " not in line:
+            continue
+        words = line.split("NOTICE:  shard ", 1)[1].replace(",", "").replace("(", "") \
+            .replace(")", "").split()
+        # r1: 123 bytes before 45 after mean 67 within 10%: yes
+        totals[words[0].rstrip(":")] = (int(words[1]), int(words[4]), int(words[7]),
+                                        words[-1] == "yes")
+    return totals
+
+
+def plan_rows(result) -> list[dict]:
+    lines = [line for line in result.stdout.splitlines() if line]
+    header = lines[0].split("|")
+    return [dict(zip(header, line.split("|"))) for line in lines[1:]]
+
+
+def row_counts(shards, proxy, tenants) -> dict[str, int]:
+    where = placements(proxy)
+    return {t: shards[where[t]].scalar(f"SELECT count(*) FROM tenant_{t}.items") for t in tenants}
+
+
+def test_rebalance_plan_then_rebalance_under_a_writer(shards, launcher):
+    for tenant, (shard, rows) in SKEWED.items():
+        provision(shards[shard], tenant, rows)
+    proxy = start(launcher, {t: s for t, (s, _) in SKEWED.items()})
+    before_dir = placements(proxy)
+
+    plan = admin_psql(proxy, "REBALANCE PLAN")
+    assert plan.returncode == 0, plan.stderr
+    totals = shard_totals(plan.stderr)
+    assert set(totals) == set(SHARDS)
+    assert not all(abs(b - m) <= 0.1 * m for b, _, m, _ in totals.values())  # really skewed
+    moves = plan_rows(plan)
+    assert 1 <= len(moves) <= 12 and all(m["to"] in SHARDS and m["to"] != m["from"] for m in moves)
+    # The planned totals: replaying the moves over the shards' totals before gives the totals
+    # after, and every shard ends within 10% of the mean.
+    replay = {s: t[0] for s, t in totals.items()}
+    for m in moves:
+        assert int(m["from_before"]) == replay[m["from"]] and int(m["to_before"]) == replay[m["to"]]
+        replay[m["from"]] -= int(m["bytes"])
+        replay[m["to"]] += int(m["bytes"])
+    for shard, (_, after, mean, within) in totals.items():
+        assert replay[shard] == after and within and abs(after - mean) <= 0.1 * mean, totals
+    assert placements(proxy) == before_dir  # PLAN changes nothing
+    one = plan_rows(admin_psql(proxy, "REBALANCE PLAN MAX MOVES 1"))
+    assert [m["tenant"] for m in one] == [moves[0]["tenant"]]
+
+    counts = row_counts(shards, proxy, SKEWED)
+    busy = moves[0]["tenant"]
+    stop = threading.Event()
+    writers = [Writer(proxy, busy, n, stop) for n in range(2)]
+    for w in writers:
+        w.start()
+    time.sleep(0.3)
+    result = admin_psql(proxy, "REBALANCE", timeout=150)
+    stop.set()
+    for w in writers:
+        w.join(30)
+    assert result.returncode == 0, result.stderr
+    done = plan_rows(result)
+    steps = [line for line in result.stderr.splitlines() if "rebalance move " in line]
+    assert len(done) == len(steps) >= 1
+    assert all(within for *_, within in shard_totals(result.stderr).values()), result.stderr
+    where = placements(proxy)
+    for m in done:
+        assert where[m["tenant"]] == m["to"] and before_dir[m["tenant"]] == m["from"]
+
+    # Nothing lost: every tenant has its rows where the directory says, the writers' tenant
+    # every acknowledged insert on top.
+    after = row_counts(shards, proxy, SKEWED)
+    for tenant in SKEWED:
+        if tenant != busy:
+            assert after[tenant] == counts[tenant], tenant
+    acked = {(w.number, seq) for w in writers for seq in w.acked_inserts}
+    assert len(acked) > 20 and [e for w in writers for e in w.errors] == []
+    on_shard = set(shards[where[busy]].sql(
+        f"SELECT writer, seq FROM tenant_{busy}.items WHERE writer IS NOT NULL"))
+    assert acked <= on_shard
+    assert shards[where[busy]].scalar(
+        f"SELECT count(*) FROM tenant_{busy}.items WHERE writer IS NULL") == SKEWED[busy][1]
+    for s in shards.values():
+        assert replication_leftovers(s) == []
+
+
+def test_rebalance_plan_by_load_and_never_onto_a_draining_shard(shards, launcher):
+    tenants = {"rla": "r1", "rlb": "r1", "rlc": "r1", "rld": "r2"}
+    for tenant, shard in tenants.items():
+        provision(shards[shard], tenant, 10)
+    proxy = start(launcher, tenants, draining=["r3"])
+    for tenant, queries in (("rla", 30), ("rlb", 20), ("rlc", 10), ("rld", 5)):
+        with proxy.connect(tenant=tenant) as conn:
+            for _ in range(queries):
+                conn.execute("SELECT 1")
+    plan = admin_psql(proxy, "REBALANCE PLAN BY LOAD")
+    assert plan.returncode == 0, plan.stderr
+    assert set(shard_totals(plan.stderr)) == {"r1", "r2"}  # the draining shard is left out
+    moves = plan_rows(plan)
+    assert moves and all(m["to"] == "r2" for m in moves) and "queries" in moves[0]
+    assert int(moves[0]["queries"]) >= 10
