@@ -111,9 +111,10 @@ void BM_FrameStreamScannerWhole(benchmark::State& state) {
     shardgate::proxy::StreamScanner scanner;
     size_t count = 0;
     char last_status = 0;
-    auto r = scanner.scan(ByteSpan(buf), [&](char type, ByteSpan body, bool whole) {
+    auto r = scanner.scan(ByteSpan(buf), [&](const shardgate::proxy::ScannedFrame& f) {
       ++count;
-      if (type == 'Z' && whole && !body.empty()) last_status = static_cast<char>(body[0]);
+      if (f.type == 'Z' && f.whole() && !f.body().empty())
+        last_status = static_cast<char>(f.body()[0]);
       return shardgate::proxy::ScanAction::kContinue;
     });
     benchmark::DoNotOptimize(r.forward);
@@ -144,7 +145,7 @@ void BM_FrameStreamScannerChunked(benchmark::State& state) {
     for (size_t off = 0; off < buf.size(); off += chunk) {
       size_t n = std::min(chunk, buf.size() - off);
       pending.insert(pending.end(), buf.begin() + ptrdiff_t(off), buf.begin() + ptrdiff_t(off + n));
-      auto r = scanner.scan(ByteSpan(pending), [&](char, ByteSpan, bool) {
+      auto r = scanner.scan(ByteSpan(pending), [&](const shardgate::proxy::ScannedFrame&) {
         ++count;
         return shardgate::proxy::ScanAction::kContinue;
       });
@@ -169,8 +170,8 @@ void BM_FrameStreamScannerOneRow(benchmark::State& state) {
   for (auto _ : state) {
     shardgate::proxy::StreamScanner scanner;
     bool ready = false;
-    auto r = scanner.scan(ByteSpan(buf), [&](char type, ByteSpan, bool) {
-      if (type == 'Z') {
+    auto r = scanner.scan(ByteSpan(buf), [&](const shardgate::proxy::ScannedFrame& f) {
+      if (f.type == 'Z') {
         ready = true;
         return shardgate::proxy::ScanAction::kStopAfter;
       }

@@ -45,7 +45,7 @@ struct ClientSession::Relay {
   asio::steady_timer confirmed;   // cancelled once the prefix's answers are in
   asio::steady_timer local_wait;  // cancelled when a stopped request may be looked at again
   RequestRewriter rewriter;
-  size_t client_streaming = 0;  // bytes of a large CopyData still passing through
+  StreamScanner client_scan;  // the client's messages (a large CopyData passes through)
   Throttle throttle{0};
 };
 
@@ -70,51 +70,38 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_relay(const ContextPref
 ClientSession::Gathered ClientSession::gather_requests(Relay& relay, protocol::Bytes& out) {
   Gathered g;
   auto data = client_buf_.data();
-  if (relay.client_streaming > 0) {
-    size_t take = std::min(relay.client_streaming, data.size());
-    out.insert(out.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(take));
-    g.consumed = take;
-    relay.client_streaming -= take;
-  }
-  while (relay.client_streaming == 0 && data.size() - g.consumed >= 5) {
-    auto header = protocol::parse_header(data.subspan(g.consumed));
-    if (header.status == protocol::FrameStatus::kError) {
-      g.protocol_error = true;
-      return g;
+  ScanResult r = relay.client_scan.scan(data, [&](const ScannedFrame& f) {
+    if (f.rest) {  // more of a large CopyData, passed on as it comes
+      out.insert(out.end(), f.bytes.begin(), f.bytes.end());
+      return ScanAction::kContinue;
     }
-    char type = header.type;
-    if (type == protocol::fe::kTerminate) {
+    if (f.type == protocol::fe::kTerminate) {
       g.terminated = true;
-      break;
+      return ScanAction::kStopBefore;
     }
-    size_t available = data.size() - g.consumed;
-    if (header.total > available) {
-      bool small = header.total <= StreamScanner::kStreamThreshold;
-      bool copy_data = type == protocol::fe::kCopyData;
-      if (!copy_data && header.total > protocol::kDefaultMaxMessage) {
-        g.protocol_error = true;
-        return g;
+    if (!f.whole()) {
+      if (f.type != protocol::fe::kCopyData) {  // wait for the whole message, up to the limit
+        g.protocol_error = f.total > protocol::kDefaultMaxMessage;
+        return ScanAction::kStopBefore;
       }
-      if (small || !copy_data) break;  // wait for the whole message
-      out.insert(out.end(), data.begin() + static_cast<std::ptrdiff_t>(g.consumed), data.end());
-      relay.client_streaming = header.total - available;
-      g.consumed = data.size();
-      break;
+      out.insert(out.end(), f.bytes.begin(), f.bytes.end());
+      return ScanAction::kContinue;
     }
-    auto added = add_request(type, data.subspan(g.consumed, header.total), out, relay.rewriter,
-                             relay.throttle);
-    if (added == Added::kStopped) break;  // answered once the checkout is over
+    auto added = add_request(f.type, f.bytes, out, relay.rewriter, relay.throttle);
+    if (added == Added::kStopped) return ScanAction::kStopBefore;  // answered after the checkout
     if (added == Added::kProtocolError) {
       g.protocol_error = true;
-      return g;
+      return ScanAction::kStopBefore;
     }
-    g.consumed += header.total;
-    if (relay.hold && (type == protocol::fe::kQuery || type == protocol::fe::kSync ||
-                       type == protocol::fe::kFunctionCall)) {
+    if (relay.hold && (f.type == protocol::fe::kQuery || f.type == protocol::fe::kSync ||
+                       f.type == protocol::fe::kFunctionCall)) {
       g.held = true;
-      break;
+      return ScanAction::kStopAfter;
     }
-  }
+    return ScanAction::kContinue;
+  });
+  g.consumed = r.forward;
+  g.protocol_error = g.protocol_error || r.error;
   return g;
 }
 
@@ -132,7 +119,8 @@ awaitable<void> ClientSession::relay_requests(Relay& relay) {
   Stream& server = server_->stream();
   bool first = true;
   for (;;) {
-    if (!first && exchange_.idle() && relay.client_streaming == 0 && leave_between_transactions()) {
+    if (!first && exchange_.idle() && relay.client_scan.streaming_remaining() == 0 &&
+        leave_between_transactions()) {
       relay.finish(CheckoutEnd::kReleased);
       co_return;
     }
@@ -234,46 +222,26 @@ awaitable<bool> ClientSession::relay_prefix_replies(Relay& relay) {
   co_return true;
 }
 
-ClientSession::Gathered ClientSession::gather_replies(protocol::ByteSpan data, size_t& streaming,
-                                                      protocol::Bytes& out, bool& dropped,
-                                                      protocol::Bytes& scratch) {
+ClientSession::Gathered ClientSession::gather_replies(protocol::ByteSpan data,
+                                                      StreamScanner& scanner, protocol::Bytes& out,
+                                                      bool& dropped, protocol::Bytes& scratch) {
   Gathered g;
-  if (streaming > 0) {
-    g.consumed = std::min(streaming, data.size());
-    streaming -= g.consumed;
-  }
-  while (streaming == 0 && data.size() - g.consumed >= 5) {
-    auto header = protocol::parse_header(data.subspan(g.consumed));
-    if (header.status == protocol::FrameStatus::kError) {
+  ScanResult r = scanner.scan(data, [&](const ScannedFrame& f) {
+    if (f.rest) return ScanAction::kContinue;  // forwarded as is (nothing dropped before it)
+    if (f.whole()) {
+      pass_reply(f, data, out, dropped, scratch);
+      return ScanAction::kContinue;
+    }
+    if (f.type == protocol::be::kNotification) {  // PostgreSQL never sends one this big
       g.protocol_error = true;
-      return g;
+      return ScanAction::kStopBefore;
     }
-    char type = header.type;
-    size_t available = data.size() - g.consumed;
-    if (header.total > available) {
-      if (header.total <= StreamScanner::kStreamThreshold) break;
-      if (type == protocol::be::kNotification) {  // PostgreSQL never sends one this big
-        g.protocol_error = true;
-        return g;
-      }
-      route_response(type, false, expect_, server_->prepared);  // a big DataRow/CopyData
-      if (dropped)
-        out.insert(out.end(), data.begin() + static_cast<std::ptrdiff_t>(g.consumed), data.end());
-      streaming = header.total - available;
-      g.consumed = data.size();
-      break;
-    }
-    observe_server_message(type, data.subspan(g.consumed + 5, header.total - 5));
-    auto whole = data.subspan(g.consumed, header.total);
-    bool forward = deliverable(type, whole, expect_, scratch);
-    bool as_is = forward && whole.data() == data.data() + g.consumed;
-    if (!as_is && !dropped) {
-      dropped = true;
-      out.assign(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(g.consumed));
-    }
-    if (forward && dropped) out.insert(out.end(), whole.begin(), whole.end());
-    g.consumed += header.total;
-  }
+    route_response(f.type, false, expect_, server_->prepared);  // a big DataRow/CopyData
+    if (dropped) out.insert(out.end(), f.bytes.begin(), f.bytes.end());
+    return ScanAction::kContinue;
+  });
+  g.consumed = r.forward;
+  g.protocol_error = g.protocol_error || r.error;
   return g;
 }
 
@@ -284,13 +252,13 @@ awaitable<void> ClientSession::relay_replies(Relay& relay) {
   // everything else passes through in order.
   Stream& server = server_->stream();
   ReadBuffer& server_buf = server_->buffer();
-  size_t streaming = 0;
+  StreamScanner scanner;
   protocol::Bytes scratch;  // a notification under the client's channel name
   for (;;) {
     auto data = server_buf.data();
     bool dropped = false;
     protocol::Bytes out;
-    Gathered g = gather_replies(data, streaming, out, dropped, scratch);
+    Gathered g = gather_replies(data, scanner, out, dropped, scratch);
     if (g.protocol_error) {
       relay.finish(CheckoutEnd::kServerGone);
       co_return;
@@ -305,7 +273,7 @@ awaitable<void> ClientSession::relay_replies(Relay& relay) {
     }
     server_buf.consume(g.consumed);
     server_buf.shrink_if_idle(64 * 1024);
-    if (exchange_.idle() && server_buf.empty() && streaming == 0 &&
+    if (exchange_.idle() && server_buf.empty() && scanner.streaming_remaining() == 0 &&
         (!session_mode() || stop_for_local_ || pending_switch_ || shutdown_requested_ ||
          state_dirty_)) {
       // (session mode: after RESET ALL / DISCARD ALL / SET, end the checkout so the next

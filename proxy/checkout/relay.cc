@@ -113,11 +113,16 @@ ClientSession::Added ClientSession::add_request(char type, protocol::ByteSpan ra
   bool counted = head_counted_ && type == protocol::fe::kQuery;
   head_counted_ = false;  // only the checkout's first message was counted beforehand
   if ((type == protocol::fe::kQuery || type == protocol::fe::kExecute) && tenant_state_ &&
-      !counted) {
+      !counted && recount_skip_ > 0) {
+    --recount_skip_;  // built again after a closed connection: the first attempt counted it
+  } else if ((type == protocol::fe::kQuery || type == protocol::fe::kExecute) && tenant_state_ &&
+             !counted) {
     // One query message, or one Execute, counts once against the tenant's rate.
+    ++queries_taken_;
     auto decision = tenant_state_->take_query();
     throttle = std::max(throttle, decision.delay);
     if (!decision.allowed) {
+      ++rate_refusals_;
       reject_over_rate(type, raw.subspan(5), out, expect_);
       rejected = true;
     }
@@ -159,6 +164,19 @@ bool ClientSession::absorb_prefix_response(char type, protocol::ByteSpan body, i
     return false;
   }
   return true;
+}
+
+void ClientSession::pass_reply(const ScannedFrame& f, protocol::ByteSpan data, protocol::Bytes& out,
+                               bool& dropped, protocol::Bytes& scratch) {
+  observe_server_message(f.type, f.body());
+  protocol::ByteSpan whole = f.bytes;
+  bool forward = deliverable(f.type, whole, expect_, scratch);
+  bool as_is = forward && whole.data() == f.bytes.data();
+  if (!as_is && !dropped) {  // from here on the client sees `out`: what came before, first
+    dropped = true;
+    out.assign(data.data(), f.bytes.data());
+  }
+  if (forward && dropped) out.insert(out.end(), whole.begin(), whole.end());
 }
 
 void ClientSession::observe_server_message(char type, protocol::ByteSpan body) {

@@ -24,12 +24,15 @@ ClientSession::RetryPoint ClientSession::retry_point() const {
   p.unnamed_command = unnamed_command_;
   p.search_path_pending = search_path_pending_;
   p.search_path_pending_failed = search_path_pending_failed_;
+  p.queries_taken = queries_taken_;
+  p.rate_refusals = rate_refusals_;
   return p;
 }
 
 bool ClientSession::retry_possible(const RetryPoint& point) const {
+  // A refusal over the rate is not rebuilt: built again, its message would go uncharged.
   return point.armed && statements_.size() == point.statements && !pending_switch_ &&
-         !stop_for_local_ && !skip_to_sync_;
+         !stop_for_local_ && !skip_to_sync_ && rate_refusals_ == point.rate_refusals;
 }
 
 void ClientSession::rewind_to(const RetryPoint& point) {
@@ -40,6 +43,7 @@ void ClientSession::rewind_to(const RetryPoint& point) {
   unnamed_command_ = point.unnamed_command;
   search_path_pending_ = point.search_path_pending;
   search_path_pending_failed_ = point.search_path_pending_failed;
+  recount_skip_ = queries_taken_ - point.queries_taken;  // counted once, by the first attempt
   server_farewell_.clear();
 }
 

@@ -240,61 +240,49 @@ awaitable<ClientSession::ServerRead> ClientSession::read_server_more() {
   }
 }
 
-// Walks the whole messages buffered from the server, deciding for each whether the client
-// sees it. What the client sees is `data.first(consumed)` unless `dropped`: then it is
-// response_out_ (some message was left out or rewritten).
-ClientSession::ReplyScan ClientSession::scan_replies(protocol::ByteSpan data, size_t& stream_left,
-                                                     bool queued, protocol::Bytes& scratch) {
+// Walks the messages buffered from the server, deciding for each whether the client sees it.
+// What the client sees is `data.first(consumed)` unless `dropped`: then it is response_out_
+// (some message was left out or rewritten).
+ClientSession::ReplyScan ClientSession::scan_replies(protocol::ByteSpan data,
+                                                     StreamScanner& scanner, bool queued,
+                                                     protocol::Bytes& scratch) {
   ReplyScan scan;
   protocol::Bytes& to_client = response_out_;
-  if (stream_left > 0) {  // the rest of a large row, as it comes
-    scan.consumed = std::min(stream_left, data.size());
-    stream_left -= scan.consumed;
-  }
-  size_t& consumed = scan.consumed;
-  while (stream_left == 0 && !scan.answered && data.size() - consumed >= 5) {
-    auto header = protocol::parse_header(data.subspan(consumed));
-    if (header.status == protocol::FrameStatus::kError) return scan.fail();
-    if (header.total > data.size() - consumed) {
+  bool broken = false;
+  ScanResult r = scanner.scan(data, [&](const ScannedFrame& f) {
+    if (f.rest) return ScanAction::kContinue;  // the rest of a large row, as it comes
+    if (!f.whole()) {
       // A message larger than we buffer: the relay streams it, or with requests queued
       // behind, this path passes it through as it comes.
-      if (header.total > StreamScanner::kStreamThreshold) {
-        bool row = header.type == protocol::be::kDataRow ||
-                   header.type == protocol::be::kCopyData ||
-                   header.type == protocol::be::kNoticeResponse;
-        if (!queued) {
-          scan.hand_over = true;
-        } else if (row && route_response(header.type, false, expect_, server_->prepared)) {
-          if (scan.dropped) to_client.insert(to_client.end(), data.begin() + consumed, data.end());
-          stream_left = header.total - (data.size() - consumed);
-          consumed = data.size();
-        } else {
-          return scan.fail();  // nothing else of a pipelined answer is large
-        }
+      if (!queued) {
+        scan.hand_over = true;
+        return ScanAction::kStopBefore;
       }
-      break;
+      bool row = f.type == protocol::be::kDataRow || f.type == protocol::be::kCopyData ||
+                 f.type == protocol::be::kNoticeResponse;
+      if (row && route_response(f.type, false, expect_, server_->prepared)) {
+        if (scan.dropped) to_client.insert(to_client.end(), f.bytes.begin(), f.bytes.end());
+        return ScanAction::kContinue;
+      }
+      broken = true;  // nothing else of a pipelined answer is large
+      return ScanAction::kStopBefore;
     }
-    observe_server_message(header.type, data.subspan(consumed + 5, header.total - 5));
-    auto whole = data.subspan(consumed, header.total);
-    bool forward = deliverable(header.type, whole, expect_, scratch);
-    bool as_is = forward && whole.data() == data.data() + consumed;
-    if (!as_is && !scan.dropped) {
-      scan.dropped = true;
-      to_client.assign(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(consumed));
-    }
-    if (forward && scan.dropped) to_client.insert(to_client.end(), whole.begin(), whole.end());
-    consumed += header.total;
+    pass_reply(f, data, to_client, scan.dropped, scratch);
     // This request's last ReadyForQuery: what follows belongs to the next one in line.
-    if (header.type == protocol::be::kReadyForQuery && exchange_.quiet() &&
-        (server_->pipeline.open || queued))
+    if (f.type == protocol::be::kReadyForQuery && exchange_.quiet() &&
+        (server_->pipeline.open || queued)) {
       scan.answered = true;
-    if (header.type == protocol::be::kCopyInResponse ||
-        header.type == protocol::be::kCopyBothResponse) {
-      if (queued) return scan.fail();  // never for a pipelined request
-      scan.hand_over = true;           // the client has data to send now
-      break;
+      return ScanAction::kStopAfter;
     }
-  }
+    if (f.type == protocol::be::kCopyInResponse || f.type == protocol::be::kCopyBothResponse) {
+      broken = queued;        // never for a pipelined request
+      scan.hand_over = true;  // the client has data to send now
+      return broken ? ScanAction::kStopBefore : ScanAction::kStopAfter;
+    }
+    return ScanAction::kContinue;
+  });
+  if (broken || r.error) return scan.fail();
+  scan.consumed = r.forward;
   return scan;
 }
 
@@ -327,12 +315,12 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::relay_respon
   // messages into the middle of theirs), and a client that left is drained, not cancelled.
   auto queued = [&pipe] { return !pipe.queue.empty(); };
   bool client_lost = discard_output;
-  size_t stream_left = 0;   // bytes of a large message still passing through
+  StreamScanner scanner;    // a large row passes through as it comes
   protocol::Bytes scratch;  // a notification under the client's channel name
   WatchedWait watched(*worker_, this);
   for (;;) {
     auto data = server_buf.data();
-    ReplyScan scan = scan_replies(data, stream_left, queued(), scratch);
+    ReplyScan scan = scan_replies(data, scanner, queued(), scratch);
     if (scan.broken) co_return CheckoutEnd::kServerGone;
     if (scan.consumed > 0) {
       protocol::ByteSpan bytes =
@@ -351,7 +339,8 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::relay_respon
       server_pool_->close_pipeline(*server_);  // the relay's turn: nobody queues behind it
       co_return std::nullopt;
     }
-    if (exchange_.quiet() && stream_left == 0 && (scan.answered || server_buf.empty()))
+    if (exchange_.quiet() && scanner.streaming_remaining() == 0 &&
+        (scan.answered || server_buf.empty()))
       co_return answer_complete(client_lost);
     auto got = co_await read_server_more();
     if (got == ServerRead::kGone) co_return CheckoutEnd::kServerGone;

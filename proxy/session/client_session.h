@@ -46,6 +46,8 @@ namespace shardgate::proxy {
 
 class ClientSession;
 struct ContextPrefix;
+class StreamScanner;
+struct ScannedFrame;
 
 // What every session needs from the process; owned by the Proxy.
 struct SessionServices {
@@ -333,8 +335,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   Gathered gather_requests(Relay& relay, protocol::Bytes& out);
   // The server's buffered messages: what to forward (all of `data` up to `consumed`, or `out`
   // once a message was dropped or rewritten).
-  Gathered gather_replies(protocol::ByteSpan data, size_t& streaming, protocol::Bytes& out,
+  Gathered gather_replies(protocol::ByteSpan data, StreamScanner& scanner, protocol::Bytes& out,
                           bool& dropped, protocol::Bytes& scratch);
+  // One whole server message on its way to the client (both relay paths): observed, then
+  // passed on, rewritten or left out. Once one is not passed as is, `out` holds what the
+  // client sees (the bytes of `data` before it, then every message passed on).
+  void pass_reply(const ScannedFrame& f, protocol::ByteSpan data, protocol::Bytes& out,
+                  bool& dropped, protocol::Bytes& scratch);
   // Session mode between transactions: a pause or a reload ends the checkout here.
   bool leave_between_transactions();
   // One complete client message of a checkout, vetted (guard, session commands, rate) and
@@ -372,7 +379,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       return *this;
     }
   };
-  ReplyScan scan_replies(protocol::ByteSpan data, size_t& stream_left, bool queued,
+  ReplyScan scan_replies(protocol::ByteSpan data, StreamScanner& scanner, bool queued,
                          protocol::Bytes& scratch);
   std::optional<CheckoutEnd> answer_complete(bool client_lost);
   // Clears the per-checkout state before a request goes out.
@@ -390,6 +397,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::optional<routing::SessionCommand> unnamed_command;
     std::optional<std::string> search_path_pending;
     bool search_path_pending_failed = false;
+    uint64_t queries_taken = 0;
+    uint64_t rate_refusals = 0;
   };
   RetryPoint retry_point() const;
   // After the request was built: may it still run again (nothing kept of it in the session)?
@@ -422,6 +431,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool parked_ = false;
   bool retrying_ = false;      // kStale: the head request goes through serve_loop again
   bool retried_head_ = false;  // this head request is that second attempt (no third)
+  // Query/Execute messages add_request counted against the tenant (its query counter and
+  // rate); a request built again after meeting a closed connection skips that many.
+  uint64_t queries_taken_ = 0;
+  uint64_t recount_skip_ = 0;
+  uint64_t rate_refusals_ = 0;  // of those, refused over the rate (such a request is not rebuilt)
   // Session mode: the tenant context for a server connection taken at connect time, retried
   // once on a fresh connection when a pooled one proves closed (session_attach.cc).
   awaitable<pool::ServerResult> attach_session_server(pool::Lease lease);

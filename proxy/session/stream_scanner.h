@@ -1,14 +1,15 @@
 // Walks the message boundaries of a PostgreSQL byte stream as it is relayed, so the relay
-// can watch message types (Terminate, ReadyForQuery, ...) without copying or buffering whole
-// results. Small messages are handed over whole; a message larger than the stream threshold
-// is passed through in pieces as it arrives (bounded memory for huge rows and COPY data).
-// Pure: no I/O.
+// can look at each message (type, body) without copying or buffering whole results. Small
+// messages are handed over whole; a message larger than the stream threshold may be passed
+// through in pieces as it arrives (bounded memory for huge rows and COPY data). The one
+// frame walker of every relay path. Pure: no I/O.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 #include "protocol/bytes.h"
+#include "protocol/frame.h"
 
 namespace shardgate::proxy {
 
@@ -16,6 +17,17 @@ enum class ScanAction {
   kContinue,    // forward this message and go on
   kStopBefore,  // do not forward this message; stop (it stays in the buffer)
   kStopAfter,   // forward this message, then stop
+};
+
+// One message as the scanner meets it.
+struct ScannedFrame {
+  char type = 0;
+  // The message, header included; for a message being streamed, what has arrived of it.
+  protocol::ByteSpan bytes;
+  size_t total = 0;   // the whole message's length, header included
+  bool rest = false;  // `bytes` continue a message streamed by an earlier scan (action ignored)
+  bool whole() const { return !rest && bytes.size() == total; }
+  protocol::ByteSpan body() const { return bytes.subspan(5); }  // whole messages only
 };
 
 struct ScanResult {
@@ -29,9 +41,10 @@ class StreamScanner {
   // Messages up to this size are always delivered whole (body available to the callback).
   static constexpr size_t kStreamThreshold = 64 * 1024;
 
-  // Scans `in` (the unconsumed bytes). For each message found, calls
-  // on_message(char type, protocol::ByteSpan body, bool whole) -> ScanAction, where `whole`
-  // is false for a large message being streamed (body empty then).
+  // Scans `in` (the unconsumed bytes), calling on_message(const ScannedFrame&) -> ScanAction
+  // for each message found: whole, or (larger than the threshold and not all there) partial.
+  // Continuing past a partial message streams it: the rest of its bytes are forwarded as they
+  // come, announced as `rest` frames. Stopping before it waits for more of it.
   template <typename OnMessage>
   ScanResult scan(protocol::ByteSpan in, OnMessage&& on_message);
 
@@ -40,6 +53,8 @@ class StreamScanner {
 
  private:
   size_t remaining_ = 0;
+  char streaming_type_ = 0;
+  size_t streaming_total_ = 0;
 };
 
 template <typename OnMessage>
@@ -47,40 +62,36 @@ ScanResult StreamScanner::scan(protocol::ByteSpan in, OnMessage&& on_message) {
   ScanResult r;
   size_t pos = 0;
   if (remaining_ > 0) {
-    size_t take = remaining_ < in.size() ? remaining_ : in.size();
-    remaining_ -= take;
-    pos = take;
+    pos = remaining_ < in.size() ? remaining_ : in.size();
+    remaining_ -= pos;
+    on_message(ScannedFrame{streaming_type_, in.first(pos), streaming_total_, true});
     if (remaining_ > 0) {
       r.forward = pos;
       return r;
     }
   }
   while (in.size() - pos >= 5) {
-    const uint8_t* p = in.data() + pos;
-    int32_t len = protocol::read_i32(p + 1);
-    if (len < 4) {
+    protocol::Header header = protocol::parse_header(in.subspan(pos));
+    if (header.status == protocol::FrameStatus::kError) {
       r.error = true;
       break;
     }
-    size_t total = size_t(len) + 1;
     size_t available = in.size() - pos;
-    if (total > available) {
-      if (total <= kStreamThreshold) break;  // wait for the rest
-      ScanAction a = on_message(static_cast<char>(p[0]), protocol::ByteSpan{}, false);
-      if (a == ScanAction::kStopBefore) {
-        r.stopped = true;
-        break;
-      }
-      remaining_ = total - available;
-      pos = in.size();
-      break;
-    }
-    ScanAction a = on_message(static_cast<char>(p[0]), in.subspan(pos + 5, total - 5), true);
+    if (header.total > available && header.total <= kStreamThreshold) break;  // wait
+    size_t size = header.total < available ? header.total : available;
+    ScanAction a = on_message(ScannedFrame{header.type, in.subspan(pos, size), header.total});
     if (a == ScanAction::kStopBefore) {
       r.stopped = true;
       break;
     }
-    pos += total;
+    pos += size;
+    if (size < header.total) {  // streamed from here on
+      remaining_ = header.total - size;
+      streaming_type_ = header.type;
+      streaming_total_ = header.total;
+      r.stopped = a == ScanAction::kStopAfter;
+      break;
+    }
     if (a == ScanAction::kStopAfter) {
       r.stopped = true;
       break;

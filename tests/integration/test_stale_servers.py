@@ -119,9 +119,16 @@ def test_idle_backends_terminated(start_proxy, launcher, shards, mode):
     fill_pool(proxy)
     pids = shardgate_idle_backends(s1)
     assert len(pids) >= POOL // 2
+    before = tenant_queries(proxy)
     s1.sql("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (pids,))
     outcome = run_requests(proxy, mode)
     assert outcome == {"ok": REQUESTS}, outcome
+    # a request sent again on a fresh connection counts once (query counter and rate)
+    assert tenant_queries(proxy) - before == REQUESTS, proxy.log()[-3000:]
+
+
+def tenant_queries(proxy) -> int:
+    return sum(int(r["queries"]) for r in admin_rows(proxy, "SHOW TENANTS") if r["tenant"] in TENANTS)
 
 
 def test_shard_down_answers_08006_fast(start_proxy, launcher, shards):
@@ -173,3 +180,30 @@ def test_idle_watch_drops_terminated_backends_at_once(start_proxy, launcher, sha
             break
         time.sleep(0.02)
     assert not left, f"dead idle connections still pooled after 0.4 s: {sorted(left)}"
+
+
+def test_request_sent_again_counts_once(start_proxy, launcher, shards):
+    """A connection the server closed moments after it came back to the pool (inside the
+    window where a transaction-mode checkout does not peek) is met by the request, which is
+    sent again on a fresh connection: the client gets its result, and the tenant's query
+    counter (and rate) count it once."""
+    s1 = shards["s1"]
+    config = txn_config(launcher, pool_size=1, pool_mode="transaction", pool_timeout="3s")
+    proxy = start_proxy(config)
+    with proxy.connect(tenant="acme") as conn, s1.connect() as direct:
+        direct.autocommit = True
+        for attempt in range(5):
+            before = tenant_queries(proxy)
+            pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+            direct.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            for _ in range(200):  # until the backend is gone (its timeout form sleeps 100 ms)
+                if direct.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s",
+                                  (pid,)).fetchone()[0] == 0:
+                    break
+                time.sleep(0.002)
+            assert conn.execute("SELECT %s::int + 1", (41,)).fetchone()[0] == 42  # extended
+            assert tenant_queries(proxy) - before == 2, (attempt, proxy.log()[-2000:])
+            if proxy.log().count("request sent again") > 0:
+                break
+        else:
+            pytest.fail("no request met the closed connection: " + proxy.log()[-2000:])

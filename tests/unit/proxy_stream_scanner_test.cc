@@ -30,9 +30,9 @@ TEST(StreamScanner, ForwardsWholeMessagesAndWaitsForPartialOnes) {
   for (size_t cut = 0; cut <= bytes.size(); ++cut) {
     seen.clear();
     StreamScanner s;
-    auto on = [&](char t, protocol::ByteSpan, bool whole) {
-      EXPECT_TRUE(whole);
-      seen += t;
+    auto on = [&](const ScannedFrame& f) {
+      EXPECT_TRUE(f.whole());
+      seen += f.type;
       return ScanAction::kContinue;
     };
     auto r1 = s.scan(protocol::ByteSpan(bytes.data(), cut), on);
@@ -48,8 +48,8 @@ TEST(StreamScanner, StopBeforeKeepsTheMessage) {
   auto bytes =
       concat({msg('Q', std::string("x\0", 2)), msg('X', ""), msg('Q', std::string("y\0", 2))});
   StreamScanner s;
-  auto r = s.scan(bytes, [](char t, protocol::ByteSpan, bool) {
-    return t == 'X' ? ScanAction::kStopBefore : ScanAction::kContinue;
+  auto r = s.scan(bytes, [](const ScannedFrame& f) {
+    return f.type == 'X' ? ScanAction::kStopBefore : ScanAction::kContinue;
   });
   EXPECT_TRUE(r.stopped);
   EXPECT_EQ(r.forward, 7u);
@@ -58,9 +58,10 @@ TEST(StreamScanner, StopBeforeKeepsTheMessage) {
 TEST(StreamScanner, StopAfterIncludesTheMessage) {
   auto bytes = concat({msg('Z', "I"), msg('D', "row")});
   StreamScanner s;
-  auto r = s.scan(bytes, [](char t, protocol::ByteSpan body, bool) {
-    EXPECT_TRUE(t != 'Z' || (body.size() == 1 && body[0] == 'I'));
-    return t == 'Z' ? ScanAction::kStopAfter : ScanAction::kContinue;
+  auto r = s.scan(bytes, [](const ScannedFrame& f) {
+    EXPECT_TRUE(f.type != 'Z' || (f.body().size() == 1 && f.body()[0] == 'I'));
+    EXPECT_EQ(f.bytes.size(), f.total);
+    return f.type == 'Z' ? ScanAction::kStopAfter : ScanAction::kContinue;
   });
   EXPECT_TRUE(r.stopped);
   EXPECT_EQ(r.forward, 6u);
@@ -71,12 +72,15 @@ TEST(StreamScanner, StreamsMessagesLargerThanTheThreshold) {
   auto bytes = concat({msg('d', big), msg('c', "")});
   StreamScanner s;
   int big_seen = 0, done_seen = 0;
-  auto on = [&](char t, protocol::ByteSpan, bool whole) {
-    if (t == 'd') {
-      EXPECT_FALSE(whole);
-      ++big_seen;
+  size_t big_bytes = 0;  // every byte of the large message is announced exactly once
+  auto on = [&](const ScannedFrame& f) {
+    if (f.type == 'd') {
+      EXPECT_FALSE(f.whole());
+      EXPECT_EQ(f.total, big.size() + 5);
+      if (!f.rest) ++big_seen;
+      big_bytes += f.bytes.size();
     }
-    if (t == 'c') ++done_seen;
+    if (f.type == 'c') ++done_seen;
     return ScanAction::kContinue;
   };
   size_t pos = 0;
@@ -98,12 +102,51 @@ TEST(StreamScanner, StreamsMessagesLargerThanTheThreshold) {
   }
   EXPECT_EQ(big_seen, 1);
   EXPECT_EQ(done_seen, 1);
+  EXPECT_EQ(big_bytes, big.size() + 5);
+  EXPECT_EQ(s.streaming_remaining(), 0u);
+}
+
+TEST(StreamScanner, StopBeforeALargePartialMessageWaitsForIt) {
+  std::string big(StreamScanner::kStreamThreshold * 2, 'x');
+  auto bytes = concat({msg('Z', "I"), msg('D', big)});
+  StreamScanner s;
+  auto wait = [](const ScannedFrame& f) {
+    return f.whole() ? ScanAction::kContinue : ScanAction::kStopBefore;
+  };
+  auto half = protocol::ByteSpan(bytes.data(), bytes.size() / 2);
+  auto r = s.scan(half, wait);
+  EXPECT_TRUE(r.stopped);
+  EXPECT_EQ(r.forward, 6u);  // the ReadyForQuery only
+  EXPECT_EQ(s.streaming_remaining(), 0u);
+  r = s.scan(protocol::ByteSpan(bytes.data() + 6, bytes.size() - 6), wait);
+  EXPECT_FALSE(r.stopped);
+  EXPECT_EQ(r.forward, bytes.size() - 6);  // whole now
+}
+
+TEST(StreamScanner, RestFramesCarryTheStreamedType) {
+  std::string big(StreamScanner::kStreamThreshold * 2, 'x');
+  auto bytes = msg('d', big);
+  StreamScanner s;
+  std::vector<std::pair<char, bool>> seen;
+  auto on = [&](const ScannedFrame& f) {
+    seen.emplace_back(f.type, f.rest);
+    return ScanAction::kContinue;
+  };
+  size_t first = StreamScanner::kStreamThreshold + 100;
+  auto r1 = s.scan(protocol::ByteSpan(bytes.data(), first), on);
+  EXPECT_EQ(r1.forward, first);
+  EXPECT_EQ(s.streaming_remaining(), bytes.size() - first);
+  auto r2 = s.scan(protocol::ByteSpan(bytes.data() + first, bytes.size() - first), on);
+  EXPECT_EQ(r2.forward, bytes.size() - first);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], std::make_pair('d', false));
+  EXPECT_EQ(seen[1], std::make_pair('d', true));
 }
 
 TEST(StreamScanner, RejectsLengthBelowFour) {
   std::vector<uint8_t> bytes{'Q', 0, 0, 0, 3};
   StreamScanner s;
-  auto r = s.scan(bytes, [](char, protocol::ByteSpan, bool) { return ScanAction::kContinue; });
+  auto r = s.scan(bytes, [](const ScannedFrame&) { return ScanAction::kContinue; });
   EXPECT_TRUE(r.error);
   EXPECT_EQ(r.forward, 0u);
 }
