@@ -16,8 +16,12 @@ std::optional<AdminReply> pin_hashed_tenants(const RuntimePtr& rt, routing::Dire
     if (!shard) continue;
     auto link =
         moves::PgLink::open(*shard, moves::PgLink::Credential::kControl, config.connect_timeout);
-    auto rows = link.ok() ? link->rows("SELECT nspname FROM pg_namespace")
-                          : absl::StatusOr<std::vector<moves::Row>>(link.status());
+    // Never a tenant's: PostgreSQL's own schemas, public, and a move's marker schemas.
+    auto rows = link.ok()
+                    ? link->rows(
+                          "SELECT nspname FROM pg_namespace WHERE nspname !~ '^(pg_|sg_move_)' "
+                          "AND nspname NOT IN ('public', 'information_schema')")
+                    : absl::StatusOr<std::vector<moves::Row>>(link.status());
     if (!rows.ok())
       return AdminReply::error(
           "08006",
