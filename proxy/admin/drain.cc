@@ -20,6 +20,9 @@ std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 // write, so no tenant changes shard by the flag alone.
 AdminReply set_draining(AdminContext& ctx, const std::string& shard, bool on) {
   auto rt = ctx.runtime.get();
+  if (rt->config->directory.file.empty())
+    return AdminReply::error("55000", "the directory is not kept in a file",
+                             "Set directory.file in the config: the draining mark is kept there.");
   if (!rt->config->find_shard(shard))
     return AdminReply::error("3D000", "shard " + quoted(shard) + " is not configured",
                              "SHOW SHARDS lists the shards.");
