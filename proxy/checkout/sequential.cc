@@ -103,16 +103,17 @@ bool ClientSession::sequential_fits() {
 
 ClientSession::Added ClientSession::build_request(protocol::Bytes& out, RequestRewriter& rewriter,
                                                   size_t& consumed, Throttle& throttle) {
-  auto data = client_buf_.data();
-  consumed = 0;
-  while (consumed < data.size()) {
-    auto header = protocol::parse_header(data.subspan(consumed));
-    auto added =
-        add_request(header.type, data.subspan(consumed, header.total), out, rewriter, throttle);
-    if (added != Added::kAdded) return added;  // kStopped: a session command, answered later
-    consumed += header.total;
-  }
-  return Added::kAdded;
+  // The serve loop buffered the request's whole messages; anything after them waits.
+  StreamScanner scanner;
+  Added added = Added::kAdded;
+  ScanResult r = scanner.scan(client_buf_.data(), [&](const ScannedFrame& f) {
+    if (!f.whole()) return ScanAction::kStopBefore;
+    added = add_request(f.type, f.bytes, out, rewriter, throttle);
+    // kStopped: a session command, answered later
+    return added == Added::kAdded ? ScanAction::kContinue : ScanAction::kStopBefore;
+  });
+  consumed = r.forward;
+  return r.error ? Added::kProtocolError : added;
 }
 
 awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequential(
