@@ -31,6 +31,22 @@ std::string expand_template(std::string_view tmpl, std::string_view tenant) {
   return out;
 }
 
+std::optional<std::string> tenant_from_schema(std::string_view tmpl, std::string_view schema) {
+  constexpr std::string_view kVar = "{tenant}";
+  size_t at = tmpl.find(kVar);
+  if (at == std::string_view::npos || tmpl.find(kVar, at + 1) != std::string_view::npos)
+    return std::nullopt;
+  std::string_view prefix = tmpl.substr(0, at), suffix = tmpl.substr(at + kVar.size());
+  if (schema.size() <= prefix.size() + suffix.size() || !schema.starts_with(prefix) ||
+      !schema.ends_with(suffix))
+    return std::nullopt;
+  std::string_view tenant =
+      schema.substr(prefix.size(), schema.size() - prefix.size() - suffix.size());
+  if (!config::valid_tenant_id(tenant) || tenant.find("__moved_") != std::string_view::npos)
+    return std::nullopt;
+  return std::string(tenant);
+}
+
 namespace {
 
 constexpr size_t kMaxIdentifier = 63;  // PostgreSQL's NAMEDATALEN - 1: longer names get cut
@@ -139,6 +155,14 @@ void parse_entry(const Reader& r, const std::string& tenant, const YAML::Node& v
   dir.put(tenant, std::move(p));
 }
 
+// `draining: [s3]`. A shard no longer in the config is dropped rather than refused: removing a
+// drained shard from the config is the last step of decommissioning it.
+void parse_draining(const Reader& r, const YAML::Node& v, const std::string& key,
+                    const config::Config& config, Directory& dir) {
+  for (const auto& shard : r.str_list(v, key))
+    if (config.find_shard(shard)) dir.set_draining(shard, true);
+}
+
 // Shortest decimal text that reads back as the same double.
 std::string format_number(double v) {
   char buf[64];
@@ -177,12 +201,13 @@ absl::StatusOr<Directory> parse_directory(const std::string& yaml_text,
     if (!root.IsNull() && !root.IsMap()) {
       r.fail(root, "", "the directory must be a mapping with a tenants key");
     }
-    r.for_each(root, "", {"tenants"},
-               [&](const std::string&, const YAML::Node& tenants, const std::string& key) {
+    r.for_each(root, "", {"tenants", "draining"},
+               [&](const std::string& k, const YAML::Node& v, const std::string& key) {
+                 if (k == "draining") return parse_draining(r, v, key, config, dir);
                  r.for_each(
-                     tenants, key, {},
-                     [&](const std::string& tenant, const YAML::Node& v, const std::string& tkey) {
-                       parse_entry(r, tenant, v, tkey, config, dir);
+                     v, key, {},
+                     [&](const std::string& tenant, const YAML::Node& e, const std::string& tkey) {
+                       parse_entry(r, tenant, e, tkey, config, dir);
                      });
                });
   });
@@ -242,7 +267,13 @@ std::string format_directory(const Directory& d, const config::Config& config) {
     }
     out << YAML::EndMap;
   }
-  out << YAML::EndMap << YAML::EndMap;
+  out << YAML::EndMap;
+  if (!d.draining_shards().empty()) {
+    out << YAML::Key << "draining" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const auto& shard : d.draining_shards()) out << shard;
+    out << YAML::EndSeq;
+  }
+  out << YAML::EndMap;
   return "# shardgate shard directory: tenant -> placement (written by shardgate)\n" +
          std::string(out.c_str()) + "\n";
 }

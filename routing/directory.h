@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -37,14 +38,29 @@ class Directory {
     return tenants_.erase(absl::string_view(tenant.data(), tenant.size())) > 0;
   }
 
+  // Draining shards (DRAIN SHARD) get no new tenants. Kept in the directory file so the flag
+  // is exactly as durable as the placements it protects.
+  bool draining(std::string_view shard) const { return draining_.contains(std::string(shard)); }
+  const std::set<std::string>& draining_shards() const { return draining_; }
+  void set_draining(const std::string& shard, bool on) {
+    if (on)
+      draining_.insert(shard);
+    else
+      draining_.erase(shard);
+  }
+
  private:
   absl::flat_hash_map<std::string, Placement> tenants_;
+  std::set<std::string> draining_;
 };
 
 using DirectoryPtr = std::shared_ptr<const Directory>;
 
 // "tenant_{tenant}" with {tenant} replaced.
 std::string expand_template(std::string_view tmpl, std::string_view tenant);
+// The inverse: the valid tenant id whose schema `schema` is under `tmpl`, if any. Only for
+// templates with exactly one {tenant}; names of moved data (`__moved_`) are no tenant's.
+std::optional<std::string> tenant_from_schema(std::string_view tmpl, std::string_view schema);
 
 // Parses the directory YAML (docs/configuration.md, "The directory file"), validating every
 // entry against the config: tenant IDs, known shards and tiers. Errors name file, line and key.

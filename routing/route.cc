@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "routing/shard_choice.h"
+
 namespace shardgate::routing {
 
 namespace {
@@ -325,7 +327,7 @@ std::variant<Route, RouteError> route_tenant(std::string_view tenant, const conf
   } else {
     const auto& dp = config.directory.default_placement;
     Placement& p = route.placement;
-    p.shard = dp.hash_shards[stable_hash(tenant) % dp.hash_shards.size()];
+    p.shard = hashed_shard(tenant, dp.hash_shards, directory);
     p.tier = dp.tier.empty() && config.tiers.size() == 1 ? config.tiers.begin()->first : dp.tier;
     p.schema = expand_template(config.tenant.schema_template, tenant);
     if (const config::TierConfig* t = config.find_tier(p.tier)) p.isolation = t->isolation;

@@ -268,6 +268,43 @@ Result parse_move_id(Parser& p, AdminCommand cmd) {
   return finish(p, cmd);
 }
 
+// DRAIN SHARD s / UNDRAIN SHARD s
+Result parse_drain(Parser& p, bool drain) {
+  AdminCommand cmd;
+  cmd.verb = drain ? AdminVerb::kDrainShard : AdminVerb::kUndrainShard;
+  if (!p.accept("SHARD")) return error("expected " + cmd.label() + " name");
+  auto n = p.name();
+  if (!n) return error(cmd.label() + " needs a shard name");
+  cmd.name = *n;
+  return finish(p, cmd);
+}
+
+// REBALANCE [PLAN] [BY SIZE | BY LOAD] [MAX MOVES n]
+Result parse_rebalance(Parser& p) {
+  AdminCommand cmd;
+  cmd.verb = p.accept("PLAN") ? AdminVerb::kRebalancePlan : AdminVerb::kRebalance;
+  bool by_given = false;
+  while (!p.at_end()) {
+    if (p.accept("BY")) {
+      if (by_given) return error("BY given twice");
+      by_given = true;
+      cmd.by_load = p.accept("LOAD");
+      if (!cmd.by_load && !p.accept("SIZE")) return error("expected BY SIZE or BY LOAD");
+    } else if (p.accept("MAX")) {
+      if (!p.accept("MOVES")) return error("expected MAX MOVES n");
+      if (cmd.max_moves) return error("MAX MOVES given twice");
+      auto v = p.number();
+      if (!v || *v < 1 || *v > 10000 || *v != static_cast<double>(static_cast<uint64_t>(*v)))
+        return error("MAX MOVES needs a whole number from 1 to 10000");
+      cmd.max_moves = static_cast<uint64_t>(*v);
+    } else {
+      return error("unexpected " + p.rest() + " in " + cmd.label() +
+                   " (BY SIZE | BY LOAD, MAX MOVES n)");
+    }
+  }
+  return cmd;
+}
+
 }  // namespace
 
 std::string AdminCommand::label() const {
@@ -316,6 +353,14 @@ std::string AdminCommand::label() const {
       return "CANCEL MOVE";
     case AdminVerb::kDropMovedData:
       return "DROP MOVED DATA";
+    case AdminVerb::kDrainShard:
+      return "DRAIN SHARD";
+    case AdminVerb::kUndrainShard:
+      return "UNDRAIN SHARD";
+    case AdminVerb::kRebalancePlan:
+      return "REBALANCE PLAN";
+    case AdminVerb::kRebalance:
+      return "REBALANCE";
     case AdminVerb::kReload:
       return "RELOAD";
     case AdminVerb::kShutdown:
@@ -337,6 +382,7 @@ bool AdminCommand::changes_state() const {
     case AdminVerb::kShowTenants:
     case AdminVerb::kShowTenant:
     case AdminVerb::kShowMoves:
+    case AdminVerb::kRebalancePlan:
       return false;
     default:
       return true;
@@ -379,6 +425,9 @@ std::variant<AdminCommand, AdminParseError> parse_admin_command(std::string_view
     }
     return finish(p, cmd);
   }
+  bool drain = p.accept("DRAIN");
+  if (drain || p.accept("UNDRAIN")) return parse_drain(p, drain);
+  if (p.accept("REBALANCE")) return parse_rebalance(p);
   if (p.accept("RELOAD")) {
     cmd.verb = AdminVerb::kReload;
     return finish(p, cmd);

@@ -36,6 +36,10 @@ enum class AdminVerb {
   kShowMoves,
   kCancelMove,     // move_id
   kDropMovedData,  // move_id
+  kDrainShard,     // name: shard
+  kUndrainShard,   // name: shard
+  kRebalancePlan,  // by_load, max_moves
+  kRebalance,      // by_load, max_moves
   kReload,
   kShutdown,
 };
@@ -53,6 +57,8 @@ struct AdminCommand {
   bool wait = false;                        // SHUTDOWN WAIT
   bool copy_mode = false;                   // MOVE ... COPY
   uint64_t move_id = 0;                     // CANCEL MOVE, DROP MOVED DATA
+  bool by_load = false;                     // REBALANCE ... BY LOAD (default BY SIZE)
+  std::optional<uint64_t> max_moves;        // REBALANCE ... MAX MOVES n
 
   // The command's name for metrics and the audit log, e.g. "CREATE TENANT".
   std::string label() const;

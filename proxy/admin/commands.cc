@@ -75,6 +75,7 @@ const Entry kTable[] = {
     {AdminVerb::kShowMoves, SG_SYNC(show_moves(ctx))},
     {AdminVerb::kCancelMove, cancel_move},
     {AdminVerb::kDropMovedData, SG_CONTROL(drop_moved_data)},
+    {AdminVerb::kUndrainShard, undrain_shard},
     {AdminVerb::kReload, reload},
     {AdminVerb::kShutdown, shutdown},
 };
@@ -99,9 +100,21 @@ protocol::ColumnDesc bool_column(std::string name) { return column(std::move(nam
 
 awaitable<AdminReply> run_admin_command(AdminContext& ctx, const AdminCommand& cmd,
                                         const NoticeSink& notice) {
+  // Long-running, with progress: the commands that talk to their client while they run.
   if (cmd.verb == AdminVerb::kMoveTenant) {
-    // Long-running, with progress: the only command that talks to its client while it runs.
     auto reply = co_await move_tenant(ctx, cmd, notice);
+    co_return reply;
+  }
+  if (cmd.verb == AdminVerb::kDrainShard) {
+    auto reply = co_await drain_shard(ctx, cmd, notice);
+    co_return reply;
+  }
+  if (cmd.verb == AdminVerb::kRebalancePlan) {
+    auto reply = co_await rebalance_plan(ctx, cmd, notice);
+    co_return reply;
+  }
+  if (cmd.verb == AdminVerb::kRebalance) {
+    auto reply = co_await rebalance(ctx, cmd, notice);
     co_return reply;
   }
   for (const auto& entry : kTable) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -14,13 +15,10 @@
 #include "protocol/messages.h"
 #include "proxy/admin/command_parser.h"
 #include "proxy/metrics/admin_command_counts.h"
+#include "proxy/moves/move_manager.h"
 #include "proxy/runtime/runtime.h"
 #include "proxy/tenants/pause_control.h"
 #include "proxy/tenants/tenant_registry.h"
-
-namespace shardgate::moves {
-class MoveManager;
-}
 
 namespace shardgate::proxy {
 
@@ -102,6 +100,10 @@ AdminReply alter_tenant(AdminContext& ctx, const routing::AdminCommand& cmd);
 // admin_pause.cc
 awaitable<AdminReply> pause_command(AdminContext& ctx, const routing::AdminCommand& cmd);
 // admin_moves.cc
+// Runs one move to its end, relaying its NOTICEs: the finished record, or the error. Every
+// move (MOVE TENANT, DRAIN SHARD, REBALANCE) goes through here.
+awaitable<std::variant<moves::MoveRecord, AdminReply>> run_one_move(
+    AdminContext& ctx, const moves::MoveRequest& request, const NoticeSink& notice);
 awaitable<AdminReply> move_tenant(AdminContext& ctx, const routing::AdminCommand& cmd,
                                   const NoticeSink& notice);
 AdminReply show_moves(const AdminContext& ctx);
@@ -109,6 +111,25 @@ awaitable<AdminReply> cancel_move(AdminContext& ctx, const routing::AdminCommand
 // The tenant-move manager with its hooks into this proxy; null without a directory file.
 std::unique_ptr<moves::MoveManager> make_move_manager(AdminContext& ctx);
 AdminReply drop_moved_data(AdminContext& ctx, const routing::AdminCommand& cmd);
+
+// Why moves cannot run in this proxy (no directory file), if they cannot.
+std::optional<AdminReply> moves_unavailable(const AdminContext& ctx);
+// drain.cc
+awaitable<AdminReply> drain_shard(AdminContext& ctx, const routing::AdminCommand& cmd,
+                                  const NoticeSink& notice);
+awaitable<AdminReply> undrain_shard(AdminContext& ctx, const routing::AdminCommand& cmd);
+
+// rebalance.cc: REBALANCE PLAN shows the moves, REBALANCE carries them out.
+awaitable<AdminReply> rebalance_plan(AdminContext& ctx, const routing::AdminCommand& cmd,
+                                     const NoticeSink& notice);
+awaitable<AdminReply> rebalance(AdminContext& ctx, const routing::AdminCommand& cmd,
+                                const NoticeSink& notice);
+// hash_pins.cc (blocking: control thread)
+// Implicit tenants (placed by default_placement's hash, not in the directory) would be
+// hashed anew when a shard starts or stops draining: adds to `next` every one whose schema
+// exists on the shard it routes to now, pinning it there. The error when a shard cannot be
+// read (then nothing should change).
+std::optional<AdminReply> pin_hashed_tenants(const RuntimePtr& rt, routing::Directory& next);
 
 // Column helpers for the handlers.
 protocol::ColumnDesc text_column(std::string name);

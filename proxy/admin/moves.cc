@@ -26,22 +26,21 @@ std::string fixed(double v, const char* format) {
   return buf;
 }
 
-std::optional<AdminReply> need_moves(const AdminContext& ctx) {
+}  // namespace
+
+std::optional<AdminReply> moves_unavailable(const AdminContext& ctx) {
   if (ctx.moves) return std::nullopt;
   return AdminReply::error("55000", "tenant moves need a directory file",
                            "Set directory.file in the config: a move's flip must be durable.");
 }
 
-}  // namespace
-
-awaitable<AdminReply> move_tenant(AdminContext& ctx, const AdminCommand& cmd,
-                                  const NoticeSink& notice) {
-  if (auto e = need_moves(ctx)) co_return *e;
-  moves::MoveRequest request;
-  request.tenant = cmd.name;
-  request.to = cmd.shard.value_or("");
-  request.copy_mode = cmd.copy_mode;
-  request.pause_budget = cmd.timeout;
+awaitable<std::variant<moves::MoveRecord, AdminReply>> run_one_move(
+    AdminContext& ctx, const moves::MoveRequest& request, const NoticeSink& notice) {
+  if (auto e = moves_unavailable(ctx)) co_return *e;
+  if (ctx.runtime.get()->directory->draining(request.to))
+    co_return AdminReply::error(
+        "55000", "shard \"" + request.to + "\" is draining: it takes no tenants",
+        "UNDRAIN SHARD " + request.to + " first, or move the tenant to another shard.");
   auto started = ctx.moves->start(request);
   if (auto* f = std::get_if<moves::MoveFailure>(&started)) co_return from_failure(*f);
   uint64_t id = std::get<uint64_t>(started);
@@ -56,7 +55,19 @@ awaitable<AdminReply> move_tenant(AdminContext& ctx, const AdminCommand& cmd,
     co_await timer.async_wait(use_nothrow);
   }
   if (progress.failure) co_return from_failure(*progress.failure);
-  const auto& r = progress.record;
+  co_return progress.record;
+}
+
+awaitable<AdminReply> move_tenant(AdminContext& ctx, const AdminCommand& cmd,
+                                  const NoticeSink& notice) {
+  moves::MoveRequest request;
+  request.tenant = cmd.name;
+  request.to = cmd.shard.value_or("");
+  request.copy_mode = cmd.copy_mode;
+  request.pause_budget = cmd.timeout;
+  auto moved = co_await run_one_move(ctx, request, notice);
+  if (auto* refused = std::get_if<AdminReply>(&moved)) co_return *refused;
+  const auto& r = std::get<moves::MoveRecord>(moved);
   AdminReply reply;
   reply.columns = {int_column("move"),           text_column("tenant"),
                    text_column("from"),          text_column("to"),
@@ -88,7 +99,7 @@ AdminReply show_moves(const AdminContext& ctx) {
 }
 
 awaitable<AdminReply> cancel_move(AdminContext& ctx, const AdminCommand& cmd) {
-  if (auto e = need_moves(ctx)) co_return *e;
+  if (auto e = moves_unavailable(ctx)) co_return *e;
   if (auto f = ctx.moves->cancel(cmd.move_id)) co_return from_failure(*f);
   // Returns once the rollback has run: then nothing of the move is left on either shard.
   asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -106,7 +117,7 @@ awaitable<AdminReply> cancel_move(AdminContext& ctx, const AdminCommand& cmd) {
 }
 
 AdminReply drop_moved_data(AdminContext& ctx, const AdminCommand& cmd) {
-  if (auto e = need_moves(ctx)) return *e;
+  if (auto e = moves_unavailable(ctx)) return *e;
   if (auto f = ctx.moves->drop_moved_data(cmd.move_id)) return from_failure(*f);
   return AdminReply::done("DROP");
 }

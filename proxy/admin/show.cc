@@ -52,6 +52,12 @@ AdminReply show_help() {
       {"SHOW MOVES", "every move of this process and every unfinished one"},
       {"CANCEL MOVE id", "roll back a move that has not flipped the directory"},
       {"DROP MOVED DATA id", "drop the renamed source schema of a finished move"},
+      {"DRAIN SHARD s", "no new tenants on s; move every tenant off it, one online move at a time"},
+      {"UNDRAIN SHARD s", "let s take new tenants again"},
+      {"REBALANCE PLAN [BY SIZE | BY LOAD] [MAX MOVES n]",
+       "the moves that bring every shard within 10% of the mean; changes nothing"},
+      {"REBALANCE [BY SIZE | BY LOAD] [MAX MOVES n]",
+       "carry that plan out, one online move at a time"},
       {"RELOAD", "re-read config and directory; a bad file changes nothing"},
       {"SHUTDOWN [WAIT]", "stop now, or let transactions finish first (WAIT)"},
   };
@@ -118,13 +124,15 @@ AdminReply show_shards(const AdminContext& ctx) {
   std::map<std::string, int> tenants;
   for (const auto& [t, p] : rt->directory->tenants()) ++tenants[p.shard];
   AdminReply r;
-  r.columns = {text_column("shard"),   text_column("host"),   int_column("port"),
-               text_column("dbname"),  int_column("tenants"), bool_column("paused"),
-               int_column("in_flight")};
+  r.columns = {text_column("shard"),    text_column("host"),   int_column("port"),
+               text_column("dbname"),   int_column("tenants"), bool_column("paused"),
+               int_column("in_flight"), text_column("state")};
   for (const auto& [name, s] : rt->config->shards) {
     auto in_flight = ctx.pauses.shard_in_flight(name)->load();
+    bool paused = ctx.pauses.shard_paused(name);
+    std::string state = rt->directory->draining(name) ? "draining" : paused ? "paused" : "active";
     r.rows.push_back({name, s.host, std::to_string(s.port), s.dbname, std::to_string(tenants[name]),
-                      yes(ctx.pauses.shard_paused(name)), std::to_string(in_flight)});
+                      yes(paused), std::to_string(in_flight), state});
   }
   r.tag = "SHOW";
   return r;

@@ -1,13 +1,12 @@
 // CREATE / DROP / ALTER TENANT: the shard first or the directory first, whichever order
 // leaves nothing half done when the second step fails; every change rewrites the directory
 // file atomically and swaps the running directory. Runs on the control-plane thread.
-#include <limits>
-#include <map>
 #include <variant>
 
 #include "proxy/admin/commands.h"
 #include "proxy/admin/directory_store.h"
 #include "proxy/tenants/provisioning.h"
+#include "routing/shard_choice.h"
 
 namespace shardgate::proxy {
 
@@ -33,22 +32,6 @@ std::variant<routing::Placement, AdminReply> existing_entry(const RuntimePtr& rt
   if (!found)
     return AdminReply::error("3D000", "tenant " + quoted(tenant) + " is not in the directory");
   return *found;
-}
-
-// Where a new tenant goes without ON SHARD: the shard with the fewest tenants.
-std::string least_loaded_shard(const RuntimePtr& rt) {
-  std::map<std::string, size_t> load;
-  for (const auto& [name, s] : rt->config->shards) load[name] = 0;
-  for (const auto& [t, p] : rt->directory->tenants())
-    if (load.contains(p.shard)) ++load[p.shard];
-  std::string best;
-  size_t fewest = std::numeric_limits<size_t>::max();
-  for (const auto& [name, n] : load)
-    if (n < fewest) {
-      fewest = n;
-      best = name;
-    }
-  return best;
 }
 
 // The tier of a new tenant without TIER: default_placement's tier, else the only tier, else
@@ -87,11 +70,21 @@ AdminReply create_tenant(AdminContext& ctx, const AdminCommand& cmd) {
   if (rt->directory->find(cmd.name))
     return AdminReply::error("42710", "tenant " + quoted(cmd.name) + " already exists",
                              "DROP TENANT it first, or pick another id.");
-  std::string shard_name = cmd.shard ? *cmd.shard : least_loaded_shard(rt);
+  std::string shard_name =
+      cmd.shard ? *cmd.shard : routing::least_loaded_shard(config, *rt->directory);
+  if (shard_name.empty())
+    return AdminReply::error("55000", "every shard is draining: no shard takes new tenants",
+                             "UNDRAIN SHARD s for one of them, or add a shard and RELOAD.");
   const config::ShardConfig* shard = config.find_shard(shard_name);
   if (!shard)
     return AdminReply::error("42704", "no shard named " + quoted(shard_name),
                              "SHOW SHARDS lists the shards.");
+  if (rt->directory->draining(shard_name))
+    return AdminReply::error(
+        "55000", "shard " + quoted(shard_name) + " is draining: it takes no new tenants",
+        "Leave out ON SHARD to place the tenant on the least-loaded shard, "
+        "or UNDRAIN SHARD " +
+            shard_name + " first.");
   std::string tier_name = cmd.tier ? *cmd.tier : default_tier(config);
   const config::TierConfig* tier = config.find_tier(tier_name);
   if (!tier)

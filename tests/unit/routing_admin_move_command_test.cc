@@ -61,5 +61,41 @@ TEST(AdminMoveCommand, ShowCancelDrop) {
     EXPECT_TRUE(refused(bad)) << bad;
 }
 
+TEST(AdminMoveCommand, DrainAndUndrain) {
+  auto drain = parse_ok("drain shard 'eu-2';");
+  EXPECT_EQ(drain.verb, AdminVerb::kDrainShard);
+  EXPECT_EQ(drain.name, "eu-2");
+  EXPECT_TRUE(drain.changes_state());
+  EXPECT_EQ(drain.label(), "DRAIN SHARD");
+  auto undrain = parse_ok("UNDRAIN SHARD s1");
+  EXPECT_EQ(undrain.verb, AdminVerb::kUndrainShard);
+  EXPECT_EQ(undrain.name, "s1");
+  EXPECT_EQ(undrain.label(), "UNDRAIN SHARD");
+  for (auto bad :
+       {"DRAIN", "DRAIN SHARD", "DRAIN TENANT a", "DRAIN SHARD a b", "UNDRAIN s1", "UNDRAIN SHARD"})
+    EXPECT_TRUE(refused(bad)) << bad;
+}
+
+TEST(AdminMoveCommand, Rebalance) {
+  auto plan = parse_ok("rebalance plan");
+  EXPECT_EQ(plan.verb, AdminVerb::kRebalancePlan);
+  EXPECT_FALSE(plan.by_load);
+  EXPECT_FALSE(plan.max_moves);
+  EXPECT_FALSE(plan.changes_state());
+  plan = parse_ok("REBALANCE PLAN BY LOAD MAX MOVES 3;");
+  EXPECT_TRUE(plan.by_load);
+  EXPECT_EQ(plan.max_moves, 3u);
+  auto run = parse_ok("REBALANCE MAX MOVES 2 BY SIZE");
+  EXPECT_EQ(run.verb, AdminVerb::kRebalance);
+  EXPECT_FALSE(run.by_load);
+  EXPECT_EQ(run.max_moves, 2u);
+  EXPECT_TRUE(run.changes_state());
+  for (auto bad :
+       {"REBALANCE BY", "REBALANCE BY COUNT", "REBALANCE BY SIZE BY LOAD", "REBALANCE MAX 3",
+        "REBALANCE MAX MOVES", "REBALANCE MAX MOVES 0", "REBALANCE MAX MOVES 1.5",
+        "REBALANCE MAX MOVES 1 MAX MOVES 2", "REBALANCE PLAN PLAN", "REBALANCE NOW"})
+    EXPECT_TRUE(refused(bad)) << bad;
+}
+
 }  // namespace
 }  // namespace shardgate::routing
