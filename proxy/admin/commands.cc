@@ -101,21 +101,19 @@ protocol::ColumnDesc bool_column(std::string name) { return column(std::move(nam
 awaitable<AdminReply> run_admin_command(AdminContext& ctx, const AdminCommand& cmd,
                                         const NoticeSink& notice) {
   // Long-running, with progress: the commands that talk to their client while they run.
-  if (cmd.verb == AdminVerb::kMoveTenant) {
-    auto reply = co_await move_tenant(ctx, cmd, notice);
-    co_return reply;
-  }
-  if (cmd.verb == AdminVerb::kDrainShard) {
-    auto reply = co_await drain_shard(ctx, cmd, notice);
-    co_return reply;
-  }
-  if (cmd.verb == AdminVerb::kRebalancePlan) {
-    auto reply = co_await rebalance_plan(ctx, cmd, notice);
-    co_return reply;
-  }
-  if (cmd.verb == AdminVerb::kRebalance) {
-    auto reply = co_await rebalance(ctx, cmd, notice);
-    co_return reply;
+  using WithProgress =
+      awaitable<AdminReply> (*)(AdminContext&, const AdminCommand&, const NoticeSink&);
+  static constexpr std::pair<AdminVerb, WithProgress> kWithProgress[] = {
+      {AdminVerb::kMoveTenant, move_tenant},
+      {AdminVerb::kDrainShard, drain_shard},
+      {AdminVerb::kRebalancePlan, rebalance_plan},
+      {AdminVerb::kRebalance, rebalance},
+  };
+  for (const auto& [verb, handler] : kWithProgress) {
+    if (verb == cmd.verb) {
+      auto reply = co_await handler(ctx, cmd, notice);
+      co_return reply;
+    }
   }
   for (const auto& entry : kTable) {
     if (entry.verb == cmd.verb) {
