@@ -114,6 +114,10 @@ AdminReply drop_moved_data(AdminContext& ctx, const routing::AdminCommand& cmd);
 
 // Why moves cannot run in this proxy (no directory file), if they cannot.
 std::optional<AdminReply> moves_unavailable(const AdminContext& ctx);
+// The reply of a command that runs several moves (DRAIN SHARD, REBALANCE): one row per move
+// done (move, tenant, from, to, pause_ms).
+AdminReply move_series_reply(std::string tag);
+void add_move_row(AdminReply& reply, const moves::MoveRecord& r);
 // drain.cc
 awaitable<AdminReply> drain_shard(AdminContext& ctx, const routing::AdminCommand& cmd,
                                   const NoticeSink& notice);

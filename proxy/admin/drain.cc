@@ -3,7 +3,6 @@
 // (routing/shard_choice.h decides where they go instead). DRAIN then moves the shard's
 // tenants off one ONLINE move at a time, each through the same path as MOVE TENANT.
 #include <algorithm>
-#include <cstdio>
 
 #include "proxy/admin/commands.h"
 #include "routing/shard_choice.h"
@@ -74,10 +73,7 @@ awaitable<AdminReply> drain_shard(AdminContext& ctx, const AdminCommand& cmd,
   const std::string& shard = cmd.name;
   AdminReply flagged = co_await on_control_set_draining(ctx, shard, true);
   if (!flagged.ok()) co_return flagged;
-  AdminReply reply;
-  reply.columns = {int_column("move"), text_column("tenant"), text_column("from"),
-                   text_column("to"), float_column("pause_ms")};
-  reply.tag = "DRAIN SHARD";
+  AdminReply reply = move_series_reply("DRAIN SHARD");
   std::vector<std::string> tried;
   size_t total = tenants_on(ctx, shard);
   while (auto tenant = next_tenant(ctx, shard, tried)) {
@@ -100,10 +96,7 @@ awaitable<AdminReply> drain_shard(AdminContext& ctx, const AdminCommand& cmd,
                      "draining; fix the cause and run DRAIN SHARD " + shard + " again.";
       co_return stopped;
     }
-    const auto& r = std::get<moves::MoveRecord>(moved);
-    char pause[32];
-    std::snprintf(pause, sizeof pause, "%.1f", r.pause_ms);
-    reply.rows.push_back({std::to_string(r.id), r.tenant, r.from, r.to, std::string(pause)});
+    add_move_row(reply, std::get<moves::MoveRecord>(moved));
   }
   if (notice) co_await notice("drain " + shard + ": no tenants left on the shard");
   co_return reply;

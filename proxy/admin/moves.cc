@@ -80,6 +80,18 @@ awaitable<AdminReply> move_tenant(AdminContext& ctx, const AdminCommand& cmd,
   co_return reply;
 }
 
+AdminReply move_series_reply(std::string tag) {
+  AdminReply reply;
+  reply.columns = {int_column("move"), text_column("tenant"), text_column("from"),
+                   text_column("to"), float_column("pause_ms")};
+  reply.tag = std::move(tag);
+  return reply;
+}
+
+void add_move_row(AdminReply& reply, const moves::MoveRecord& r) {
+  reply.rows.push_back({std::to_string(r.id), r.tenant, r.from, r.to, fixed(r.pause_ms, "%.1f")});
+}
+
 AdminReply show_moves(const AdminContext& ctx) {
   AdminReply reply;
   reply.columns = {int_column("id"),         text_column("tenant"),  text_column("from"),

@@ -130,10 +130,7 @@ awaitable<AdminReply> rebalance(AdminContext& ctx, const AdminCommand& cmd,
   const auto plan = std::get<moves::RebalancePlan>(std::move(planned));
   const char* unit = cmd.by_load ? "queries" : "bytes";
   co_await notice_totals(plan, unit, notice);
-  AdminReply reply;
-  reply.columns = {int_column("move"), text_column("tenant"), text_column("from"),
-                   text_column("to"), float_column("pause_ms")};
-  reply.tag = "REBALANCE";
+  AdminReply reply = move_series_reply("REBALANCE");
   for (size_t i = 0; i < plan.moves.size(); ++i) {
     const auto& m = plan.moves[i];
     std::string step = "rebalance move " + std::to_string(i + 1) + " of " +
@@ -155,10 +152,7 @@ awaitable<AdminReply> rebalance(AdminContext& ctx, const AdminCommand& cmd,
                         std::to_string(reply.rows.size()) + " move(s): " + stopped.message;
       co_return stopped;
     }
-    const auto& r = std::get<moves::MoveRecord>(moved);
-    char pause[32];
-    std::snprintf(pause, sizeof pause, "%.1f", r.pause_ms);
-    reply.rows.push_back({std::to_string(r.id), r.tenant, r.from, r.to, std::string(pause)});
+    add_move_row(reply, std::get<moves::MoveRecord>(moved));
   }
   co_return reply;
 }
