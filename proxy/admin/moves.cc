@@ -137,9 +137,17 @@ AdminReply drop_moved_data(AdminContext& ctx, const AdminCommand& cmd) {
 
 namespace {
 
+// Parameters by value: they live in the coroutine's frame, whatever happens to the caller.
+awaitable<void> open_and_report(Worker& worker, PoolSpec spec, std::string tenant, int weight,
+                                pool::Millis timeout,
+                                std::shared_ptr<std::promise<pool::ServerResult>> done) {
+  done->set_value(co_await open_one(worker, spec, tenant, weight, timeout));
+}
+
 // Opens the tenant's pool on `shard` on the worker that will own it, with one live
 // connection, so its first transactions after the flip find a connection and a pool login
-// the target refuses fails the move before the flip. Blocks the move's thread.
+// the target refuses fails the move before the flip. Blocks the move's thread, bounded: a
+// worker that stopped (shutdown) never runs the open.
 absl::Status open_tenant_pool(AdminContext& ctx, const std::string& tenant,
                               const std::string& shard) {
   auto rt = ctx.runtime.get();
@@ -153,16 +161,16 @@ absl::Status open_tenant_pool(AdminContext& ctx, const std::string& tenant,
   PoolSpec spec = pool_spec(route, *rt->config);
   spec.target.tls = rt->tls->shard(shard);
   Worker& worker = *ctx.workers[pool_owner(spec.key, static_cast<int>(ctx.workers.size()))];
-  std::promise<pool::ServerResult> done;
-  auto result = done.get_future();
-  // References only (the GCC 12 coroutine-lambda rule): this frame waits for the result.
-  asio::co_spawn(
-      worker.io,
-      [&]() -> awaitable<void> {
-        done.set_value(
-            co_await open_one(worker, spec, tenant, route.tier->weight, route.tier->pool_timeout));
-      },
-      asio::detached);
+  auto done = std::make_shared<std::promise<pool::ServerResult>>();
+  auto result = done->get_future();
+  pool::Millis timeout = route.tier->pool_timeout;
+  asio::co_spawn(worker.io,
+                 open_and_report(worker, spec, tenant, route.tier->weight, timeout, done),
+                 asio::detached);
+  auto bound = spec.settings.connect_timeout + timeout + std::chrono::seconds(5);
+  if (result.wait_for(bound) != std::future_status::ready)
+    return absl::DeadlineExceededError("opening the tenant's pool on shard \"" + shard +
+                                       "\" did not finish");
   pool::ServerResult opened = result.get();
   // 53300: the pool is full of busy connections, so it exists and logs in.
   if (opened.ok() || opened.sqlstate == "53300") return absl::OkStatus();
