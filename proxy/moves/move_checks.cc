@@ -55,7 +55,7 @@ Step check_tables(MoveRun& run) {
     std::string table = run.record.schema + "." + name;
     run.tables.push_back(name);
     // COPY mode carries unlogged tables and needs no replica identity.
-    if (run.record.mode == "copy") continue;
+    if (run.record.copy_mode()) continue;
     if (r[1].value_or("") == "u")
       return failure("55000", "table " + table + " is unlogged: logical replication cannot move it",
                      "ALTER TABLE ... SET LOGGED first, or use MOVE ... COPY.");
@@ -115,7 +115,7 @@ Step precheck(MoveRun& run) {
                                 run.record.moved_schema());
   if (auto f = run.connect()) return f;
   if (auto f = check_tables(run)) return f;
-  if (run.record.mode != "copy")
+  if (!run.record.copy_mode())
     if (auto f = check_replication_room(run)) return f;
   if (auto f = check_free_names(run)) return f;
   return std::nullopt;

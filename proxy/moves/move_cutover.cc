@@ -24,7 +24,7 @@ struct Cutover {
   // COPY mode has no pause budget: the pause lasts as long as the copy.
   explicit Cutover(MoveRun& r)
       : run(r),
-        copy_mode(r.record.mode == "copy"),
+        copy_mode(r.record.copy_mode()),
         started(Clock::now()),
         deadline(copy_mode ? Clock::time_point::max() : started + r.pause_budget) {}
   MoveRun& run;

@@ -118,7 +118,7 @@ Step run_steps(MoveRun& run) {
   if (auto f = run.enter(MovePhase::kCopy)) return f;
   // COPY mode copies inside the cutover's pause; a crash there settles by the directory like
   // any phase (rolled back before the flip, completed after it).
-  if (run.record.mode == "copy") return cutover(run);
+  if (run.record.copy_mode()) return cutover(run);
   if (auto f = start_replication(run)) return f;
   if (auto f = wait_for_copy(run)) return f;
   if (auto f = run.enter(MovePhase::kCatchup)) return f;

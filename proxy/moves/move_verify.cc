@@ -66,7 +66,7 @@ Step verify(MoveRun& run, PgLink& source) {
     rows += verified_rows(a);
   }
   // COPY mode counted what it copied; partitioned parents would count their rows twice here.
-  if (run.record.mode != "copy") run.record.rows = rows;
+  if (!run.record.copy_mode()) run.record.rows = rows;
   return std::nullopt;
 }
 
