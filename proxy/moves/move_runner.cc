@@ -108,6 +108,25 @@ void complete(MoveRun& run) {
           " until DROP MOVED DATA " + std::to_string(run.record.id));
 }
 
+// The pool the tenant's clients will use on the target, opened before the pause: its first
+// transactions there need no new connection, and a login the target refuses (a `login:
+// tenant` role without its password, say) fails the move while the tenant is still served.
+Step open_target_pool(MoveRun& run) {
+  if (!run.hooks->open_pool) return std::nullopt;
+  if (auto status = run.hooks->open_pool(run.record.tenant, run.target->name); !status.ok())
+    return failure(status);
+  run.say("pool opened on " + run.target->name);
+  return std::nullopt;
+}
+
+// ONLINE mode's data: logical replication up to a small lag.
+Step replicate(MoveRun& run) {
+  if (auto f = start_replication(run)) return f;
+  if (auto f = wait_for_copy(run)) return f;
+  if (auto f = run.enter(MovePhase::kCatchup)) return f;
+  return catch_up(run);
+}
+
 Step run_steps(MoveRun& run) {
   if (auto f = precheck(run)) return f;
   run.say("pre-checks passed (" + std::to_string(run.tables.size()) + " table(s))");
@@ -116,14 +135,13 @@ Step run_steps(MoveRun& run) {
   if (auto f = copy_schema(run)) return f;
   if (auto f = run.cancelled()) return f;
   if (auto f = run.enter(MovePhase::kCopy)) return f;
-  // COPY mode copies inside the cutover's pause; a crash there settles by the directory like
-  // any phase (rolled back before the flip, completed after it).
-  if (run.record.copy_mode()) return cutover(run);
-  if (auto f = start_replication(run)) return f;
-  if (auto f = wait_for_copy(run)) return f;
-  if (auto f = run.enter(MovePhase::kCatchup)) return f;
-  if (auto f = catch_up(run)) return f;
-  if (auto f = run.enter(MovePhase::kCutover)) return f;
+  if (!run.record.copy_mode())
+    if (auto f = replicate(run)) return f;
+  if (auto f = open_target_pool(run)) return f;
+  // COPY mode copies inside the cutover's pause and stays in phase copy; a crash there settles
+  // by the directory like any phase (rolled back before the flip, completed after it).
+  if (!run.record.copy_mode())
+    if (auto f = run.enter(MovePhase::kCutover)) return f;
   return cutover(run);
 }
 
