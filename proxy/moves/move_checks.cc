@@ -53,6 +53,9 @@ Step check_tables(MoveRun& run) {
   for (const auto& r : *rows) {
     std::string name = r[0].value_or("");
     std::string table = run.record.schema + "." + name;
+    run.tables.push_back(name);
+    // COPY mode carries unlogged tables and needs no replica identity.
+    if (run.record.copy_mode()) continue;
     if (r[1].value_or("") == "u")
       return failure("55000", "table " + table + " is unlogged: logical replication cannot move it",
                      "ALTER TABLE ... SET LOGGED first, or use MOVE ... COPY.");
@@ -65,7 +68,6 @@ Step check_tables(MoveRun& run) {
                          " has no replica identity: its updates and deletes cannot be replicated",
                      "Give it a primary key, or ALTER TABLE " + table +
                          " REPLICA IDENTITY FULL, then MOVE again.");
-    run.tables.push_back(name);
   }
   return std::nullopt;
 }
@@ -113,7 +115,8 @@ Step precheck(MoveRun& run) {
                                 run.record.moved_schema());
   if (auto f = run.connect()) return f;
   if (auto f = check_tables(run)) return f;
-  if (auto f = check_replication_room(run)) return f;
+  if (!run.record.copy_mode())
+    if (auto f = check_replication_room(run)) return f;
   if (auto f = check_free_names(run)) return f;
   return std::nullopt;
 }

@@ -1,7 +1,7 @@
 // The cutover: pause the tenant, fence the source, wait until the target has applied
-// everything, carry the sequences over, verify, flip the directory (the commit point),
-// retire the source schema, resume. Over the pause budget before the flip: back out, and the
-// tenant carries on from the source.
+// everything (COPY mode: copy every table, move_copy.cc), carry the sequences over, verify, flip
+// the directory (the commit point), retire the source schema, resume. Over the pause budget before
+// the flip: back out, and the tenant carries on from the source.
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -17,10 +17,18 @@ using routing::quote_ident;
 using routing::quote_literal;
 using Clock = std::chrono::steady_clock;
 
+// How long COPY mode's fence waits for locks held outside the proxy (there is no budget).
+constexpr auto kCopyLockTimeout = std::chrono::milliseconds(60000);
+
 struct Cutover {
+  // COPY mode has no pause budget: the pause lasts as long as the copy.
   explicit Cutover(MoveRun& r)
-      : run(r), started(Clock::now()), deadline(started + r.pause_budget) {}
+      : run(r),
+        copy_mode(r.record.copy_mode()),
+        started(Clock::now()),
+        deadline(copy_mode ? Clock::time_point::max() : started + r.pause_budget) {}
   MoveRun& run;
+  bool copy_mode;
   Clock::time_point started;
   Clock::time_point deadline;
   std::optional<PgLink> fence;
@@ -35,12 +43,14 @@ struct Cutover {
                    "Retry when the tenant is quieter, or give MOVE a larger PAUSE BUDGET.");
   }
   int64_t remaining_ms() const {
+    if (copy_mode) return kCopyLockTimeout.count();
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     return std::max<int64_t>(1, left.count());
   }
 
   Step drain() {
     while (run.hooks->in_flight(run.record.tenant) > 0) {
+      if (auto f = run.cancelled()) return f;
       if (auto f = over_budget("waiting for the tenant's transactions to finish")) return f;
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
@@ -105,35 +115,13 @@ struct Cutover {
     return std::nullopt;
   }
 
-  Step verify_counts() {
-    if (run.tables.empty()) return std::nullopt;
-    std::string sql = "SELECT ";
-    for (size_t i = 0; i < run.tables.size(); ++i)
-      sql += std::string(i ? ", " : "") + "(SELECT count(*) FROM " + run.qualified(run.tables[i]) +
-             ")";
-    auto source = fence->rows(sql);
-    if (!source.ok()) return failure(source.status());
-    auto target = run.dst->rows(sql);
-    if (!target.ok()) return failure(target.status());
-    int64_t rows = 0;
-    for (size_t i = 0; i < run.tables.size(); ++i) {
-      auto a = source->at(0)[i].value_or(""), b = target->at(0)[i].value_or("");
-      if (a != b)
-        return failure("XX001", "verification failed: table " + run.record.schema + "." +
-                                    run.tables[i] + " has " + a + " rows on the source and " + b +
-                                    " on the target; the move was rolled back");
-      rows += std::stoll(a);
-    }
-    run.record.rows = rows;
-    return std::nullopt;
-  }
-
   Step before_flip() {
     if (auto f = drain()) return f;
     if (auto f = lock_source()) return f;
-    if (auto f = wait_applied()) return f;
+    // ONLINE: the target has applied everything before the fence; COPY: the data goes now.
+    if (auto f = copy_mode ? copy_tables(run, *fence) : wait_applied()) return f;
     if (auto f = carry_sequences()) return f;
-    if (auto f = verify_counts()) return f;
+    if (auto f = verify(run, *fence)) return f;
     if (auto f = run.cancelled()) return f;
     return over_budget("verifying");
   }
@@ -163,8 +151,8 @@ Step cutover(MoveRun& run) {
   run.hooks->resume(tenant);
   run.record.pause_ms = std::chrono::duration<double, std::milli>(Clock::now() - c.started).count();
   if (!result)
-    run.say("cutover done: paused " + std::to_string(static_cast<int64_t>(run.record.pause_ms)) +
-            " ms");
+    run.say(std::string(c.copy_mode ? "copied and flipped" : "cutover done") + ": paused " +
+            std::to_string(static_cast<int64_t>(run.record.pause_ms)) + " ms");
   return result;
 }
 

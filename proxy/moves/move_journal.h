@@ -38,11 +38,11 @@ bool phase_final(MovePhase phase);
 struct MoveRecord {
   uint64_t id = 0;
   std::string tenant;
-  std::string from;    // source shard
-  std::string to;      // target shard
-  std::string schema;  // the tenant's schema (same name on both shards)
-  std::string role;    // the tier's role for the tenant ("" when none)
-  std::string mode = "online";
+  std::string from;              // source shard
+  std::string to;                // target shard
+  std::string schema;            // the tenant's schema (same name on both shards)
+  std::string role;              // the tier's role for the tenant ("" when none)
+  std::string mode = "online";   // "online" or "copy"
   std::string subscription_oid;  // on the target, once created (names its table-sync slots)
   MovePhase phase = MovePhase::kPlanned;
   bool target_schema_ours = false;  // pre-checks passed: a target schema of that name is ours
@@ -59,6 +59,8 @@ struct MoveRecord {
   std::string updated;
   std::string error;
 
+  // COPY mode: no replication; the data is copied inside the pause.
+  bool copy_mode() const { return mode == "copy"; }
   // Every database object of the move carries this in its name.
   std::string object_name() const { return "sg_move_" + std::to_string(id); }
   std::string moved_schema() const { return schema + "__moved_" + std::to_string(id); }

@@ -108,9 +108,6 @@ std::variant<uint64_t, MoveFailure> MoveManager::start(const MoveRequest& reques
             ": only schema-per-tenant placements can be moved",
         "Rows in tables shared with other tenants cannot be moved by schema; give the tenant a "
         "tier with isolation: schema first (docs/moves.md, Limits)."};
-  if (request.copy_mode)
-    return MoveFailure{"0A000", "MOVE ... COPY is not built yet",
-                       "Use ONLINE (the default); the source needs wal_level=logical."};
   const config::TierConfig* tier = config->find_tier(placement->tier);
   std::string role;
   if (tier) {
@@ -133,6 +130,7 @@ std::variant<uint64_t, MoveFailure> MoveManager::start(const MoveRequest& reques
   record.to = request.to;
   record.schema = placement->schema;
   record.role = role;
+  record.mode = request.copy_mode ? "copy" : "online";
   record.started = utc_now();
   if (auto status = journal_.put(record); !status.ok())
     return MoveFailure{

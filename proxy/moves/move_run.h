@@ -98,8 +98,12 @@ absl::Status drop_target_copy(MoveRun& run);
 // Completion: the source schema renamed <schema>__moved_<id> with every grant revoked.
 // `link` may be the fence transaction's connection.
 absl::Status retire_source_schema(MoveRun& run, PgLink& link);
-// move_cutover.cc
+// move_cutover.cc: pause, fence, data (replicated or copied), sequences, verify, flip.
 Step cutover(MoveRun& run);
+// move_copy.cc: COPY mode's data, streamed from the fence transaction's connection.
+Step copy_tables(MoveRun& run, PgLink& fence);
+// move_verify.cc: row counts and checksums of every table, `source` being the fence.
+Step verify(MoveRun& run, PgLink& source);
 // move_runner.cc: the whole move, and settling a move a crash or failure left unfinished.
 Step run_move(MoveRun& run);  // the first failure, or none when done
 Step settle_move(MoveRun& run);

@@ -119,6 +119,14 @@ Step open_target_pool(MoveRun& run) {
   return std::nullopt;
 }
 
+// ONLINE mode's data: logical replication up to a small lag.
+Step replicate(MoveRun& run) {
+  if (auto f = start_replication(run)) return f;
+  if (auto f = wait_for_copy(run)) return f;
+  if (auto f = run.enter(MovePhase::kCatchup)) return f;
+  return catch_up(run);
+}
+
 Step run_steps(MoveRun& run) {
   if (auto f = precheck(run)) return f;
   run.say("pre-checks passed (" + std::to_string(run.tables.size()) + " table(s))");
@@ -127,12 +135,13 @@ Step run_steps(MoveRun& run) {
   if (auto f = copy_schema(run)) return f;
   if (auto f = run.cancelled()) return f;
   if (auto f = run.enter(MovePhase::kCopy)) return f;
-  if (auto f = start_replication(run)) return f;
-  if (auto f = wait_for_copy(run)) return f;
-  if (auto f = run.enter(MovePhase::kCatchup)) return f;
-  if (auto f = catch_up(run)) return f;
+  if (!run.record.copy_mode())
+    if (auto f = replicate(run)) return f;
   if (auto f = open_target_pool(run)) return f;
-  if (auto f = run.enter(MovePhase::kCutover)) return f;
+  // COPY mode copies inside the cutover's pause and stays in phase copy; a crash there settles
+  // by the directory like any phase (rolled back before the flip, completed after it).
+  if (!run.record.copy_mode())
+    if (auto f = run.enter(MovePhase::kCutover)) return f;
   return cutover(run);
 }
 

@@ -119,7 +119,9 @@ Step copy_schema(MoveRun& run) {
   if (auto f = ensure_role(run)) return f;
   if (auto f = restore_schema(run)) return f;
   if (auto f = adopt_owners(run)) return f;
-  if (auto f = create_markers(run)) return f;
+  // The marker tells the cutover replication has caught up; COPY mode has no replication.
+  if (!run.record.copy_mode())
+    if (auto f = create_markers(run)) return f;
   auto bytes = run.src->scalar(
       "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace "
       "n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = " +
