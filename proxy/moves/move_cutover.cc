@@ -31,7 +31,17 @@ struct Cutover {
   bool copy_mode;
   Clock::time_point started;
   Clock::time_point deadline;
-  std::optional<PgLink> fence;
+  std::optional<PgLink> fence;  // opened before the pause: connecting is not paused time
+  // Where the pause went, step by step, for the cutover's NOTICE and the log.
+  std::string steps;
+  Clock::time_point step_started = started;
+
+  void timed(const char* step) {
+    auto now = Clock::now();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - step_started).count();
+    steps += (steps.empty() ? "" : ", ") + std::string(step) + " " + std::to_string(ms);
+    step_started = now;
+  }
 
   Step over_budget(const std::string& step) const {
     if (Clock::now() <= deadline) return std::nullopt;
@@ -59,10 +69,6 @@ struct Cutover {
 
   // Nothing that bypassed the proxy can commit on the source's tables from here on.
   Step lock_source() {
-    auto link =
-        PgLink::open(*run.source, PgLink::Credential::kControl, run.config->connect_timeout);
-    if (!link.ok()) return failure(link.status());
-    fence.emplace(std::move(*link));
     std::string sql = "BEGIN;\nSET LOCAL lock_timeout = '" + std::to_string(remaining_ms()) + "ms'";
     if (!run.tables.empty()) {
       sql += ";\nLOCK TABLE ";
@@ -117,29 +123,45 @@ struct Cutover {
 
   Step before_flip() {
     if (auto f = drain()) return f;
+    timed("drain");
     if (auto f = lock_source()) return f;
+    timed("fence");
     // ONLINE: the target has applied everything before the fence; COPY: the data goes now.
     if (auto f = copy_mode ? copy_tables(run, *fence) : wait_applied()) return f;
+    timed(copy_mode ? "copy" : "apply");
     if (auto f = carry_sequences()) return f;
+    timed("sequences");
     if (auto f = verify(run, *fence)) return f;
+    timed("verify");
     if (auto f = run.cancelled()) return f;
     return over_budget("verifying");
   }
 };
 
+Step open_fence(MoveRun& run, std::optional<PgLink>& fence) {
+  auto link = PgLink::open(*run.source, PgLink::Credential::kControl, run.config->connect_timeout);
+  if (!link.ok()) return failure(link.status());
+  fence.emplace(std::move(*link));
+  return std::nullopt;
+}
+
 }  // namespace
 
 Step cutover(MoveRun& run) {
   if (auto f = run.connect()) return f;
+  std::optional<PgLink> fence;
+  if (auto f = open_fence(run, fence)) return f;
   const std::string& tenant = run.record.tenant;
   if (!run.hooks->pause(tenant))
     return failure("55000", "tenant \"" + tenant + "\" is paused by an operator",
                    "RESUME TENANT it first, then MOVE again.");
   Cutover c(run);
+  c.fence = std::move(fence);
   Step result = c.before_flip();
   if (!result) {
     if (auto status = run.hooks->flip(tenant, run.target->name); !status.ok())
       result = failure("58030", "could not flip the directory: " + std::string(status.message()));
+    c.timed("flip");
   }
   if (!result) {
     run.record.flipped = true;
@@ -149,10 +171,11 @@ Step cutover(MoveRun& run) {
   }
   c.fence.reset();  // without COMMIT: rolls the fence back and releases the locks
   run.hooks->resume(tenant);
+  c.timed("retire and resume");
   run.record.pause_ms = std::chrono::duration<double, std::milli>(Clock::now() - c.started).count();
   if (!result)
     run.say(std::string(c.copy_mode ? "copied and flipped" : "cutover done") + ": paused " +
-            std::to_string(static_cast<int64_t>(run.record.pause_ms)) + " ms");
+            std::to_string(static_cast<int64_t>(run.record.pause_ms)) + " ms (" + c.steps + " ms)");
   return result;
 }
 

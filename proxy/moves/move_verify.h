@@ -1,6 +1,6 @@
 // Verification of a move inside the fence: per table, the row count on both sides and, for
 // tables up to kChecksumMaxBytes, an order-independent checksum of the rows' texts (the sum of
-// the first 64 bits of each row's md5). Pure pieces, exposed for unit tests.
+// each row's 64-bit hashtextextended). Pure pieces, exposed for unit tests.
 #pragma once
 
 #include <cstdint>
@@ -10,8 +10,9 @@
 namespace shardgate::moves {
 
 // Tables larger than this on the source (pg_relation_size, partitions summed) are compared by
-// row count only: a checksum reads every row inside the pause.
-inline constexpr int64_t kChecksumMaxBytes = int64_t{64} << 20;
+// row count only: a checksum hashes every row while the tenant is paused (about 0.1 s per
+// 16 MB on a busy 2-core machine, both shards at once).
+inline constexpr int64_t kChecksumMaxBytes = int64_t{16} << 20;
 
 struct VerifiedTable {
   std::string qualified;  // quoted schema.table

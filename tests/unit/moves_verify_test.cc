@@ -13,8 +13,9 @@ TEST(MoveVerify, ChecksumsOnlyTheTablesMarkedForIt) {
   auto big = sql.find("\"s\".\"big\"");
   ASSERT_NE(small, std::string::npos);
   ASSERT_NE(big, std::string::npos);
-  EXPECT_NE(sql.substr(0, small).find("md5(ROW(sg_row.*)::text)"), std::string::npos);
-  EXPECT_EQ(sql.substr(small).find("md5"), std::string::npos);
+  EXPECT_NE(sql.substr(0, small).find("hashtextextended(ROW(sg_row.*)::text, 0)"),
+            std::string::npos);
+  EXPECT_EQ(sql.substr(small).find("hashtextextended"), std::string::npos);
   EXPECT_NE(sql.substr(small).find("count(*)::text"), std::string::npos);
 }
 
@@ -31,7 +32,7 @@ TEST(MoveVerify, MismatchSaysCountsOrChecksum) {
   EXPECT_EQ(verified_rows(""), 0);
 }
 
-TEST(MoveVerify, ChecksumLimitIs64MB) { EXPECT_EQ(kChecksumMaxBytes, 64 * 1024 * 1024); }
+TEST(MoveVerify, ChecksumLimitIs16MB) { EXPECT_EQ(kChecksumMaxBytes, 16 * 1024 * 1024); }
 
 TEST(PgLinkConninfo, SubscriptionCarriesTheShardsTls) {
   config::ShardConfig shard;
