@@ -141,6 +141,7 @@ awaitable<void> AdminServer::sample_qps() {
   asio::steady_timer timer(io_);
   absl::flat_hash_map<std::string, uint64_t> last;
   auto last_time = std::chrono::steady_clock::now();
+  auto next_mark = last_time;
   for (;;) {
     timer.expires_after(std::chrono::seconds(1));
     auto [ec] = co_await timer.async_wait(use_nothrow);
@@ -149,15 +150,22 @@ awaitable<void> AdminServer::sample_qps() {
     double seconds = std::chrono::duration<double>(now - last_time).count();
     last_time = now;
     absl::flat_hash_map<std::string, uint64_t> current;
+    const bool due = now >= next_mark;
+    std::vector<std::pair<std::string, uint64_t>> marks;
     ctx_.qps.clear();
     for (const auto& state : ctx_.tenants.snapshot()) {
       uint64_t q = state->queries.load(std::memory_order_relaxed);
+      if (due) marks.emplace_back(state->tenant, q);
       auto it = last.find(state->tenant);
       if (it != last.end() && seconds > 0 && q >= it->second)
         ctx_.qps[state->tenant] = static_cast<double>(q - it->second) / seconds;
       current[state->tenant] = q;
     }
     last = std::move(current);
+    if (due) {
+      ctx_.query_window.mark(marks);
+      next_mark = now + std::chrono::minutes(60 / QueryWindow::kMarksPerHour);
+    }
   }
 }
 

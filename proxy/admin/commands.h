@@ -18,6 +18,7 @@
 #include "proxy/moves/move_manager.h"
 #include "proxy/runtime/runtime.h"
 #include "proxy/tenants/pause_control.h"
+#include "proxy/tenants/query_window.h"
 #include "proxy/tenants/tenant_registry.h"
 
 namespace shardgate::proxy {
@@ -66,6 +67,8 @@ struct AdminContext {
   asio::any_io_executor control;
   // Queries per second per tenant over the last sampling second (the admin thread updates it).
   absl::flat_hash_map<std::string, double> qps;
+  // Queries per tenant over the last hour (REBALANCE ... BY LOAD); marked by the admin thread.
+  QueryWindow query_window{};
   // Tenant moves (null until the proxy has bound its listeners).
   moves::MoveManager* moves = nullptr;
 };

@@ -8,6 +8,7 @@
 
 #include "proxy/admin/directory_store.h"
 #include "proxy/moves/move_manager.h"
+#include "proxy/session/worker_pools.h"
 #include "proxy/tenants/provisioning.h"
 
 namespace shardgate::proxy {
@@ -141,6 +142,43 @@ AdminReply drop_moved_data(AdminContext& ctx, const AdminCommand& cmd) {
   return AdminReply::done("DROP");
 }
 
+namespace {
+
+// Opens the tenant's pool on `shard` on the worker that will own it, with one live
+// connection, so its first transactions after the flip find a connection and a pool login
+// the target refuses fails the move before the flip. Blocks the move's thread.
+absl::Status open_tenant_pool(AdminContext& ctx, const std::string& tenant,
+                              const std::string& shard) {
+  auto rt = ctx.runtime.get();
+  auto routed = routing::route_tenant(tenant, *rt->config, *rt->directory);
+  if (auto* error = std::get_if<routing::RouteError>(&routed))
+    return absl::FailedPreconditionError(error->message);
+  auto& route = std::get<routing::Route>(routed);
+  route.placement.shard = shard;
+  route.shard = rt->config->find_shard(shard);
+  if (!route.shard) return absl::NotFoundError("shard \"" + shard + "\" left the config");
+  PoolSpec spec = pool_spec(route, *rt->config);
+  spec.target.tls = rt->tls->shard(shard);
+  Worker& worker = *ctx.workers[pool_owner(spec.key, static_cast<int>(ctx.workers.size()))];
+  std::promise<pool::ServerResult> done;
+  auto result = done.get_future();
+  // References only (the GCC 12 coroutine-lambda rule): this frame waits for the result.
+  asio::co_spawn(
+      worker.io,
+      [&]() -> awaitable<void> {
+        done.set_value(
+            co_await open_one(worker, spec, tenant, route.tier->weight, route.tier->pool_timeout));
+      },
+      asio::detached);
+  pool::ServerResult opened = result.get();
+  // 53300: the pool is full of busy connections, so it exists and logs in.
+  if (opened.ok() || opened.sqlstate == "53300") return absl::OkStatus();
+  return absl::UnavailableError("the tenant's pool could not log in to shard \"" + shard +
+                                "\": " + opened.message);
+}
+
+}  // namespace
+
 std::unique_ptr<moves::MoveManager> make_move_manager(AdminContext& ctx) {
   auto rt = ctx.runtime.get();
   const std::string& file = rt->config->directory.file;
@@ -185,6 +223,9 @@ std::unique_ptr<moves::MoveManager> make_move_manager(AdminContext& ctx) {
     auto sql = create_role_sql(tier, tenant);
     if (!sql.ok()) return sql.status();
     return moves::MoveHooks::TenantRole{tenant_role(tier, tenant), *sql};
+  };
+  hooks.open_pool = [&ctx](const std::string& tenant, const std::string& shard) {
+    return open_tenant_pool(ctx, tenant, shard);
   };
   hooks.write_file = write_file_atomically;
   return std::make_unique<moves::MoveManager>(file + ".moves", std::move(hooks));

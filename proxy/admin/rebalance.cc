@@ -59,7 +59,9 @@ std::variant<moves::RebalanceInput, AdminReply> weigh(AdminContext& ctx, const A
     moves::TenantWeight w{tenant, p.shard, 0, p.isolation == config::Isolation::kSchema};
     if (cmd.by_load) {
       auto state = ctx.tenants.find(tenant);
-      w.weight = state ? static_cast<double>(state->queries.load()) : 0;
+      w.weight =
+          state ? static_cast<double>(ctx.query_window.last_hour(tenant, state->queries.load()))
+                : 0;
     } else if (auto s = sizes.find(p.shard); s != sizes.end()) {
       auto bytes = s->second.find(p.schema);
       w.weight = bytes == s->second.end() ? 0 : bytes->second;

@@ -1,6 +1,7 @@
 // Logical replication of the tenant's schema: publication on the source, subscription (with
 // copy_data) on the target, the wait for the initial copy and for the lag to shrink, and the
 // cleanup that leaves no slot behind on success, failure and cancel alike.
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -64,7 +65,9 @@ Step wait_for_copy(MoveRun& run) {
     auto state = run.dst->rows(
         "SELECT count(*) FILTER (WHERE srsubstate <> 'r'), count(*) FROM pg_subscription_rel "
         "WHERE srsubid = " +
-        subscription_oid_sql(run));
+        subscription_oid_sql(run) +
+        // The move's own marker table is in the subscription too; the count is the tenant's.
+        " AND srrelid <> " + quote_literal(run.record.object_name() + ".marker") + "::regclass");
     if (!state.ok()) return failure(state.status());
     if (!run.src->alive() || !run.src->exec("SELECT 1").ok())
       return failure("08006",
@@ -85,8 +88,11 @@ Step wait_for_copy(MoveRun& run) {
     if (n.ok() && !n->empty()) rows += std::stoll(*n);
   }
   run.record.rows = rows;
+  double mb_per_s =
+      static_cast<double>(run.record.bytes) / 1e6 / std::max(run.record.copy_seconds, 1e-3);
   run.say("copy done: " + std::to_string(rows) + " rows in " +
-          std::to_string(run.record.copy_seconds).substr(0, 5) + " s");
+          std::to_string(run.record.copy_seconds).substr(0, 5) + " s (" +
+          std::to_string(mb_per_s).substr(0, 6) + " MB/s)");
   return std::nullopt;
 }
 

@@ -39,6 +39,9 @@ struct MoveHooks {
   std::function<absl::StatusOr<TenantRole>(const config::TierConfig& tier,
                                            const std::string& tenant)>
       tenant_role;
+  // Opens the tenant's pool on `shard` with a live connection logged in as its clients'
+  // will be; the error says why the shard refused it.
+  std::function<absl::Status(const std::string& tenant, const std::string& shard)> open_pool;
   WriteFile write_file;
 };
 

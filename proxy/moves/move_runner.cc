@@ -157,6 +157,17 @@ void complete(MoveRun& run) {
           " until DROP MOVED DATA " + std::to_string(run.record.id));
 }
 
+// The pool the tenant's clients will use on the target, opened before the pause: its first
+// transactions there need no new connection, and a login the target refuses (a `login:
+// tenant` role without its password, say) fails the move while the tenant is still served.
+Step open_target_pool(MoveRun& run) {
+  if (!run.hooks->open_pool) return std::nullopt;
+  if (auto status = run.hooks->open_pool(run.record.tenant, run.target->name); !status.ok())
+    return failure(status);
+  run.say("pool opened on " + run.target->name);
+  return std::nullopt;
+}
+
 Step run_steps(MoveRun& run) {
   run.failpoint("planned");
   if (auto f = precheck(run)) return f;
@@ -170,6 +181,7 @@ Step run_steps(MoveRun& run) {
   if (auto f = wait_for_copy(run)) return f;
   if (auto f = run.enter(MovePhase::kCatchup)) return f;
   if (auto f = catch_up(run)) return f;
+  if (auto f = open_target_pool(run)) return f;
   if (auto f = run.enter(MovePhase::kCutover)) return f;
   return cutover(run);
 }

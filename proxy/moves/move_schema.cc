@@ -65,6 +65,44 @@ Step restore_schema(MoveRun& run) {
   return std::nullopt;
 }
 
+// pg_dump --no-owner restores everything owned by the target's pool user. Objects the
+// tenant's own role owns on the source (tables its clients created through a `role` or
+// `login: tenant` tier) must stay its own, or it loses the owner's rights to them: one query
+// on the source writes the ALTER ... OWNER TO statements. Indexes and the sequences of serial
+// and identity columns follow their table.
+Step adopt_owners(MoveRun& run) {
+  if (run.record.role.empty()) return std::nullopt;
+  std::string ns = quote_literal(run.record.schema), role = quote_literal(run.record.role);
+  auto statements = run.src->rows(
+      "SELECT format('ALTER TABLE %I.%I OWNER TO %I', n.nspname, c.relname, r.rolname) "
+      "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_roles r ON r.oid = "
+      "c.relowner WHERE n.nspname = " +
+      ns + " AND r.rolname = " + role +
+      " AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND NOT EXISTS (SELECT 1 FROM pg_depend "
+      "d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = "
+      "'pg_class'::regclass AND d.deptype IN ('a', 'i')) "
+      "UNION ALL SELECT format('ALTER ROUTINE %I.%I(%s) OWNER TO %I', n.nspname, p.proname, "
+      "pg_get_function_identity_arguments(p.oid), r.rolname) FROM pg_proc p JOIN pg_namespace n "
+      "ON n.oid = p.pronamespace JOIN pg_roles r ON r.oid = p.proowner WHERE n.nspname = " +
+      ns + " AND r.rolname = " + role +
+      " UNION ALL SELECT format('ALTER %s %I.%I OWNER TO %I', CASE t.typtype WHEN 'd' THEN "
+      "'DOMAIN' ELSE 'TYPE' END, n.nspname, t.typname, r.rolname) FROM pg_type t JOIN "
+      "pg_namespace n ON n.oid = t.typnamespace JOIN pg_roles r ON r.oid = t.typowner WHERE "
+      "n.nspname = " +
+      ns + " AND r.rolname = " + role +
+      " AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND (SELECT relkind FROM pg_class "
+      "WHERE oid = t.typrelid) = 'c')) "
+      "UNION ALL SELECT format('ALTER SCHEMA %I OWNER TO %I', n.nspname, r.rolname) FROM "
+      "pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner WHERE n.nspname = " +
+      ns + " AND r.rolname = " + role);
+  if (!statements.ok()) return failure(statements.status());
+  if (statements->empty()) return std::nullopt;
+  std::string sql = "BEGIN";
+  for (const auto& row : *statements) sql += ";\n" + row[0].value_or("");
+  if (auto status = run.dst->exec(sql + ";\nCOMMIT"); !status.ok()) return failure(status);
+  return std::nullopt;
+}
+
 Step create_markers(MoveRun& run) {
   std::string schema = run.qobject();
   std::string table = "CREATE SCHEMA IF NOT EXISTS " + schema + ";\nCREATE TABLE IF NOT EXISTS " +
@@ -83,6 +121,7 @@ Step copy_schema(MoveRun& run) {
   if (auto f = run.connect()) return f;
   if (auto f = ensure_role(run)) return f;
   if (auto f = restore_schema(run)) return f;
+  if (auto f = adopt_owners(run)) return f;
   if (auto f = create_markers(run)) return f;
   auto bytes = run.src->scalar(
       "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace "

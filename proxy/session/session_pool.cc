@@ -5,6 +5,7 @@
 #include "proxy/session/client_session.h"
 #include "proxy/session/context_prefix.h"
 #include "proxy/session/statement_text.h"
+#include "proxy/session/worker_pools.h"
 #include "proxy/tenants/pool_spec.h"
 #include "routing/tenant_context.h"
 
@@ -14,18 +15,7 @@ pool::ServerPool& ClientSession::current_pool() {
   if (pool_cache_) return *pool_cache_;
   auto spec = pool_spec(*route_, *runtime_->config);
   spec.target.tls = runtime_->tls->shard(route_->placement.shard);
-  auto it = worker_->pools.find(spec.key);
-  if (it == worker_->pools.end()) {
-    it = worker_->pools
-             .emplace(spec.key, std::make_unique<pool::ServerPool>(worker_->io.get_executor(),
-                                                                   spec.settings, spec.target))
-             .first;
-  } else if (it->second->settings() != spec.settings || it->second->target() != spec.target) {
-    // A reload changed the pool (size, timeouts), the shard's address or login, keepalive or
-    // the TLS files: new connections follow; the pool retires those to an old address.
-    it->second->update(spec.settings, spec.target);
-  }
-  pool_cache_ = it->second.get();
+  pool_cache_ = &worker_pool(*worker_, spec);
   return *pool_cache_;
 }
 
