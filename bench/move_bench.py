@@ -3,15 +3,20 @@
 tenants feel. Not part of CI (numbers, not assertions).
 
 Two PostgreSQL 15 shards with wal_level=logical (scripts/pgshards.py), shardgate in front
-(transaction mode). Tenant `mover` has --rows rows; --writers threads insert and update its
-rows through shardgate, and --others threads query tenant `steady` (which never moves). The
-tenant is moved --moves times back and forth (DROP MOVED DATA between moves so it can come
-back). For every move: shardgate's own pause_ms (MOVE's result row), the longest time any
-writer statement of the tenant took during the move (what a client waited), and copy MB/s.
-Then p50/max of both over all moves, and the steady tenant's p99 latency during the moves
-beside its p99 with no move running.
+(transaction mode, pool size 40). Tenant `mover` has --rows rows;
+--writers clients insert and update its rows through shardgate, recording every write that
+was acknowledged, two readers check that they only ever see the tenant's own rows, and
+--others clients query tenant `steady` (which never moves). The tenant is moved --moves times
+back and forth (DROP MOVED DATA between moves so it can come back). For every move:
+shardgate's own pause_ms (MOVE's result row), the longest time any writer statement of the
+tenant took during the move (what a client waited), and copy MB/s. Then p50/max of both over
+all moves, and the steady tenant's p99 latency during the moves beside its p99 with no move
+running. At the end the tenant's rows on its last shard are checked against the writers'
+records (every acknowledged insert there exactly once, every acknowledged update there,
+nothing unacknowledged, the initial rows complete); the exit status is 1 when anything is
+wrong, so the numbers never stand for a move that lost data.
 
-    /usr/bin/python3 bench/move_bench.py [--rows 200000] [--moves 10] [--writers 8] [--json FILE]
+    /usr/bin/python3 bench/move_bench.py [--rows 200000] [--moves 10] [--writers 16] [--json FILE]
 
 Environment: SHARDGATE_BIN (default <repo>/build/proxy/shardgate).
 """
@@ -32,6 +37,7 @@ sys.path.insert(0, str(REPO / "tests" / "integration"))
 import pgshards  # noqa: E402
 from admin_helpers import admin_psql  # noqa: E402
 from proxyctl import ProxyLauncher, shardgate_bin  # noqa: E402
+from test_moves import Reader, Writer, write_problems  # noqa: E402
 
 LOGICAL = {"wal_level": "logical", "max_replication_slots": "20", "max_wal_senders": "20"}
 
@@ -75,7 +81,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=200000)
     ap.add_argument("--moves", type=int, default=10)
-    ap.add_argument("--writers", type=int, default=8)
+    ap.add_argument("--writers", type=int, default=16)
     ap.add_argument("--others", type=int, default=2)
     ap.add_argument("--budget", default="2s")
     ap.add_argument("--json")
@@ -86,9 +92,11 @@ def main() -> int:
         shards = {n: cluster.start_shard(n, server_settings=LOGICAL) for n in ("b1", "b2")}
         with shards["b1"].connect() as conn:
             conn.execute("CREATE SCHEMA tenant_mover")
-            conn.execute("CREATE TABLE tenant_mover.items (id bigserial PRIMARY KEY, body text)")
-            conn.execute("INSERT INTO tenant_mover.items (body) SELECT repeat('x', 100) "
-                         "FROM generate_series(1, %s)", (args.rows,))
+            conn.execute("CREATE TABLE tenant_mover.items (id bigserial PRIMARY KEY, "
+                         "body text NOT NULL, writer int, seq int)")
+            # The readers check every body starts with the tenant's name.
+            conn.execute("INSERT INTO tenant_mover.items (body) SELECT 'mover ' || "
+                         "repeat('x', 94) FROM generate_series(1, %s)", (args.rows,))
         pgshards.provision_tenant(shards["b2"], "steady", rows=100)
         launcher = ProxyLauncher(shards, shardgate_bin())
         config = launcher.config(tiers={"t": {"pool": "shared", "pool_size": 40,
@@ -97,12 +105,10 @@ def main() -> int:
             "mover": {"shard": "b1", "tier": "t", "schema": "tenant_mover"},
             "steady": {"shard": "b2", "tier": "t", "schema": "tenant_steady"}}})
         stop = threading.Event()
-        writers = [Load(proxy, "mover", "INSERT INTO items (body) VALUES ('w')", stop)
-                   for _ in range(args.writers // 2)]
-        writers += [Load(proxy, "mover", "UPDATE items SET body = 'u' WHERE id = "
-                     "(random() * 1000)::int + 1", stop) for _ in range(args.writers - len(writers))]
+        writers = [Writer(proxy, "mover", n, stop) for n in range(args.writers)]
+        readers = [Reader(proxy, "mover", stop) for _ in range(2)]
         others = [Load(proxy, "steady", "SELECT count(*) FROM items", stop) for _ in range(args.others)]
-        for t in writers + others:
+        for t in writers + readers + others:
             t.start()
         time.sleep(3)
         quiet_end = time.monotonic()
@@ -132,8 +138,10 @@ def main() -> int:
             log(f"move {n + 1}: pause {pause:.1f} ms, longest writer statement {wait:.1f} ms, "
                 f"copy {rate:.1f} MB/s, {ended - started:.1f} s in all")
         stop.set()
-        for t in writers + others:
+        for t in writers + readers + others:
             t.join(10)
+        problems = write_problems(shards[where], "mover", writers, args.rows)
+        foreign = [b for r in readers for b in r.foreign]
         report = {
             "moves": len(results),
             "pause_ms_p50": statistics.median(results) if results else None,
@@ -143,13 +151,18 @@ def main() -> int:
             "copy_mb_per_s_p50": statistics.median(mbps) if mbps else None,
             "steady_p99_ms_without_move": pct(baseline, 99) * 1000,
             "steady_p99_ms_during_moves": pct(during, 99) * 1000,
-            "writer_errors": sum(w.errors for w in writers),
+            "writer_errors": sum(len(w.errors) for w in writers),
+            "acknowledged_inserts": sum(len(w.acked_inserts) for w in writers),
+            "acknowledged_updates": sum(len(w.acked_updates) for w in writers),
+            "write_problems": problems,
+            "reads": sum(r.reads for r in readers),
+            "foreign_rows_read": foreign[:5],
         }
         print(json.dumps(report, indent=2))
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
         launcher.cleanup()
-        return 0
+        return 1 if problems or foreign else 0
     finally:
         cluster.cleanup()
 

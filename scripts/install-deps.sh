@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libpq-dev libabsl-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
-  libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libpg-query-dev libprotobuf-c-dev libssl-dev
+  libyaml-cpp-dev libjemalloc-dev libgtest-dev libgmock-dev libbenchmark-dev libpg-query-dev libprotobuf-c-dev libssl-dev
   postgresql-15 postgresql-client-15 pgbouncer python3 python3-psycopg python3-pytest python3-asyncpg
   clang clang-format libclang-rt-14-dev procps iproute2 prometheus python3-yaml
   python3-django python3-psycopg2 python3-sqlalchemy python3-alembic

@@ -274,6 +274,9 @@ awaitable<void> ClientSession::serve() {
     bool ok = co_await welcome();
     if (!ok) co_return;
     welcomed_ = true;
+    // The startup packet has been read for routing, the guard and settings_ (which keeps its
+    // own copy): an idle client should not carry its parameters for the rest of its life.
+    startup_ = {};
     note_activity();
   }
   co_await serve_loop();

@@ -32,6 +32,7 @@
 #include "proxy/runtime/cancel_registry.h"
 #include "proxy/runtime/log.h"
 #include "proxy/runtime/runtime.h"
+#include "proxy/session/boxed.h"
 #include "proxy/session/lazy_deque.h"
 #include "proxy/session/prepared_statements.h"
 #include "proxy/session/reset_rewrite.h"
@@ -279,7 +280,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                    protocol::Bytes& scratch);
   absl::flat_hash_set<std::string> reset_statements_;
   absl::flat_hash_set<std::string> reset_portals_;
-  std::optional<ResetRewrite> reset_reply_;
+  Boxed<ResetRewrite> reset_reply_;
 
   // --- the client's own search_path (session_search_path.cc) ---
   // SET search_path TO a list of only the tenant's schema, the shared schemas and the
@@ -599,11 +600,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // A session command met inside a checkout: end the checkout when idle and answer it here.
   bool stop_for_local_ = false;
   // Extended-protocol SET shardgate.tenant: applied once its checkout is over.
-  std::optional<routing::SessionCommand> pending_switch_;
+  Boxed<routing::SessionCommand> pending_switch_;
   // The unnamed statement is a session command (extended protocol).
-  std::optional<routing::SessionCommand> unnamed_command_;
+  Boxed<routing::SessionCommand> unnamed_command_;
   // The command a portal was bound to while no tenant was set.
-  std::optional<routing::SessionCommand> portal_command_;
+  Boxed<routing::SessionCommand> portal_command_;
 };
 
 template <typename Resume>

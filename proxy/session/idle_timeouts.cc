@@ -1,5 +1,6 @@
 #include "proxy/session/idle_timeouts.h"
 
+#include <dlfcn.h>
 #include <malloc.h>
 
 #include <algorithm>
@@ -12,8 +13,22 @@ namespace shardgate::proxy {
 namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-// Sessions parked in one sweep that make a malloc_trim worth its walk over the heap.
+// Sessions parked in one sweep that make giving memory back worth its walk over the heap.
 constexpr size_t kTrimAfterParked = 64;
+
+// Hands the pages of freed memory to the kernel: jemalloc's purge of every arena when the
+// proxy runs on jemalloc (looked up once), else glibc's malloc_trim (glibc returns only the
+// heap's top by itself).
+void release_free_memory() {
+  using Mallctl = int (*)(const char*, void*, size_t*, void*, size_t);
+  static const auto mallctl = reinterpret_cast<Mallctl>(dlsym(RTLD_DEFAULT, "mallctl"));
+  constexpr const char* kPurgeAllArenas = "arena.4096.purge";  // 4096: MALLCTL_ARENAS_ALL
+  if (mallctl) {
+    mallctl(kPurgeAllArenas, nullptr, nullptr, nullptr, 0);
+    return;
+  }
+  malloc_trim(0);
+}
 
 // A few looks per shortest limit, so a session ends within about a fifth of its limit late.
 milliseconds sweep_interval(const config::Config& c) {
@@ -36,9 +51,8 @@ awaitable<void> sweep_idle_clients(Worker& worker, RuntimeHolder& runtime) {
     bool timeouts =
         config.client_idle_timeout.count() != 0 || config.idle_transaction_timeout.count() != 0;
     auto now = Clock::now();
-    // What the sessions parked last time gave back lies between live objects: hand its
-    // pages to the kernel, or the process keeps them (glibc returns only the heap's top).
-    if (parked >= kTrimAfterParked) malloc_trim(0);
+    // What the sessions parked last time gave back: hand its pages to the kernel.
+    if (parked >= kTrimAfterParked) release_free_memory();
     parked = 0;
     for (ClientSession* s : worker.sessions) {
       if (timeouts) s->check_idle(now, config);
