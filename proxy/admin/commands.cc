@@ -73,7 +73,6 @@ const Entry kTable[] = {
     {AdminVerb::kPauseShard, pause_command},
     {AdminVerb::kResumeShard, pause_command},
     {AdminVerb::kShowMoves, SG_SYNC(show_moves(ctx))},
-    {AdminVerb::kCancelMove, cancel_move},
     {AdminVerb::kDropMovedData, SG_CONTROL(drop_moved_data)},
     {AdminVerb::kUndrainShard, undrain_shard},
     {AdminVerb::kReload, reload},
@@ -104,9 +103,8 @@ awaitable<AdminReply> run_admin_command(AdminContext& ctx, const AdminCommand& c
   using WithProgress =
       awaitable<AdminReply> (*)(AdminContext&, const AdminCommand&, const NoticeSink&);
   static constexpr std::pair<AdminVerb, WithProgress> kWithProgress[] = {
-      {AdminVerb::kMoveTenant, move_tenant},
-      {AdminVerb::kDrainShard, drain_shard},
-      {AdminVerb::kRebalancePlan, rebalance_plan},
+      {AdminVerb::kMoveTenant, move_tenant}, {AdminVerb::kCancelMove, cancel_move},
+      {AdminVerb::kDrainShard, drain_shard}, {AdminVerb::kRebalancePlan, rebalance_plan},
       {AdminVerb::kRebalance, rebalance},
   };
   for (const auto& [verb, handler] : kWithProgress) {

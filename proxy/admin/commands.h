@@ -110,7 +110,8 @@ awaitable<std::variant<moves::MoveRecord, AdminReply>> run_one_move(
 awaitable<AdminReply> move_tenant(AdminContext& ctx, const routing::AdminCommand& cmd,
                                   const NoticeSink& notice);
 AdminReply show_moves(const AdminContext& ctx);
-awaitable<AdminReply> cancel_move(AdminContext& ctx, const routing::AdminCommand& cmd);
+awaitable<AdminReply> cancel_move(AdminContext& ctx, const routing::AdminCommand& cmd,
+                                  const NoticeSink& notice);
 // The tenant-move manager with its hooks into this proxy; null without a directory file.
 std::unique_ptr<moves::MoveManager> make_move_manager(AdminContext& ctx);
 AdminReply drop_moved_data(AdminContext& ctx, const routing::AdminCommand& cmd);

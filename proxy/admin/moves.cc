@@ -111,7 +111,8 @@ AdminReply show_moves(const AdminContext& ctx) {
   return reply;
 }
 
-awaitable<AdminReply> cancel_move(AdminContext& ctx, const AdminCommand& cmd) {
+awaitable<AdminReply> cancel_move(AdminContext& ctx, const AdminCommand& cmd,
+                                  const NoticeSink& notice) {
   if (auto e = moves_unavailable(ctx)) co_return *e;
   if (auto f = ctx.moves->cancel(cmd.move_id)) co_return from_failure(*f);
   // Returns once the rollback has run: then nothing of the move is left on either shard.
@@ -126,6 +127,12 @@ awaitable<AdminReply> cancel_move(AdminContext& ctx, const AdminCommand& cmd) {
         "55000",
         "move " + std::to_string(cmd.move_id) + " could not be cleaned up: " + record->error,
         "CANCEL MOVE again once both shards are reachable.");
+  // Past the flip (the commit point) a move is finished, never undone.
+  if (record && record->phase == moves::MovePhase::kDone && notice)
+    co_await notice("move " + std::to_string(cmd.move_id) +
+                    " had already flipped the directory: it was completed, not rolled back; "
+                    "tenant \"" +
+                    record->tenant + "\" is on shard \"" + record->to + "\"");
   co_return AdminReply::done("CANCEL");
 }
 

@@ -52,6 +52,11 @@ struct Cutover {
                        ": rolled back, the tenant stays on shard \"" + run.source->name + "\"",
                    "Retry when the tenant is quieter, or give MOVE a larger PAUSE BUDGET.");
   }
+  // CANCEL MOVE stops the waits of the cutover as promptly as the budget does.
+  Step interrupted(const std::string& step) const {
+    if (auto f = run.cancelled()) return f;
+    return over_budget(step);
+  }
   int64_t remaining_ms() const {
     if (copy_mode) return kCopyLockTimeout.count();
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -60,8 +65,7 @@ struct Cutover {
 
   Step drain() {
     while (run.hooks->in_flight(run.record.tenant) > 0) {
-      if (auto f = run.cancelled()) return f;
-      if (auto f = over_budget("waiting for the tenant's transactions to finish")) return f;
+      if (auto f = interrupted("waiting for the tenant's transactions to finish")) return f;
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     return std::nullopt;
@@ -96,7 +100,7 @@ struct Cutover {
       auto seen = run.dst->scalar("SELECT v FROM " + run.qobject() + ".marker WHERE id = 1");
       if (!seen.ok()) return failure(seen.status());
       if (*seen == expected) return std::nullopt;
-      if (auto f = over_budget("waiting for the target to apply " +
+      if (auto f = interrupted("waiting for the target to apply " +
                                marked->at(0)[1].value_or("the source's last change")))
         return f;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -164,6 +168,7 @@ Step cutover(MoveRun& run) {
     c.timed("flip");
   }
   if (!result) {
+    run.failpoint("flipped");
     run.record.flipped = true;
     (void)run.journal->put(run.record);  // the directory is the commit point; this is a note
     // Best effort inside the fence; the cleanup step does it again if this fails.

@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.h"
@@ -76,6 +77,8 @@ struct MoveRun {
   // Journals the phase before its step runs.
   Step enter(MovePhase phase);
   Step cancelled() const;
+  // Test-only: holds the move at a named point (see move_runner.cc); no-op unless armed.
+  void failpoint(std::string_view point) const;
   void say(const std::string& text) const;
   std::string qschema() const;  // the tenant schema, quoted
   std::string qobject() const;  // sg_move_<id>, quoted

@@ -1,6 +1,10 @@
 // A move from start to end, and settling one that a crash, a failure or a cancel left
 // unfinished: the directory says whether it flipped; before the flip everything the move
 // created is dropped, after it the move is completed.
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
 #include "proxy/moves/move_run.h"
 #include "routing/tenant_context.h"
 
@@ -43,6 +47,7 @@ Step MoveRun::enter(MovePhase phase) {
   if (phase == MovePhase::kSchema) record.target_schema_ours = true;
   if (auto status = journal->put(record); !status.ok())
     return failure("58030", "could not write the move journal: " + std::string(status.message()));
+  failpoint(phase_name(phase));
   return std::nullopt;
 }
 
@@ -50,6 +55,27 @@ Step MoveRun::cancelled() const {
   if (cancel && cancel->load())
     return failure("57014", "move " + std::to_string(record.id) + " was cancelled");
   return std::nullopt;
+}
+
+// Test-only knob (docs/moves.md, "How it is tested"): SHARDGATE_MOVE_FAILPOINT="<point>=sleep:<ms>"
+// holds every move for <ms> at <point>, so a test can kill or cancel it in a phase too short
+// to hit by timing. Points: "planned" (before the pre-checks), a phase name (just after it is
+// journaled), "flipped" (after the directory flip, before the source schema is retired).
+// CANCEL MOVE ends the wait early.
+void MoveRun::failpoint(std::string_view point) const {
+  static const std::pair<std::string, int64_t> armed = []() -> std::pair<std::string, int64_t> {
+    const char* env = std::getenv("SHARDGATE_MOVE_FAILPOINT");
+    std::string_view spec = env ? env : "";
+    constexpr std::string_view kSleep = "=sleep:";
+    auto at = spec.find(kSleep);
+    if (at == std::string_view::npos) return {};
+    return {std::string(spec.substr(0, at)),
+            std::atoll(std::string(spec.substr(at + kSleep.size())).c_str())};
+  }();
+  if (armed.first.empty() || armed.first != point) return;
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(armed.second);
+  while (std::chrono::steady_clock::now() < until && !cancelled())
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
 void MoveRun::say(const std::string& text) const {
@@ -71,15 +97,41 @@ void finish(MoveRun& run, MovePhase phase, const std::string& error) {
   (void)run.journal->put(run.record);
 }
 
+constexpr std::string_view kIncomplete = "cleanup incomplete: ";
+
+// The error that ended the move, without what an earlier failed cleanup added to it.
+std::string first_cause(const std::string& error) {
+  std::string cause = error.substr(0, error.find(kIncomplete));
+  while (!cause.empty() && (cause.back() == ' ' || cause.back() == ';')) cause.pop_back();
+  return cause;
+}
+
+// A shard could not be reached (or refused) while cleaning up: the move stays `failed`, its
+// error saying what went wrong first and what is still to do, for CANCEL MOVE or the next
+// start to settle.
+void cleanup_failed(MoveRun& run, const absl::Status& status) {
+  std::string cause = first_cause(run.record.error);
+  run.record.error = (cause.empty() ? "" : cause + "; ") + std::string(kIncomplete) +
+                     std::string(status.message());
+  run.record.phase = MovePhase::kFailed;
+  (void)run.journal->put(run.record);
+  run.say(run.record.error);
+}
+
+// What MOVE or CANCEL MOVE answers for a move left `failed`.
+Step left_failed(const MoveRun& run, std::string sqlstate) {
+  std::string id = std::to_string(run.record.id);
+  return failure(std::move(sqlstate), "move " + id + " failed: " + run.record.error,
+                 "CANCEL MOVE " + id +
+                     " retries the cleanup once both shards are reachable; so does a restart.");
+}
+
 void roll_back(MoveRun& run, const std::string& why) {
   run.say("rolling back: " + why);
-  if (run.record.error.empty()) run.record.error = why;
+  run.record.error = first_cause(run.record.error.empty() ? why : run.record.error);
   auto status = drop_replication(run);
   if (status.ok() && run.record.target_schema_ours) status = drop_target_copy(run);
-  if (!status.ok()) {
-    finish(run, MovePhase::kFailed, why + "; cleanup incomplete: " + std::string(status.message()));
-    return;
-  }
+  if (!status.ok()) return cleanup_failed(run, status);
   finish(run, MovePhase::kRolledBack, why);
   run.say("rolled back: nothing of the move is left on either shard");
 }
@@ -97,10 +149,7 @@ void complete(MoveRun& run) {
     else
       status = retire_source_schema(run, *run.src);
   }
-  if (!status.ok()) {
-    finish(run, MovePhase::kFailed, "cleanup incomplete: " + std::string(status.message()));
-    return;
-  }
+  if (!status.ok()) return cleanup_failed(run, status);
   run.record.error.clear();
   finish(run, MovePhase::kDone, "");
   run.say("done: tenant \"" + run.record.tenant + "\" is on shard \"" + run.target->name +
@@ -128,6 +177,7 @@ Step replicate(MoveRun& run) {
 }
 
 Step run_steps(MoveRun& run) {
+  run.failpoint("planned");
   if (auto f = precheck(run)) return f;
   run.say("pre-checks passed (" + std::to_string(run.tables.size()) + " table(s))");
   if (auto f = run.cancelled()) return f;
@@ -152,11 +202,7 @@ Step run_move(MoveRun& run) {
   if (run.record.flipped) {
     complete(run);
     if (run.record.phase == MovePhase::kDone) return std::nullopt;
-    return failure("55000",
-                   "move " + std::to_string(run.record.id) +
-                       " flipped the directory but its cleanup failed: " + run.record.error,
-                   "CANCEL MOVE " + std::to_string(run.record.id) +
-                       " retries the cleanup; so does a restart.");
+    return left_failed(run, "55000");
   }
   if (!f) f = failure("XX000", "move ended without a flip");
   if (run.record.phase == MovePhase::kPlanned) {
@@ -166,6 +212,7 @@ Step run_move(MoveRun& run) {
     return f;
   }
   roll_back(run, f->message);
+  if (run.record.phase == MovePhase::kFailed) return left_failed(run, f->sqlstate);
   return f;
 }
 
@@ -182,7 +229,7 @@ Step settle_move(MoveRun& run) {
                        : run.record.error);
   }
   if (phase_final(run.record.phase)) return std::nullopt;
-  return failure("55000", run.record.error);
+  return left_failed(run, "55000");
 }
 
 }  // namespace shardgate::moves

@@ -53,8 +53,11 @@ Step restore_schema(MoveRun& run) {
   auto dump = run_program(
       {"pg_dump", "--schema-only", "--no-owner", "-n", quote_ident(run.record.schema), "-h", s.host,
        "-p", std::to_string(s.port), "-U", s.control_user(), "-d", s.dbname, "--no-password"},
-      {"PGPASSWORD=" + s.control_password(), "PGAPPNAME=shardgate move"});
-  if (!dump.ok()) return failure("55000", std::string(dump.status().message()));
+      {"PGPASSWORD=" + s.control_password(), "PGAPPNAME=shardgate move"}, run.cancel);
+  if (!dump.ok()) {
+    if (auto f = run.cancelled()) return f;
+    return failure("55000", std::string(dump.status().message()));
+  }
   auto pool = PgLink::open(*run.target, PgLink::Credential::kPool, run.config->connect_timeout);
   if (!pool.ok()) return failure(pool.status());
   // One implicit transaction: the schema is there whole or not at all.

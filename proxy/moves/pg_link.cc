@@ -8,9 +8,20 @@ namespace shardgate::moves {
 
 namespace {
 
-std::string trimmed(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
+// libpq's message on one line ("...refused\n\tIs the server running..." becomes "...refused;
+// Is the server running..."): it ends up in SHOW MOVES, the journal and the log.
+std::string one_line(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\n') {
+      out += s[i];
+      continue;
+    }
+    while (i + 1 < s.size() && (s[i + 1] == '\t' || s[i + 1] == ' ' || s[i + 1] == '\n')) ++i;
+    out += "; ";
+  }
+  while (!out.empty() && (out.back() == ' ' || out.back() == ';')) out.pop_back();
+  return out;
 }
 
 // The server's message and SQLSTATE of a failed result.
@@ -52,7 +63,7 @@ absl::StatusOr<PgLink> PgLink::open(const config::ShardConfig& shard, Credential
   values.push_back(nullptr);
   PGconn* conn = PQconnectdbParams(keys.data(), values.data(), 0);
   if (!conn || PQstatus(conn) != CONNECTION_OK) {
-    std::string why = conn ? trimmed(PQerrorMessage(conn)) : "out of memory";
+    std::string why = conn ? one_line(PQerrorMessage(conn)) : "out of memory";
     if (conn) PQfinish(conn);
     return absl::UnavailableError("cannot reach shard \"" + shard.name + "\": " + why);
   }
@@ -64,7 +75,7 @@ absl::StatusOr<PgLink> PgLink::open(const config::ShardConfig& shard, Credential
 absl::StatusOr<std::vector<Row>> PgLink::rows(const std::string& sql) {
   if (!PQsendQuery(conn_.get(), sql.c_str()))
     return absl::UnavailableError("shard \"" + shard_ +
-                                  "\": " + trimmed(PQerrorMessage(conn_.get())));
+                                  "\": " + one_line(PQerrorMessage(conn_.get())));
   std::string error;
   std::vector<Row> out;
   while (PGresult* r = PQgetResult(conn_.get())) {
@@ -84,7 +95,7 @@ absl::StatusOr<std::vector<Row>> PgLink::rows(const std::string& sql) {
     PQclear(r);
   }
   if (error.empty() && PQstatus(conn_.get()) != CONNECTION_OK)
-    error = "connection lost: " + trimmed(PQerrorMessage(conn_.get()));
+    error = "connection lost: " + one_line(PQerrorMessage(conn_.get()));
   if (!error.empty()) return absl::FailedPreconditionError("on shard \"" + shard_ + "\": " + error);
   return out;
 }

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,7 +15,8 @@ extern char** environ;
 namespace shardgate::moves {
 
 absl::StatusOr<std::string> run_program(const std::vector<std::string>& argv,
-                                        const std::vector<std::string>& env) {
+                                        const std::vector<std::string>& env,
+                                        const std::atomic<bool>* stop) {
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return absl::InternalError(std::strerror(errno));
   if (::pipe2(err, O_CLOEXEC) != 0) {
@@ -26,6 +28,10 @@ absl::StatusOr<std::string> run_program(const std::vector<std::string>& argv,
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  // Nothing else of the proxy's: an inherited listening or client socket would outlive a
+  // killed proxy in a pg_dump still waiting for a lock (the port stays taken, the admin client
+  // never sees the connection end).
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   std::vector<std::string> environment(env);
   for (char** e = environ; *e; ++e) environment.emplace_back(*e);
   std::vector<char*> args, envp;
@@ -47,9 +53,14 @@ absl::StatusOr<std::string> run_program(const std::vector<std::string>& argv,
   std::string stdout_text, stderr_text;
   pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
   int open_fds = 2;
+  bool killed = false;
   char buf[65536];
   while (open_fds > 0) {
-    if (::poll(fds, 2, -1) < 0) {
+    if (stop && stop->load() && !killed) {
+      ::kill(pid, SIGKILL);
+      killed = true;
+    }
+    if (::poll(fds, 2, 100) < 0) {
       if (errno == EINTR) continue;
       break;
     }
@@ -68,6 +79,7 @@ absl::StatusOr<std::string> run_program(const std::vector<std::string>& argv,
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  if (killed) return absl::CancelledError(argv[0] + " was stopped");
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     while (!stderr_text.empty() && stderr_text.back() == '\n') stderr_text.pop_back();
     return absl::FailedPreconditionError(argv[0] + " failed: " + stderr_text);

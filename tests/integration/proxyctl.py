@@ -167,7 +167,8 @@ class ProxyLauncher:
         return cfg
 
     def start(self, config: dict | None = None, directory: dict | None = None,
-              wait: bool = True) -> Proxy:
+              wait: bool = True, env: dict | None = None) -> Proxy:
+        """Starts shardgate; `env` is added to this process's environment for it."""
         if not self.binary.exists():
             raise FileNotFoundError(f"shardgate binary {self.binary} does not exist: build it "
                                     f"first or set SHARDGATE_BIN")
@@ -188,7 +189,8 @@ class ProxyLauncher:
         with open(log_path, "wb") as log:
             proc = subprocess.Popen([str(self.binary), "--config", str(config_path)],
                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
+                                    start_new_session=True,
+                                    env=dict(os.environ, **env) if env else None)
         proxy = Proxy(host=host, port=int(port), proc=proc, dir=workdir,
                       config_path=config_path, log_path=log_path)
         self.proxies.append(proxy)

@@ -54,7 +54,8 @@ def provision(shard: pgshards.Shard, tenant: str, rows: int, extra_sql: str = ""
     return schema
 
 
-def start_proxy(launcher: ProxyLauncher, tenants: dict[str, str], tier: str = "txn"):
+def start_proxy(launcher: ProxyLauncher, tenants: dict[str, str], tier: str = "txn",
+                env: dict | None = None):
     config = launcher.config(tiers={
         "txn": {"pool": "shared", "pool_size": 20, "pool_mode": "transaction",
                 "pause_timeout": "30s"},
@@ -62,7 +63,7 @@ def start_proxy(launcher: ProxyLauncher, tenants: dict[str, str], tier: str = "t
     })
     directory = {"tenants": {t: {"shard": s, "tier": tier, "schema": f"tenant_{t}"}
                              for t, s in tenants.items()}}
-    return launcher.start(config, directory)
+    return launcher.start(config, directory, env=env)
 
 
 def replication_leftovers(shard: pgshards.Shard) -> list:
@@ -262,9 +263,9 @@ def test_move_refusals(move_shards, move_launcher):
     assert "not in the shard directory" in move(proxy, "nobody", "m2").stderr
 
 
-def restart_after_kill(launcher: ProxyLauncher, killed):
+def restart_after_kill(launcher: ProxyLauncher, killed, expect: str = "rolled_back"):
     """Starts a proxy on the killed one's config and waits until its move journal's
-    recovery has finished every move it found."""
+    recovery has finished every move it found, with the phase `expect`."""
     restarted = launcher.start(json.loads(Path(killed.config_path).read_text()))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -272,7 +273,7 @@ def restart_after_kill(launcher: ProxyLauncher, killed):
         if phases and all(p in ("rolled_back", "done") for p in phases):
             break
         time.sleep(0.2)
-    assert phases == ["rolled_back"], admin_rows(restarted, "SHOW MOVES")
+    assert phases == [expect], admin_rows(restarted, "SHOW MOVES")
     return restarted
 
 
