@@ -111,7 +111,7 @@ absl::StatusOr<std::string> PgLink::scalar(const std::string& sql) {
 
 absl::Status PgLink::error(const std::string& what) const {
   return absl::FailedPreconditionError("on shard \"" + shard_ + "\": " + what + ": " +
-                                       trimmed(PQerrorMessage(conn_.get())));
+                                       one_line(PQerrorMessage(conn_.get())));
 }
 
 absl::StatusOr<int64_t> PgLink::finish_command() {
