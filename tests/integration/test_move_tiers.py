@@ -82,16 +82,22 @@ def test_role_tier_tenant_moves_with_its_role_and_grants(move_shards, move_launc
         cleanup(move_shards, tenant)
 
 
-def test_login_tenant_tier_tenant_moves_with_its_login_role(move_shards, move_launcher,
-                                                           monkeypatch):
-    m1, m2 = move_shards["m1"], move_shards["m2"]
-    tenant = "mvlogin"
-    monkeypatch.setenv(f"SG_PW_{tenant}", "pw-mvlogin-1")
+def start_login_tier(move_launcher, monkeypatch, tenant: str, password: str):
+    """A proxy whose tier `own` gives each tenant a dedicated pool logging in as its own role
+    with the password in SG_PW_<tenant>."""
+    monkeypatch.setenv(f"SG_PW_{tenant}", password)
     config = move_launcher.config(
         tiers={"own": {"pool": "dedicated", "pool_size": 2, "pool_mode": "transaction",
                        "login": "tenant", "login_password": "env:SG_PW_{tenant}"}},
         provisioning={"schema_sql": TEMPLATE})
-    proxy = move_launcher.start(config, {"tenants": {}})
+    return move_launcher.start(config, {"tenants": {}})
+
+
+def test_login_tenant_tier_tenant_moves_with_its_login_role(move_shards, move_launcher,
+                                                           monkeypatch):
+    m1, m2 = move_shards["m1"], move_shards["m2"]
+    tenant = "mvlogin"
+    proxy = start_login_tier(move_launcher, monkeypatch, tenant, "pw-mvlogin-1")
     try:
         admin_ok(proxy, f"CREATE TENANT {tenant} ON SHARD m1 TIER own")
         with proxy.connect(tenant=tenant) as conn:
@@ -121,12 +127,7 @@ def test_login_the_target_refuses_fails_the_move_before_the_flip(move_shards, mo
     the tenant serving from the source."""
     m1, m2 = move_shards["m1"], move_shards["m2"]
     tenant = "mvbadpw"
-    monkeypatch.setenv(f"SG_PW_{tenant}", "pw-right")
-    config = move_launcher.config(
-        tiers={"own": {"pool": "dedicated", "pool_size": 2, "pool_mode": "transaction",
-                       "login": "tenant", "login_password": "env:SG_PW_{tenant}"}},
-        provisioning={"schema_sql": TEMPLATE})
-    proxy = move_launcher.start(config, {"tenants": {}})
+    proxy = start_login_tier(move_launcher, monkeypatch, tenant, "pw-right")
     try:
         admin_ok(proxy, f"CREATE TENANT {tenant} ON SHARD m1 TIER own")
         m2.sql(f"CREATE ROLE tenant_{tenant} LOGIN PASSWORD 'pw-wrong'")
