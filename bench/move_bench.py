@@ -135,8 +135,12 @@ def main() -> int:
             waits.append(wait)
             mbps.append(rate)
             during += window(others, started, ended)
+            steps = next((line.split("paused ", 1)[1] for line in r.stderr.splitlines()
+                          if "cutover done: paused " in line), "?")
+            steps += " " + " ".join(line.split(": ", 2)[-1] for line in r.stderr.splitlines()
+                                    if "verify: source" in line)
             log(f"move {n + 1}: pause {pause:.1f} ms, longest writer statement {wait:.1f} ms, "
-                f"copy {rate:.1f} MB/s, {ended - started:.1f} s in all")
+                f"copy {rate:.1f} MB/s, {ended - started:.1f} s in all; pause: {steps}")
         stop.set()
         for t in writers + readers + others:
             t.join(10)

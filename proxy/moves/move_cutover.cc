@@ -87,24 +87,11 @@ struct Cutover {
     return std::nullopt;
   }
 
-  // Commits are applied in commit order: once the marker's new value is on the target, every
-  // tenant commit before the fence is there too.
+  // Once the marker's new value is on the target, every tenant commit before the fence is.
   Step wait_applied() {
-    auto marked = run.src->rows("UPDATE " + run.qobject() +
-                                ".marker SET v = v + 1 WHERE id = 1 RETURNING v, "
-                                "pg_current_wal_lsn()");
-    if (!marked.ok()) return failure(marked.status());
-    if (marked->empty()) return failure("55000", "the move's marker row is missing on the source");
-    std::string expected = marked->at(0)[0].value_or("");
-    for (;;) {
-      auto seen = run.dst->scalar("SELECT v FROM " + run.qobject() + ".marker WHERE id = 1");
-      if (!seen.ok()) return failure(seen.status());
-      if (*seen == expected) return std::nullopt;
-      if (auto f = interrupted("waiting for the target to apply " +
-                               marked->at(0)[1].value_or("the source's last change")))
-        return f;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    return await_marker(run, [this](const std::string& lsn) {
+      return interrupted("waiting for the target to apply " + lsn);
+    });
   }
 
   Step carry_sequences() {

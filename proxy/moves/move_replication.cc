@@ -3,6 +3,7 @@
 // cleanup that leaves no slot behind on success, failure and cancel alike.
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "proxy/moves/move_run.h"
@@ -94,6 +95,23 @@ Step wait_for_copy(MoveRun& run) {
           std::to_string(run.record.copy_seconds).substr(0, 5) + " s (" +
           std::to_string(mb_per_s).substr(0, 6) + " MB/s)");
   return std::nullopt;
+}
+
+Step await_marker(MoveRun& run, const std::function<Step(const std::string& lsn)>& check) {
+  auto marked = run.src->rows("UPDATE " + run.qobject() +
+                              ".marker SET v = v + 1 WHERE id = 1 RETURNING v, "
+                              "pg_current_wal_lsn()");
+  if (!marked.ok()) return failure(marked.status());
+  if (marked->empty()) return failure("55000", "the move's marker row is missing on the source");
+  std::string expected = marked->at(0)[0].value_or("");
+  std::string lsn = marked->at(0)[1].value_or("the source's last change");
+  for (;;) {
+    auto seen = run.dst->scalar("SELECT v FROM " + run.qobject() + ".marker WHERE id = 1");
+    if (!seen.ok()) return failure(seen.status());
+    if (*seen == expected) return std::nullopt;
+    if (auto f = check(lsn)) return f;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 Step catch_up(MoveRun& run) {

@@ -94,6 +94,11 @@ Step copy_schema(MoveRun& run);
 Step start_replication(MoveRun& run);
 Step wait_for_copy(MoveRun& run);
 Step catch_up(MoveRun& run);
+// Bumps the move's marker on the source and polls the target every 10 ms until it shows the
+// new value: logical replication applies commits in commit order, so every source commit
+// before the bump is applied then. `check` runs between polls with the bump's LSN and ends
+// the wait with its failure.
+Step await_marker(MoveRun& run, const std::function<Step(const std::string& lsn)>& check);
 // Drops subscription, slots, publication and marker schemas of the move on both shards.
 absl::Status drop_replication(MoveRun& run);
 // Rollback: the target's copy of the schema (and the role the move created).

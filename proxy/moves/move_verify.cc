@@ -1,5 +1,6 @@
 #include "proxy/moves/move_verify.h"
 
+#include <chrono>
 #include <future>
 
 #include "proxy/moves/move_run.h"
@@ -55,9 +56,22 @@ Step verify(MoveRun& run, PgLink& source) {
         {run.qualified(r[0].value_or("")), std::stoll(r[1].value_or("0")) <= kChecksumMaxBytes});
   std::string sql = verification_sql(tables);
   // Both shards at once: the pause lasts as long as the slower side, not the sum.
-  auto target_rows = std::async(std::launch::async, [&] { return run.dst->rows(sql); });
+  using Clock = std::chrono::steady_clock;
+  auto t0 = Clock::now();
+  Clock::time_point target_done;
+  auto target_rows = std::async(std::launch::async, [&] {
+    auto r = run.dst->rows(sql);
+    target_done = Clock::now();
+    return r;
+  });
   auto on_source = source.rows(sql);
+  auto source_done = Clock::now();
   auto on_target = target_rows.get();
+  auto ms = [&](Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t - t0).count();
+  };
+  run.say("verify: source " + std::to_string(ms(source_done)) + " ms, target " +
+          std::to_string(ms(target_done)) + " ms");
   if (!on_source.ok()) return failure(on_source.status());
   if (!on_target.ok()) return failure(on_target.status());
   int64_t rows = 0;

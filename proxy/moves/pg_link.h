@@ -62,10 +62,14 @@ class PgLink {
 };
 
 // Run on every connection a move opens, so rows render as the same text on both shards (the
-// verification's checksums compare row texts).
+// verification's checksums compare row texts); and a move's own commits (the cutover's
+// marker) are flushed at once even where the server commits asynchronously: logical
+// replication sends only flushed WAL, so an unflushed marker would wait for the WAL writer
+// (wal_writer_delay, 200 ms by default) while the tenant is paused.
 inline constexpr const char* kSessionSettings =
     "SET DateStyle = 'ISO, MDY'; SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres'; "
-    "SET extra_float_digits = 3; SET bytea_output = 'hex'; SET lc_monetary = 'C'";
+    "SET extra_float_digits = 3; SET bytea_output = 'hex'; SET lc_monetary = 'C'; "
+    "SET synchronous_commit = on";
 
 // libpq connection-string form of one value: 'value' with \ and ' escaped.
 std::string conninfo_value(const std::string& value);
