@@ -55,9 +55,10 @@ bool Proxy::bind() {
         *metrics, {runtime_, tenants_, workers_, admin_counts_, active_sessions_, moves_.get()});
     if (!metrics_) return false;
   }
-  if (!listen_clients()) return false;
+  // Logged before the port accepts anyone: whoever sees the port open finds the capacity (and
+  // any warning about max_client_conn) in the log already. listen() opens no descriptor.
   update_client_capacity(*rt, true);
-  return true;
+  return listen_clients();
 }
 
 // One acceptor per worker on the same address (SO_REUSEPORT: the kernel spreads connections),
