@@ -113,6 +113,7 @@ def main() -> int:
         time.sleep(3)
         quiet_end = time.monotonic()
         baseline = window(others, quiet_end - 3, quiet_end)
+        writer_baseline = window(writers, quiet_end - 3, quiet_end)
         results, waits, mbps, during = [], [], [], []
         where = "b1"
         for n in range(args.moves):
@@ -137,8 +138,11 @@ def main() -> int:
             during += window(others, started, ended)
             steps = next((line.split("paused ", 1)[1] for line in r.stderr.splitlines()
                           if "cutover done: paused " in line), "?")
-            steps += " " + " ".join(line.split(": ", 2)[-1] for line in r.stderr.splitlines()
-                                    if "verify: source" in line)
+            point = next((line.split("verification point: paused ", 1)[1].split(";")[0]
+                          for line in r.stderr.splitlines() if "verification point: paused " in line),
+                         "?")
+            steps += "; verification point: " + point + "; " + " ".join(
+                line.split(": ", 2)[-1] for line in r.stderr.splitlines() if "verify: source" in line)
             log(f"move {n + 1}: pause {pause:.1f} ms, longest writer statement {wait:.1f} ms, "
                 f"copy {rate:.1f} MB/s, {ended - started:.1f} s in all; pause: {steps}")
         stop.set()
@@ -152,6 +156,8 @@ def main() -> int:
             "pause_ms_max": max(results, default=None),
             "writer_wait_ms_p50": statistics.median(waits) if waits else None,
             "writer_wait_ms_max": max(waits, default=None),
+            # The same writers' slowest statement in 3 s with no move running: the load itself.
+            "writer_wait_ms_max_without_move": max(writer_baseline, default=0) * 1000,
             "copy_mb_per_s_p50": statistics.median(mbps) if mbps else None,
             "steady_p99_ms_without_move": pct(baseline, 99) * 1000,
             "steady_p99_ms_during_moves": pct(during, 99) * 1000,

@@ -318,6 +318,21 @@ PoolStats ServerPool::stats() const {
   return s;
 }
 
+void ServerPool::warm(int n) {
+  n = std::min(n, settings_.size);
+  while (total_ < n && Clock::now() >= down_until_) {
+    ++total_;
+    ++tenant_active_[""];
+    asio::co_spawn(executor_, open_spare(), asio::detached);
+  }
+}
+
+awaitable<void> ServerPool::open_spare() {
+  auto alive = alive_;
+  Lease lease = co_await open("");
+  if (*alive && lease.conn) release(std::move(lease.conn), "");
+}
+
 awaitable<void> ServerPool::maintain() {
   auto alive = alive_;
   for (;;) {
@@ -343,9 +358,8 @@ awaitable<void> ServerPool::maintain() {
     if (total_ < settings_.min_size && total_ < settings_.size && now >= down_until_) {
       ++total_;
       ++tenant_active_[""];
-      Lease lease = co_await open("");
+      co_await open_spare();
       if (!*alive) co_return;
-      if (lease.conn) release(std::move(lease.conn), "");
     }
     dispatch();
   }

@@ -90,6 +90,10 @@ class ServerPool {
   // Counts a request that queued on a pipeline.
   void count_pipelined() { ++counters_.pipelined; }
 
+  // Opens connections in the background until the pool holds `n` (at most its size), so many
+  // clients arriving at once (a moved tenant's, resumed on its new shard) find them open.
+  void warm(int n);
+
   // New settings or target after a reload; connections to an old target are retired.
   void update(PoolSettings settings, ConnectTarget target);
   // Closes idle connections (shutdown) and stops maintenance.
@@ -129,6 +133,7 @@ class ServerPool {
   void dispatch();
   awaitable<Lease> open(const std::string& tenant);
   awaitable<void> maintain();
+  awaitable<void> open_spare();  // one connection into the idle list (its slot is taken)
   void forget(const std::string& tenant);
   // Hands `conn` to the first client queued on it; false when nobody is.
   bool pass_down(std::unique_ptr<ServerConnection>& conn);

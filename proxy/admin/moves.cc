@@ -8,6 +8,7 @@
 
 #include "proxy/admin/directory_store.h"
 #include "proxy/moves/move_manager.h"
+#include "proxy/runtime/log.h"
 #include "proxy/session/worker_pools.h"
 #include "proxy/tenants/provisioning.h"
 
@@ -146,14 +147,16 @@ namespace {
 
 // Parameters by value: they live in the coroutine's frame, whatever happens to the caller.
 awaitable<void> open_and_report(Worker& worker, PoolSpec spec, std::string tenant, int weight,
-                                pool::Millis timeout,
+                                pool::Millis timeout, int warm,
                                 std::shared_ptr<std::promise<pool::ServerResult>> done) {
-  done->set_value(co_await open_one(worker, spec, tenant, weight, timeout));
+  done->set_value(co_await open_pool(worker, spec, tenant, weight, timeout, warm));
 }
 
 // Opens the tenant's pool on `shard` on the worker that will own it, with one live
-// connection, so its first transactions after the flip find a connection and a pool login
-// the target refuses fails the move before the flip. Blocks the move's thread, bounded: a
+// connection, so a pool login the target refuses fails the move before the flip; then, in the
+// background, one connection per client the tenant has (up to the pool's size): every client
+// waiting at the cutover runs at once on resume, and opening them all then would add their
+// logins to the pause. Blocks the move's thread, bounded: a
 // worker that stopped (shutdown) never runs the open.
 absl::Status open_tenant_pool(AdminContext& ctx, const std::string& tenant,
                               const std::string& shard) {
@@ -171,8 +174,10 @@ absl::Status open_tenant_pool(AdminContext& ctx, const std::string& tenant,
   auto done = std::make_shared<std::promise<pool::ServerResult>>();
   auto result = done->get_future();
   pool::Millis timeout = route.tier->pool_timeout;
+  auto state = ctx.tenants.find(tenant);
+  int clients = state ? state->clients.load() : 0;
   asio::co_spawn(worker.io,
-                 open_and_report(worker, spec, tenant, route.tier->weight, timeout, done),
+                 open_and_report(worker, spec, tenant, route.tier->weight, timeout, clients, done),
                  asio::detached);
   auto bound = spec.settings.connect_timeout + timeout + std::chrono::seconds(5);
   if (result.wait_for(bound) != std::future_status::ready)
@@ -234,6 +239,11 @@ std::unique_ptr<moves::MoveManager> make_move_manager(AdminContext& ctx) {
   };
   hooks.open_pool = [&ctx](const std::string& tenant, const std::string& shard) {
     return open_tenant_pool(ctx, tenant, shard);
+  };
+  hooks.log = [](const std::string& tenant, const std::string& text) {
+    LogContext context;
+    context.tenant = tenant;
+    log_event(spdlog::level::info, text, &context);
   };
   hooks.write_file = write_file_atomically;
   return std::make_unique<moves::MoveManager>(file + ".moves", std::move(hooks));

@@ -46,8 +46,8 @@ Step check_tables(MoveRun& run) {
       "SELECT c.relname, c.relpersistence, c.relreplident, "
       "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary), "
       "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident) "
-      "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = " +
-      quote_literal(run.record.schema) + " AND c.relkind IN ('r', 'p') ORDER BY 1");
+      "FROM " +
+      run.tables_from() + " ORDER BY 1");
   if (!rows.ok()) return failure(rows.status());
   run.tables.clear();
   for (const auto& r : *rows) {

@@ -56,10 +56,7 @@ Step copy_tables(MoveRun& run, PgLink& fence) {
     return failure(status);
   // Partitioned parents hold no rows of their own (and cannot be COPY'd): their partitions are
   // tables of the schema too.
-  auto tables = fence.rows(
-      "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
-      "c.relkind = 'r' AND n.nspname = " +
-      routing::quote_literal(run.record.schema) + " ORDER BY 1");
+  auto tables = fence.rows("SELECT c.relname FROM " + run.tables_from(true) + " ORDER BY 1");
   if (!tables.ok()) return failure(tables.status());
   Step result;
   for (const auto& row : *tables) {

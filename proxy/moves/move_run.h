@@ -42,6 +42,9 @@ struct MoveHooks {
   // Opens the tenant's pool on `shard` with a live connection logged in as its clients'
   // will be; the error says why the shard refused it.
   std::function<absl::Status(const std::string& tenant, const std::string& shard)> open_pool;
+  // The proxy's log, for every progress line of a move (the admin client that ran MOVE gets
+  // them as NOTICEs; REBALANCE's and a restart's moves have nobody else to tell).
+  std::function<void(const std::string& tenant, const std::string& text)> log;
   WriteFile write_file;
 };
 
@@ -83,6 +86,10 @@ struct MoveRun {
   std::string qschema() const;  // the tenant schema, quoted
   std::string qobject() const;  // sg_move_<id>, quoted
   std::string qualified(const std::string& table) const;
+  // The one listing of the tenant's tables: "pg_class c JOIN pg_namespace n ... WHERE" the
+  // schema's tables, to follow FROM. Partitioned parents too, unless `leaves_only` (they hold
+  // no rows of their own: COPY copies their partitions).
+  std::string tables_from(bool leaves_only = false) const;
 };
 
 // --- steps, by file ---
@@ -108,10 +115,14 @@ absl::Status drop_target_copy(MoveRun& run);
 absl::Status retire_source_schema(MoveRun& run, PgLink& link);
 // move_cutover.cc: pause, fence, data (replicated or copied), sequences, verify, flip.
 Step cutover(MoveRun& run);
+// ONLINE: a short pause in which both shards take a snapshot at the same point, then the
+// verification of those snapshots while the tenant works.
+Step verify_online(MoveRun& run);
 // move_copy.cc: COPY mode's data, streamed from the fence transaction's connection.
 Step copy_tables(MoveRun& run, PgLink& fence);
-// move_verify.cc: row counts and checksums of every table, `source` being the fence.
-Step verify(MoveRun& run, PgLink& source);
+// move_verify.cc: row counts and checksums of every table, read on both shards at once
+// (`source` lists the tables: the fence, or a snapshot).
+Step verify(MoveRun& run, PgLink& source, PgLink& target);
 // move_runner.cc: the whole move, and settling a move a crash or failure left unfinished.
 Step run_move(MoveRun& run);  // the first failure, or none when done
 Step settle_move(MoveRun& run);

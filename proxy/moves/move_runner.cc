@@ -60,7 +60,8 @@ Step MoveRun::cancelled() const {
 // Test-only knob (docs/moves.md, "How it is tested"): SHARDGATE_MOVE_FAILPOINT="<point>=sleep:<ms>"
 // holds every move for <ms> at <point>, so a test can kill or cancel it in a phase too short
 // to hit by timing. Points: "planned" (before the pre-checks), a phase name (just after it is
-// journaled), "flipped" (after the directory flip, before the source schema is retired).
+// journaled), "verified" (an ONLINE move's verification done, before its cutover), "flipped"
+// (after the directory flip, before the source schema is retired).
 // CANCEL MOVE ends the wait early.
 void MoveRun::failpoint(std::string_view point) const {
   static const std::pair<std::string, int64_t> armed = []() -> std::pair<std::string, int64_t> {
@@ -79,13 +80,20 @@ void MoveRun::failpoint(std::string_view point) const {
 }
 
 void MoveRun::say(const std::string& text) const {
-  if (notice) notice("move " + std::to_string(record.id) + ": " + text);
+  std::string line = "move " + std::to_string(record.id) + ": " + text;
+  if (hooks && hooks->log) hooks->log(record.tenant, line);
+  if (notice) notice(line);
 }
 
 std::string MoveRun::qschema() const { return routing::quote_ident(record.schema); }
 std::string MoveRun::qobject() const { return routing::quote_ident(record.object_name()); }
 std::string MoveRun::qualified(const std::string& table) const {
   return qschema() + "." + routing::quote_ident(table);
+}
+std::string MoveRun::tables_from(bool leaves_only) const {
+  return std::string("pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ") +
+         (leaves_only ? "c.relkind = 'r'" : "c.relkind IN ('r', 'p')") +
+         " AND n.nspname = " + routing::quote_literal(record.schema);
 }
 
 namespace {
@@ -190,8 +198,13 @@ Step run_steps(MoveRun& run) {
   if (auto f = open_target_pool(run)) return f;
   // COPY mode copies inside the cutover's pause and stays in phase copy; a crash there settles
   // by the directory like any phase (rolled back before the flip, completed after it).
-  if (!run.record.copy_mode())
+  if (!run.record.copy_mode()) {
+    // Still phase catchup: nothing durable changes until the flip.
+    if (auto f = verify_online(run)) return f;
+    run.failpoint("verified");
+    if (auto f = catch_up(run)) return f;  // what the tenant wrote during the comparison
     if (auto f = run.enter(MovePhase::kCutover)) return f;
+  }
   return cutover(run);
 }
 

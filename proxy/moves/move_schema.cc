@@ -125,10 +125,8 @@ Step copy_schema(MoveRun& run) {
   // The marker tells the cutover replication has caught up; COPY mode has no replication.
   if (!run.record.copy_mode())
     if (auto f = create_markers(run)) return f;
-  auto bytes = run.src->scalar(
-      "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace "
-      "n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = " +
-      quote_literal(run.record.schema));
+  auto bytes = run.src->scalar("SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM " +
+                               run.tables_from(true));
   if (bytes.ok() && !bytes->empty()) run.record.bytes = std::stoll(*bytes);
   run.say("schema created on " + run.target->name);
   return std::nullopt;

@@ -42,29 +42,31 @@ std::string verification_mismatch(const std::string& source, const std::string& 
          " on the target)";
 }
 
-Step verify(MoveRun& run, PgLink& source) {
+Step verify(MoveRun& run, PgLink& source, PgLink& target) {
   auto sizes = source.rows(
       "SELECT c.relname, (SELECT coalesce(sum(pg_relation_size(relid)), 0) FROM "
-      "pg_partition_tree(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-      "WHERE n.nspname = " +
-      routing::quote_literal(run.record.schema) + " AND c.relkind IN ('r', 'p') ORDER BY 1");
+      "pg_partition_tree(c.oid)) FROM " +
+      run.tables_from() + " ORDER BY 1");
   if (!sizes.ok()) return failure(sizes.status());
   if (sizes->empty()) return std::nullopt;
   std::vector<VerifiedTable> tables;
   for (const auto& r : *sizes)
     tables.push_back(
-        {run.qualified(r[0].value_or("")), std::stoll(r[1].value_or("0")) <= kChecksumMaxBytes});
+        {run.qualified(r[0].value_or("")),
+         std::stoll(r[1].value_or("0")) <= checksum_max_bytes(run.record.copy_mode())});
   std::string sql = verification_sql(tables);
   // Both shards at once: the pause lasts as long as the slower side, not the sum.
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();
   Clock::time_point target_done;
+  // CANCEL MOVE stops a long comparison (an ONLINE move's runs while the tenant works).
+  auto keep_going = [&run] { return !run.cancelled(); };
   auto target_rows = std::async(std::launch::async, [&] {
-    auto r = run.dst->rows(sql);
+    auto r = target.rows(sql, keep_going);
     target_done = Clock::now();
     return r;
   });
-  auto on_source = source.rows(sql);
+  auto on_source = source.rows(sql, keep_going);
   auto source_done = Clock::now();
   auto on_target = target_rows.get();
   auto ms = [&](Clock::time_point t) {
@@ -72,6 +74,7 @@ Step verify(MoveRun& run, PgLink& source) {
   };
   run.say("verify: source " + std::to_string(ms(source_done)) + " ms, target " +
           std::to_string(ms(target_done)) + " ms");
+  if (auto f = run.cancelled()) return f;
   if (!on_source.ok()) return failure(on_source.status());
   if (!on_target.ok()) return failure(on_target.status());
   int64_t rows = 0;

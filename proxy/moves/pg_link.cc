@@ -72,10 +72,12 @@ absl::StatusOr<PgLink> PgLink::open(const config::ShardConfig& shard, Credential
   return link;
 }
 
-absl::StatusOr<std::vector<Row>> PgLink::rows(const std::string& sql) {
+absl::StatusOr<std::vector<Row>> PgLink::rows(const std::string& sql,
+                                              const std::function<bool()>& keep_going) {
   if (!PQsendQuery(conn_.get(), sql.c_str()))
     return absl::UnavailableError("shard \"" + shard_ +
                                   "\": " + one_line(PQerrorMessage(conn_.get())));
+  if (keep_going) await_result(keep_going);
   std::string error;
   std::vector<Row> out;
   while (PGresult* r = PQgetResult(conn_.get())) {

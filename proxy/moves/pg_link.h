@@ -28,8 +28,10 @@ class PgLink {
   // Runs `sql` (several statements allowed); the error carries the server's message and
   // SQLSTATE.
   absl::Status exec(const std::string& sql);
-  // The rows of the last statement of `sql`.
-  absl::StatusOr<std::vector<Row>> rows(const std::string& sql);
+  // The rows of the last statement of `sql`. With `keep_going`, asked every 100 ms while the
+  // server works: false sends a cancel request (the result is then the server's error).
+  absl::StatusOr<std::vector<Row>> rows(const std::string& sql,
+                                        const std::function<bool()>& keep_going = {});
   // The first column of the first row ("" when there is none or it is NULL).
   absl::StatusOr<std::string> scalar(const std::string& sql);
   // Streams the rows of `copy_out` (a COPY ... TO STDOUT run here) into `copy_in` (a COPY ...

@@ -17,13 +17,14 @@ pool::ServerPool& worker_pool(Worker& worker, const PoolSpec& spec) {
   return *it->second;
 }
 
-awaitable<pool::ServerResult> open_one(Worker& worker, const PoolSpec& spec,
-                                       const std::string& tenant, int weight,
-                                       pool::Millis timeout) {
+awaitable<pool::ServerResult> open_pool(Worker& worker, const PoolSpec& spec,
+                                        const std::string& tenant, int weight, pool::Millis timeout,
+                                        int warm) {
   pool::ServerPool& pool = worker_pool(worker, spec);
   auto lease = co_await pool.acquire(tenant, weight, timeout);
   if (!lease.conn) co_return lease.error;
   pool.release(std::move(lease.conn), tenant);
+  pool.warm(warm);
   co_return pool::ServerResult{};
 }
 

@@ -16,8 +16,10 @@ namespace shardgate::proxy {
 pool::ServerPool& worker_pool(Worker& worker, const PoolSpec& spec);
 
 // Makes sure the pool holds a live connection for `tenant`: checks one out (opening it when
-// none is idle) and returns it to the pool. Run on the worker's thread.
-awaitable<pool::ServerResult> open_one(Worker& worker, const PoolSpec& spec,
-                                       const std::string& tenant, int weight, pool::Millis timeout);
+// none is idle) and returns it to the pool; then opens more in the background until the pool
+// holds `warm` (a moved tenant's clients, all resumed at once). Run on the worker's thread.
+awaitable<pool::ServerResult> open_pool(Worker& worker, const PoolSpec& spec,
+                                        const std::string& tenant, int weight, pool::Millis timeout,
+                                        int warm);
 
 }  // namespace shardgate::proxy

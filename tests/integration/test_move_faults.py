@@ -218,6 +218,8 @@ def test_cancel_in_phase_leaves_nothing_and_the_tenant_on_the_source(move_shards
     tenant = f"mfc{phase[:3]}"
     provision(m1, tenant, ROWS)
     env = failpoint(phase) if phase in ("planned", "catchup") else None
+    if phase == "cutover":  # 3 s after phase cutover is journaled, before its pause
+        env = {"SHARDGATE_MOVE_FAILPOINT": "cutover=sleep:3000"}
     proxy = start_proxy(move_launcher, {tenant: "m1"}, env=env)
     with contextlib.ExitStack() as held:
         if phase == "schema":
@@ -225,13 +227,15 @@ def test_cancel_in_phase_leaves_nothing_and_the_tenant_on_the_source(move_shards
         if phase == "copy":
             set_sync_workers(m2, 0)
             held.callback(set_sync_workers, m2, 2)
+        mover = Mover(proxy, tenant)
+        mover.start()
+        move_id = wait_for_phase(proxy, phase)["id"]
         if phase == "cutover":
             # An open transaction of the tenant keeps the cutover waiting for it to finish.
             holder = held.enter_context(proxy.connect(tenant=tenant, autocommit=False))
             holder.execute("SELECT count(*) FROM items")
-        mover = Mover(proxy, tenant)
-        mover.start()
-        move_id = wait_for_phase(proxy, phase)["id"]
+            wait_until(lambda: "cutover: paused, waiting for 1 transaction" in proxy.log(),
+                       "the cutover to wait for the open transaction")
         if phase == "schema":
             wait_until(lambda: pg_dump_waiting(m1), "pg_dump to wait for the lock")
         if phase == "copy":

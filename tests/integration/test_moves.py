@@ -218,6 +218,12 @@ def test_online_move_under_writers_keeps_every_acknowledged_write(move_shards, m
         t.join(30)
     assert result.returncode == 0, result.stderr
     assert "NOTICE:  move" in result.stderr
+    # Verified before the cutover, at a point of its own; the cutover's pause holds no count.
+    lines = result.stderr.splitlines()
+    point = next(i for i, line in enumerate(lines) if "verification point: paused" in line)
+    compared = next(i for i, line in enumerate(lines) if "verify: source" in line)
+    cutover = next(line for line in lines if "cutover done: paused" in line)
+    assert point < compared < lines.index(cutover) and "verify" not in cutover, result.stderr
     header, row = result.stdout.strip().splitlines()[:2]
     assert header.split("|")[:4] == ["move", "tenant", "from", "to"]
     move_id = row.split("|")[0]
@@ -334,14 +340,22 @@ def test_kill_during_cutover_then_restart_rolls_back_and_unfences(move_shards, m
     m1, m2 = move_shards["m1"], move_shards["m2"]
     tenant = "mvq"
     provision(m1, tenant, 500)
-    proxy = start_proxy(move_launcher, {tenant: "m1"})
-    # An open transaction of the tenant holds the cutover at its drain step.
-    holder = proxy.connect(tenant=tenant, autocommit=False)
-    holder.execute("SELECT count(*) FROM items")
+    # The move waits 3 s once it has journaled phase cutover (a test-only failpoint, before
+    # the pause): time to open a transaction of the tenant, which then holds the cutover at
+    # its drain step (an earlier one would hold the verification point's).
+    proxy = start_proxy(move_launcher, {tenant: "m1"},
+                        env={"SHARDGATE_MOVE_FAILPOINT": "cutover=sleep:3000"})
     mover = threading.Thread(target=lambda: move(proxy, tenant, "m2", "PAUSE BUDGET 60s"),
                              daemon=True)
     mover.start()
     wait_for_phase(proxy, "cutover")
+    holder = proxy.connect(tenant=tenant, autocommit=False)
+    holder.execute("SELECT count(*) FROM items")
+    deadline = time.monotonic() + 30
+    while ("cutover: paused, waiting for 1 transaction" not in proxy.log_path.read_text()
+           and time.monotonic() < deadline):
+        time.sleep(0.1)
+    assert "cutover: paused, waiting for 1 transaction" in proxy.log_path.read_text()
     proxy.kill()
     mover.join(30)
     holder.close()

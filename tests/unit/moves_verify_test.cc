@@ -32,7 +32,10 @@ TEST(MoveVerify, MismatchSaysCountsOrChecksum) {
   EXPECT_EQ(verified_rows(""), 0);
 }
 
-TEST(MoveVerify, ChecksumLimitIs16MB) { EXPECT_EQ(kChecksumMaxBytes, 16 * 1024 * 1024); }
+TEST(MoveVerify, ChecksumLimitIsSmallOnlyInsideThePause) {
+  EXPECT_EQ(checksum_max_bytes(true), 16 * 1024 * 1024);   // COPY: hashed while paused
+  EXPECT_EQ(checksum_max_bytes(false), int64_t{1} << 30);  // ONLINE: hashed while working
+}
 
 TEST(PgLinkConninfo, SubscriptionCarriesTheShardsTls) {
   config::ShardConfig shard;
