@@ -157,6 +157,47 @@ def test_target_stopped_mid_copy_leaves_no_slot_and_settles_once_it_is_back(
     assert_answers(proxy, tenant, ROWS)
 
 
+def test_source_stopped_mid_copy_fails_cleanly_and_settles_once_it_is_back(move_shards,
+                                                                            move_launcher):
+    """The source going away mid-copy: the move fails naming it, the target keeps no
+    subscription (it is detached from its unreachable slot), and once the source is back
+    CANCEL MOVE drops the slot that would otherwise hold its WAL, and the target's copy."""
+    m1, m2 = move_shards["m1"], move_shards["m2"]
+    tenant = "mfsrc"
+    provision(m1, tenant, ROWS)
+    proxy = start_proxy(move_launcher, {tenant: "m1"})
+    set_sync_workers(m2, 0)
+    try:
+        mover = Mover(proxy, tenant)
+        mover.start()
+        move_id = wait_for_phase(proxy, "copy")["id"]
+        wait_until(lambda: m1.scalar("SELECT count(*) FROM pg_replication_slots WHERE "
+                                     "slot_name = %s AND active", (f"sg_move_{move_id}",)),
+                   "the move's slot to be in use")
+        m1.stop()
+        result = mover.finish()
+        assert result.returncode != 0
+        assert 'source shard "m1"' in result.stderr, result.stderr
+        assert 'cleanup incomplete: cannot reach shard "m1"' in result.stderr, result.stderr
+        assert f"CANCEL MOVE {move_id} retries the cleanup" in result.stderr, result.stderr
+        [row] = admin_rows(proxy, "SHOW MOVES")
+        assert row["phase"] == "failed", row
+        # Nothing of the move's replication is left on the reachable side.
+        assert replication_leftovers(m2) == []
+        assert directory_shard(proxy, tenant) == "m1"
+    finally:
+        if not m1.running:
+            m1.start()
+        set_sync_workers(m2, 2)
+    # The source is back, and so is the slot the move made there (it holds WAL until dropped).
+    assert replication_leftovers(m1) != []
+    done = admin_psql(proxy, f"CANCEL MOVE {move_id}")
+    assert done.returncode == 0, done.stderr
+    assert [m["phase"] for m in admin_rows(proxy, "SHOW MOVES")] == ["rolled_back"]
+    assert_rolled_back(proxy, m1, m2, tenant)
+    assert_answers(proxy, tenant, ROWS)
+
+
 # --- kill -9 of shardgate in each phase, then a restart ----------------------------------------
 # phase held -> what the restart must do (docs/moves.md's journal table).
 KILL_CASES = {
