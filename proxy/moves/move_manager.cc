@@ -62,6 +62,9 @@ std::shared_ptr<MoveManager::Job> MoveManager::add_job(std::unique_ptr<MoveRun> 
 }
 
 void MoveManager::finished(Job& job, const Step& result) {
+  // A finished move keeps its record (SHOW MOVES), not its connections to the shards.
+  job.run->src.reset();
+  job.run->dst.reset();
   std::lock_guard lock(mu_);
   {
     std::lock_guard jl(job.mu);

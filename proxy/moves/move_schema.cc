@@ -50,10 +50,15 @@ std::string without_meta_commands(const std::string& dump) {
 
 Step restore_schema(MoveRun& run) {
   const config::ShardConfig& s = *run.source;
+  // TLS as every other connection of the move (libpq's default would be sslmode=prefer, which
+  // checks no certificate).
+  std::vector<std::string> env = libpq_tls_env(s);
+  env.push_back("PGPASSWORD=" + s.control_password());
+  env.push_back("PGAPPNAME=shardgate move");
   auto dump = run_program(
       {"pg_dump", "--schema-only", "--no-owner", "-n", quote_ident(run.record.schema), "-h", s.host,
        "-p", std::to_string(s.port), "-U", s.control_user(), "-d", s.dbname, "--no-password"},
-      {"PGPASSWORD=" + s.control_password(), "PGAPPNAME=shardgate move"}, run.cancel);
+      env, run.cancel);
   if (!dump.ok()) {
     if (auto f = run.cancelled()) return f;
     return failure("55000", std::string(dump.status().message()));

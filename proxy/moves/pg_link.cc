@@ -3,6 +3,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <cctype>
 
 namespace shardgate::moves {
 
@@ -49,15 +50,10 @@ absl::StatusOr<PgLink> PgLink::open(const config::ShardConfig& shard, Credential
   std::vector<const char*> values = {shard.host.c_str(), port.c_str(),     shard.dbname.c_str(),
                                      user.c_str(),       password.c_str(), timeout.c_str(),
                                      "shardgate move"};
-  // TLS as the pools connect (config::ShardConfig's libpq-named options).
-  const std::pair<const char*, const std::string*> tls[] = {{"sslmode", &shard.sslmode},
-                                                            {"sslrootcert", &shard.sslrootcert},
-                                                            {"sslcert", &shard.sslcert},
-                                                            {"sslkey", &shard.sslkey}};
+  auto tls = libpq_tls(shard);
   for (const auto& [key, value] : tls) {
-    if (value->empty()) continue;
-    keys.push_back(key);
-    values.push_back(value->c_str());
+    keys.push_back(key.c_str());
+    values.push_back(value.c_str());
   }
   keys.push_back(nullptr);
   values.push_back(nullptr);
@@ -219,6 +215,31 @@ absl::StatusOr<int64_t> PgLink::copy_into(PgLink& into, const std::string& copy_
 
 bool PgLink::alive() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
 
+std::vector<std::pair<std::string, std::string>> libpq_tls(const config::ShardConfig& shard,
+                                                           bool client_cert) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::pair<const char*, const std::string*> all[] = {{"sslmode", &shard.sslmode},
+                                                            {"sslrootcert", &shard.sslrootcert},
+                                                            {"sslcert", &shard.sslcert},
+                                                            {"sslkey", &shard.sslkey}};
+  for (const auto& [key, value] : all) {
+    bool is_client_cert = std::string_view(key) == "sslcert" || std::string_view(key) == "sslkey";
+    if (value->empty() || (is_client_cert && !client_cert)) continue;
+    out.emplace_back(key, *value);
+  }
+  return out;
+}
+
+std::vector<std::string> libpq_tls_env(const config::ShardConfig& shard) {
+  std::vector<std::string> env;
+  for (const auto& [key, value] : libpq_tls(shard)) {
+    std::string name = "PG";
+    for (char c : key) name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    env.push_back(name + "=" + value);
+  }
+  return env;
+}
+
 std::string conninfo_value(const std::string& value) {
   std::string out = "'";
   for (char c : value) {
@@ -234,8 +255,8 @@ std::string control_conninfo(const config::ShardConfig& shard) {
                     " user=" + conninfo_value(shard.control_user()) +
                     " password=" + conninfo_value(shard.control_password()) +
                     " application_name='shardgate move'";
-  if (!shard.sslmode.empty()) out += " sslmode=" + conninfo_value(shard.sslmode);
-  if (!shard.sslrootcert.empty()) out += " sslrootcert=" + conninfo_value(shard.sslrootcert);
+  for (const auto& [key, value] : libpq_tls(shard, false))
+    out += " " + key + "=" + conninfo_value(value);
   return out;
 }
 

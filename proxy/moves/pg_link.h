@@ -73,6 +73,16 @@ inline constexpr const char* kSessionSettings =
     "SET extra_float_digits = 3; SET bytea_output = 'hex'; SET lc_monetary = 'C'; "
     "SET synchronous_commit = on";
 
+// The shard's TLS settings as libpq keywords (sslmode, sslrootcert, sslcert, sslkey), only
+// those set: the one list every connection of a move follows, as the pools do. `client_cert`
+// false leaves out sslcert and sslkey (a subscription's connection is made by the target's
+// server, which cannot be handed shardgate's private key).
+std::vector<std::pair<std::string, std::string>> libpq_tls(const config::ShardConfig& shard,
+                                                           bool client_cert = true);
+// The same settings as the environment libpq reads ("PGSSLMODE=verify-full", ...), for
+// pg_dump.
+std::vector<std::string> libpq_tls_env(const config::ShardConfig& shard);
+
 // libpq connection-string form of one value: 'value' with \ and ' escaped.
 std::string conninfo_value(const std::string& value);
 

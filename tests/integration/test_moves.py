@@ -74,6 +74,12 @@ def replication_leftovers(shard: pgshards.Shard) -> list:
         "SELECT 'schema ' || nspname FROM pg_namespace WHERE nspname LIKE 'sg_move_%'")
 
 
+def move_links(shard: pgshards.Shard) -> list:
+    """Connections a move opened to `shard` (they say application_name 'shardgate move')."""
+    return shard.sql("SELECT pid, state, query FROM pg_stat_activity "
+                     "WHERE application_name = 'shardgate move'")
+
+
 def schemas(shard: pgshards.Shard, tenant: str) -> list[str]:
     return [r[0] for r in shard.sql(
         "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s ORDER BY 1",
@@ -244,6 +250,11 @@ def test_online_move_under_writers_keeps_every_acknowledged_write(move_shards, m
     assert errors == [], errors[:5]
     moves = admin_rows(proxy, "SHOW MOVES")
     assert [m["phase"] for m in moves] == ["done"]
+    # A finished move keeps no connection to either shard.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (move_links(m1) or move_links(m2)):
+        time.sleep(0.1)
+    assert move_links(m1) == [] and move_links(m2) == []
 
 
 def test_table_without_replica_identity_is_refused_before_anything_exists(move_shards, move_launcher):

@@ -51,8 +51,26 @@ TEST(PgLinkConninfo, SubscriptionCarriesTheShardsTls) {
   EXPECT_NE(info.find("password='it\\'s'"), std::string::npos) << info;
   EXPECT_NE(info.find(" sslmode='verify-full'"), std::string::npos) << info;
   EXPECT_NE(info.find(" sslrootcert='/etc/ca.pem'"), std::string::npos) << info;
+  shard.sslcert = "/etc/me.crt";
+  shard.sslkey = "/etc/me.key";
+  // The target's server makes this connection: shardgate's private key stays out of it.
+  EXPECT_EQ(control_conninfo(shard).find("sslkey"), std::string::npos);
+  EXPECT_EQ(control_conninfo(shard).find("sslcert"), std::string::npos);
   shard.sslrootcert.clear();
   EXPECT_EQ(control_conninfo(shard).find("sslrootcert"), std::string::npos);
+}
+
+TEST(MoveConninfo, PgDumpGetsTheShardsTlsSettingsAsLibpqEnvironment) {
+  config::ShardConfig shard;
+  shard.sslmode = "verify-full";
+  shard.sslrootcert = "/etc/ca.pem";
+  shard.sslcert = "/etc/me.crt";
+  shard.sslkey = "/etc/me.key";
+  EXPECT_EQ(libpq_tls_env(shard),
+            (std::vector<std::string>{"PGSSLMODE=verify-full", "PGSSLROOTCERT=/etc/ca.pem",
+                                      "PGSSLCERT=/etc/me.crt", "PGSSLKEY=/etc/me.key"}));
+  // The default, disable, is passed too: without it pg_dump would use libpq's prefer.
+  EXPECT_EQ(libpq_tls_env(config::ShardConfig{}), (std::vector<std::string>{"PGSSLMODE=disable"}));
 }
 
 }  // namespace
