@@ -61,7 +61,8 @@ Step MoveRun::cancelled() const {
 // holds every move for <ms> at <point>, so a test can kill or cancel it in a phase too short
 // to hit by timing. Points: "planned" (before the pre-checks), a phase name (just after it is
 // journaled), "verified" (an ONLINE move's verification done, before its cutover), "flipped"
-// (after the directory flip, before the source schema is retired).
+// (after the directory flip, before the source schema is retired), "rolling_back" (a rollback
+// half done: replication dropped, the target's copy not yet).
 // CANCEL MOVE ends the wait early.
 void MoveRun::failpoint(std::string_view point) const {
   static const std::pair<std::string, int64_t> armed = []() -> std::pair<std::string, int64_t> {
@@ -138,6 +139,7 @@ void roll_back(MoveRun& run, const std::string& why) {
   run.say("rolling back: " + why);
   run.record.error = first_cause(run.record.error.empty() ? why : run.record.error);
   auto status = drop_replication(run);
+  run.failpoint("rolling_back");
   if (status.ok() && run.record.target_schema_ours) status = drop_target_copy(run);
   if (!status.ok()) return cleanup_failed(run, status);
   finish(run, MovePhase::kRolledBack, why);

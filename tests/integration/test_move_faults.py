@@ -248,6 +248,28 @@ def test_kill_in_phase_then_restart_settles_per_the_journal_table(move_shards, m
     assert_answers(restarted, tenant, rows)
 
 
+def test_kill_in_the_middle_of_a_rollback_then_restart_finishes_it(move_shards, move_launcher):
+    """A move that fails (a pause budget no cutover can meet) is rolling back when shardgate is
+    killed: replication already dropped, the target's copy of the schema not yet (failpoint).
+    The restart finishes the rollback."""
+    m1, m2 = move_shards["m1"], move_shards["m2"]
+    tenant = "mfkrb"
+    provision(m1, tenant, ROWS)
+    proxy = start_proxy(move_launcher, {tenant: "m1"}, env=failpoint("rolling_back"))
+    mover = Mover(proxy, tenant, extra="PAUSE BUDGET 1ms")
+    mover.start()
+    wait_until(lambda: "rolling back: " in proxy.log(), "the move to fail and roll back")
+    wait_until(lambda: replication_leftovers(m1) == [] and replication_leftovers(m2) == [],
+               "the rollback to drop the replication")
+    assert schemas(m2, tenant) == [f"tenant_{tenant}"]  # half done: the target's copy is there
+    assert "over its pause budget" in proxy.log()
+    proxy.kill()
+    mover.finish()
+    restarted = restart_after_kill(move_launcher, proxy, expect="rolled_back")
+    assert_rolled_back(restarted, m1, m2, tenant)
+    assert_answers(restarted, tenant, ROWS)
+
+
 # --- CANCEL MOVE in each phase -----------------------------------------------------------------
 CANCEL_PHASES = ["planned", "schema", "copy", "catchup", "cutover"]
 
