@@ -156,8 +156,8 @@ awaitable<void> open_and_report(Worker& worker, PoolSpec spec, std::string tenan
 // connection, so a pool login the target refuses fails the move before the flip; then, in the
 // background, one connection per client the tenant has (up to the pool's size): every client
 // waiting at the cutover runs at once on resume, and opening them all then would add their
-// logins to the pause. Blocks the move's thread, bounded: a
-// worker that stopped (shutdown) never runs the open.
+// logins to the pause. Blocks the move's thread, bounded: a worker that stopped (shutdown)
+// never runs the open.
 absl::Status open_tenant_pool(AdminContext& ctx, const std::string& tenant,
                               const std::string& shard) {
   auto rt = ctx.runtime.get();

@@ -26,8 +26,10 @@ using Clock = std::chrono::steady_clock;
 // How long COPY mode's fence waits for locks held outside the proxy (there is no budget).
 constexpr auto kCopyLockTimeout = std::chrono::milliseconds(60000);
 
+// Byte order, not the database's collation: the two shards' lists must compare equal.
 std::string table_names_sql(const MoveRun& run) {
-  return "SELECT coalesce(string_agg(c.relname, ', ' ORDER BY c.relname), '') FROM " +
+  return "SELECT coalesce(string_agg(c.relname, ', ' ORDER BY c.relname COLLATE \"C\"), '') "
+         "FROM " +
          run.tables_from();
 }
 
@@ -91,9 +93,9 @@ struct Cutover {
     return std::nullopt;
   }
 
-  // Nothing that bypassed the proxy can commit on the source's tables from here on.
-  // The fence, and in the same round trip the names of the source's tables as they are under
-  // it (same_tables).
+  // The fence: nothing that bypassed the proxy can commit on the source's tables from here on.
+  // In the same round trip, the names of the source's tables as they are under it
+  // (same_tables).
   Step lock_source() {
     // An autovacuum of a tenant table holds a lock the fence waits for; PostgreSQL cancels it
     // for a waiter at the waiter's deadlock check, one deadlock_timeout (1 s by default) into

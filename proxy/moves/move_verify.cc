@@ -55,7 +55,8 @@ Step verify(MoveRun& run, PgLink& source, PgLink& target) {
         {run.qualified(r[0].value_or("")),
          std::stoll(r[1].value_or("0")) <= checksum_max_bytes(run.record.copy_mode())});
   std::string sql = verification_sql(tables);
-  // Both shards at once: the pause lasts as long as the slower side, not the sum.
+  // Both shards at once: the comparison (inside COPY mode's pause) lasts as long as the slower
+  // side, not the sum.
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();
   Clock::time_point target_done;
