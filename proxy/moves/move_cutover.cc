@@ -207,10 +207,21 @@ Step open_link(MoveRun& run, const config::ShardConfig& shard, std::optional<PgL
   return std::nullopt;
 }
 
-Step pause_tenant(MoveRun& run) {
-  if (run.hooks->pause(run.record.tenant)) return std::nullopt;
-  return failure("55000", "tenant \"" + run.record.tenant + "\" is paused by an operator",
-                 "RESUME TENANT it first, then MOVE again.");
+// What either pause needs before it starts (the fence connection, the target's table names),
+// then the pause itself: `c` is the paused state on success.
+Step begin_pause(MoveRun& run, const char* name, std::optional<Cutover>& c) {
+  if (auto f = run.connect()) return f;
+  std::optional<PgLink> fence;
+  if (auto f = open_link(run, *run.source, fence)) return f;
+  auto target_tables = run.dst->scalar(table_names_sql(run));
+  if (!target_tables.ok()) return failure(target_tables.status());
+  if (!run.hooks->pause(run.record.tenant))
+    return failure("55000", "tenant \"" + run.record.tenant + "\" is paused by an operator",
+                   "RESUME TENANT it first, then MOVE again.");
+  c.emplace(run, name);
+  c->fence = std::move(fence);
+  c->target_tables = std::move(*target_tables);
+  return std::nullopt;
 }
 
 double elapsed_ms(Clock::time_point since) {
@@ -220,17 +231,12 @@ double elapsed_ms(Clock::time_point since) {
 }  // namespace
 
 Step verify_online(MoveRun& run) {
-  if (auto f = run.connect()) return f;
-  std::optional<PgLink> fence, source_view, target_view;
-  if (auto f = open_link(run, *run.source, fence)) return f;
+  std::optional<PgLink> source_view, target_view;
   if (auto f = open_link(run, *run.source, source_view)) return f;
   if (auto f = open_link(run, *run.target, target_view)) return f;
-  auto target_tables = run.dst->scalar(table_names_sql(run));
-  if (!target_tables.ok()) return failure(target_tables.status());
-  if (auto f = pause_tenant(run)) return f;
-  Cutover c(run, "verification point");
-  c.fence = std::move(fence);
-  c.target_tables = *target_tables;
+  std::optional<Cutover> pause;
+  if (auto f = begin_pause(run, "verification point", pause)) return f;
+  Cutover& c = *pause;
   Step result = c.snapshot_point(*source_view, *target_view);
   c.fence.reset();  // rolls the fence back: the tenant's writes go on from here
   run.hooks->resume(run.record.tenant);
@@ -244,16 +250,10 @@ Step verify_online(MoveRun& run) {
 }
 
 Step cutover(MoveRun& run) {
-  if (auto f = run.connect()) return f;
-  std::optional<PgLink> fence;
-  if (auto f = open_link(run, *run.source, fence)) return f;
   const std::string& tenant = run.record.tenant;
-  auto target_tables = run.dst->scalar(table_names_sql(run));
-  if (!target_tables.ok()) return failure(target_tables.status());
-  if (auto f = pause_tenant(run)) return f;
-  Cutover c(run, "cutover");
-  c.fence = std::move(fence);
-  c.target_tables = *target_tables;
+  std::optional<Cutover> pause;
+  if (auto f = begin_pause(run, "cutover", pause)) return f;
+  Cutover& c = *pause;
   Step result = c.before_flip();
   if (!result) {
     if (auto status = run.hooks->flip(tenant, run.target->name); !status.ok())

@@ -104,6 +104,19 @@ def assert_answers(proxy, tenant: str, rows: int) -> None:
     assert tenant_rows(proxy, tenant) == rows + 1
 
 
+def move_held_in_copy(proxy, source: pgshards.Shard, tenant: str):
+    """Starts MOVE TENANT (to m2, whose zero table-sync workers keep it in phase copy) and
+    returns (the Mover, the move id) once the subscription streams from the source's slot: the
+    WAL that slot would hold is real."""
+    mover = Mover(proxy, tenant)
+    mover.start()
+    move_id = wait_for_phase(proxy, "copy")["id"]
+    wait_until(lambda: source.scalar("SELECT count(*) FROM pg_replication_slots WHERE "
+                                     "slot_name = %s AND active", (f"sg_move_{move_id}",)),
+                   "the move's slot to be in use")
+    return mover, move_id
+
+
 # --- the target shard stopped in the middle of the copy ----------------------------------------
 @pytest.mark.parametrize("settle", ["cancel", "restart"])
 def test_target_stopped_mid_copy_leaves_no_slot_and_settles_once_it_is_back(
@@ -114,13 +127,7 @@ def test_target_stopped_mid_copy_leaves_no_slot_and_settles_once_it_is_back(
     proxy = start_proxy(move_launcher, {tenant: "m1"})
     set_sync_workers(m2, 0)
     try:
-        mover = Mover(proxy, tenant)
-        mover.start()
-        move_id = wait_for_phase(proxy, "copy")["id"]
-        # The subscription is streaming from the source's slot: the WAL it would hold is real.
-        wait_until(lambda: m1.scalar("SELECT count(*) FROM pg_replication_slots WHERE "
-                                     "slot_name = %s AND active", (f"sg_move_{move_id}",)),
-                   "the move's slot to be in use")
+        mover, move_id = move_held_in_copy(proxy, m1, tenant)
         m2.stop()
         result = mover.finish()
         # MOVE says what happened, what is left to do, and how.
@@ -168,12 +175,7 @@ def test_source_stopped_mid_copy_fails_cleanly_and_settles_once_it_is_back(move_
     proxy = start_proxy(move_launcher, {tenant: "m1"})
     set_sync_workers(m2, 0)
     try:
-        mover = Mover(proxy, tenant)
-        mover.start()
-        move_id = wait_for_phase(proxy, "copy")["id"]
-        wait_until(lambda: m1.scalar("SELECT count(*) FROM pg_replication_slots WHERE "
-                                     "slot_name = %s AND active", (f"sg_move_{move_id}",)),
-                   "the move's slot to be in use")
+        mover, move_id = move_held_in_copy(proxy, m1, tenant)
         m1.stop()
         result = mover.finish()
         assert result.returncode != 0

@@ -6,9 +6,9 @@ target pool is warmed for the tenant's clients before the cutover."""
 from __future__ import annotations
 
 import threading
-import time
 
 from admin_helpers import admin_rows
+from test_move_faults import wait_until
 from test_moves import (  # noqa: F401  (move_shards, move_launcher are fixtures)
     assert_rolled_back, directory_shard, move, move_launcher, move_shards, provision,
     start_proxy)
@@ -54,10 +54,7 @@ def test_table_created_on_the_source_after_verification_fails_the_cutover(move_s
     mover = threading.Thread(target=lambda: outcome.update(r=move(proxy, tenant, "m2")),
                              daemon=True)
     mover.start()
-    deadline = time.monotonic() + 30
-    while "verify: source" not in proxy.log_path.read_text() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert "verify: source" in proxy.log_path.read_text()
+    wait_until(lambda: "verify: source" in proxy.log(), "the verification to finish")
     with m1.connect() as conn:
         conn.execute(f"CREATE TABLE tenant_{tenant}.late (id int PRIMARY KEY)")
         conn.execute(f"INSERT INTO tenant_{tenant}.late VALUES (1), (2)")
@@ -100,14 +97,10 @@ def test_target_pool_holds_a_connection_per_client_before_the_cutover(move_shard
         mover = threading.Thread(target=lambda: outcome.update(r=move(proxy, tenant, "m2")),
                                  daemon=True)
         mover.start()
-        deadline = time.monotonic() + 30
-        while "verify: source" not in proxy.log_path.read_text() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        opened = 0
-        while time.monotonic() < deadline and opened < 6:
-            opened = pool_connections(m2) - before
-            time.sleep(0.1)
-        assert opened >= 6, f"{opened} pool connections on the target before the cutover"
+        wait_until(lambda: "verify: source" in proxy.log(), "the verification to finish")
+        # Held after the verification, before the cutover.
+        wait_until(lambda: pool_connections(m2) - before >= 6,
+                   "six pool connections on the target before the cutover", timeout=10)
         mover.join(60)
         assert outcome["r"].returncode == 0, outcome["r"].stderr
         for conn in clients:  # each follows the tenant to the target
