@@ -14,7 +14,6 @@ import contextlib
 import threading
 import time
 
-import psycopg
 import pytest
 
 import pgshards

@@ -507,6 +507,31 @@ def test_admin_tcp_listener_takes_the_tls_block(start_proxy, launcher, pki):
     assert "TLS is required" in message, message
 
 
+def test_admin_tcp_listener_checks_client_certificates_against_ca_file(start_proxy, launcher,
+                                                                        pki):
+    """tls.ca_file applies to the admin TCP listener as to clients: an admin over TLS must
+    show a certificate from that CA."""
+    import pgshards
+    admin_port = pgshards.free_port()
+    config = launcher.config(tls=tls_block(pki, ca_file=pki.path("ca.crt")),
+                             admin={"listen": f"127.0.0.1:{admin_port}", "password": "admin-pw"})
+    proxy = start_proxy(config)
+    base = dict(host="localhost", hostaddr="127.0.0.1", port=admin_port, user="admin",
+                password="admin-pw", dbname="admin", connect_timeout=10,
+                sslmode="verify-full", sslrootcert=pki.path("ca.crt"))
+    with psycopg.connect(psycopg.conninfo.make_conninfo(
+            **base, sslcert=pki.path("client.crt"), sslkey=pki.path("client.key")),
+            autocommit=True) as conn:
+        assert conn.pgconn.ssl_in_use
+        assert conn.execute("SHOW VERSION").fetchone()
+    message = connect_error(psycopg.conninfo.make_conninfo(**base))
+    assert "certificate required" in message, message
+    message = connect_error(psycopg.conninfo.make_conninfo(
+        **base, sslcert=pki.path("stranger.crt"), sslkey=pki.path("stranger.key")))
+    assert "unknown ca" in message, message
+    assert proxy.proc.poll() is None
+
+
 # --- memory ---------------------------------------------------------------------------------------
 def test_slow_tls_client_holds_bounded_memory(start_proxy, launcher, pki):
     """A TLS client that stops reading while 100 MB stream to it: shardgate's peak RSS grows
