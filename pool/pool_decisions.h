@@ -2,8 +2,10 @@
 // (tests/unit/pool_decisions_test.cc). ServerPool asks these; it only does the I/O.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string_view>
 
 namespace shardgate::pool::decide {
@@ -21,6 +23,19 @@ auto idle_pick(Range& idle, std::string_view tenant, TenantOf tenant_of) -> decl
     if (tenant_of(*it) == tenant) return it;
   }
   return std::prev(idle.end());
+}
+
+// Connections of a pool that one tenant may not take while another tenant has used the pool
+// within the last second: a tenant flooding a shared pool leaves them to the others, whose
+// requests then find one free instead of waiting for the flood's next release. About a tenth
+// of the pool; none for pools under 4.
+inline int headroom(int size) { return size >= 4 ? std::max(1, size / 10) : 0; }
+
+// May a tenant holding `active` connections take one more? Never past its cap
+// (max_server_connections_per_tenant); not into the headroom while others are about.
+inline bool may_take(int active, std::optional<int> cap, int size, bool others_recent) {
+  if (cap && active >= *cap) return false;
+  return !(others_recent && active >= size - headroom(size));
 }
 
 // After a checkout: keep the connection for the next client, or close it (it predates a

@@ -25,9 +25,25 @@ ServerPool::~ServerPool() {
 }
 
 bool ServerPool::under_cap(std::string_view tenant) const {
-  if (!settings_.per_tenant_cap) return true;
+  bool others = other_tenant_recent(tenant);
+  if (!settings_.per_tenant_cap && !others) return true;
   auto it = tenant_active_.find(std::string(tenant));
-  return it == tenant_active_.end() || it->second < *settings_.per_tenant_cap;
+  int active = it == tenant_active_.end() ? 0 : it->second;
+  return decide::may_take(active, settings_.per_tenant_cap, settings_.size, others);
+}
+
+void ServerPool::note_tenant(std::string_view tenant, Clock::time_point now) {
+  if (tenant.empty()) return;  // the pool's own opens (min_pool_size, warm)
+  if (latest_.tenant != tenant) {
+    previous_ = std::move(latest_);
+    latest_.tenant.assign(tenant);
+  }
+  latest_.at = now;
+}
+
+bool ServerPool::other_tenant_recent(std::string_view tenant) const {
+  const SeenTenant& other = latest_.tenant != tenant ? latest_ : previous_;
+  return !other.tenant.empty() && Clock::now() - other.at < kOthersWindow;
 }
 
 std::unique_ptr<ServerConnection> ServerPool::take_idle(std::string_view tenant) {
@@ -115,6 +131,7 @@ awaitable<Lease> ServerPool::open(const std::string& tenant) {
 awaitable<Lease> ServerPool::acquire(const std::string& tenant, int weight, Millis timeout) {
   auto alive = alive_;
   auto start = Clock::now();
+  note_tenant(tenant, start);
   if (waiters_.empty() && under_cap(tenant)) {
     if (auto conn = take_idle(tenant)) {
       ++tenant_active_[tenant];

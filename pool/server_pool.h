@@ -122,7 +122,17 @@ class ServerPool {
     bool reused = false;  // `granted` came from the idle list
   };
 
+  // Whether `tenant` may take another connection now (decide::may_take).
   bool under_cap(std::string_view tenant) const;
+  // The two tenants that asked last (latest_ and, before it, another one), so "has another
+  // tenant used the pool lately" costs no walk over every tenant.
+  struct SeenTenant {
+    std::string tenant;
+    std::chrono::steady_clock::time_point at{};
+  };
+  static constexpr std::chrono::seconds kOthersWindow{1};
+  void note_tenant(std::string_view tenant, std::chrono::steady_clock::time_point now);
+  bool other_tenant_recent(std::string_view tenant) const;
   std::unique_ptr<ServerConnection> take_idle(std::string_view tenant);
   // A connection idle at a maintenance tick is watched from then on: a close or any message
   // from the server (a FATAL before it closes) drops it at once instead of at its next
@@ -156,6 +166,8 @@ class ServerPool {
   Millis backoff_{0};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::unique_ptr<asio::steady_timer> maintenance_;
+  SeenTenant latest_;
+  SeenTenant previous_;
 };
 
 }  // namespace shardgate::pool

@@ -90,5 +90,26 @@ TEST(PoolDecisions, PipelinePickRespectsDepthBudgetAndState) {
   EXPECT_EQ(pipeline_pick(one, "acme", 1, view), one.end());
 }
 
+TEST(PoolDecisions, HeadroomIsATenthOfThePoolAndNoneForTinyPools) {
+  EXPECT_EQ(headroom(20), 2);
+  EXPECT_EQ(headroom(8), 1);
+  EXPECT_EQ(headroom(4), 1);
+  EXPECT_EQ(headroom(3), 0);
+  EXPECT_EQ(headroom(100), 10);
+}
+
+TEST(PoolDecisions, ATenantLeavesTheHeadroomToOthersOnlyWhileTheyAreAbout) {
+  // Alone in the pool: every connection.
+  EXPECT_TRUE(may_take(19, std::nullopt, 20, false));
+  // Another tenant used the pool within the last second: not the last two of 20.
+  EXPECT_TRUE(may_take(17, std::nullopt, 20, true));
+  EXPECT_FALSE(may_take(18, std::nullopt, 20, true));
+  // The cap still applies, with or without others.
+  EXPECT_FALSE(may_take(6, 6, 20, false));
+  EXPECT_TRUE(may_take(5, 6, 20, true));
+  // Tiny pools keep nothing back.
+  EXPECT_TRUE(may_take(2, std::nullopt, 3, true));
+}
+
 }  // namespace
 }  // namespace shardgate::pool::decide
