@@ -40,7 +40,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 TARGETS = ("direct", "pgbouncer", "shardgate", "sg-pipe", "sg-base")
-# The shardgate targets: the tier defaults, the same with pipeline_depth (--pipeline-depth), and
+# The shardgate targets: the tier defaults, the same with another pipeline_depth (--pipeline-depth), and
 # the tier defaults with another binary (--baseline-bin: before/after a change, same run).
 SHARDGATES = ("shardgate", "sg-pipe", "sg-base")
 # pgbench -M modes, and "connect": simple with -C, a new connection (and with --tls a new TLS
@@ -286,7 +286,7 @@ pidfile = {d / "pgbouncer.pid"}
 
 def start_shardgate(work: Path, shard: pgshards.Shard, binary: Path, pool: int,
                     workers: int | None, client_auth: str, tenant_by: str,
-                    guard: str = "on", pipeline_depth: int = 1,
+                    guard: str = "on", pipeline_depth: int | None = None,
                     name: str = "shardgate",
                     cert: compare_tls.Certificate | None = None,
                     pool_mode: str = "transaction") -> Target:
@@ -296,7 +296,7 @@ def start_shardgate(work: Path, shard: pgshards.Shard, binary: Path, pool: int,
     (d / "directory.yaml").write_text(
         f"tenants:\n  {TENANT}: {{ shard: s1, tier: default, schema: {SCHEMA} }}\n")
     workers_line = f"workers: {workers}\n" if workers else ""
-    depth_key = f", pipeline_depth: {pipeline_depth}" if pipeline_depth != 1 else ""
+    depth_key = f", pipeline_depth: {pipeline_depth}" if pipeline_depth is not None else ""
     if guard == "off":
         workers_line += "guard: { enabled: false }\n"
     config = f"""\
@@ -641,9 +641,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--json", metavar="FILE", help="write configuration, every run and the summary")
     p.add_argument("--bin", help="shardgate binary (default $SHARDGATE_BIN or build/proxy/shardgate)")
     p.add_argument("--keep", action="store_true", help="keep the work folder (configs, logs)")
-    p.add_argument("--pipeline-depth", type=int, default=16,
-                   help="the sg-pipe target's tier pipeline_depth (default 16; the shardgate "
-                        "target keeps the default, 1 = no pipelining)")
+    p.add_argument("--pipeline-depth", type=int, default=1,
+                   help="the sg-pipe target's tier pipeline_depth (default 1 = no pipelining; "
+                        "the shardgate target keeps the tier default, 16)")
     p.add_argument("--scripts", default="plain",
                    help="comma list of statement shapes: plain (pgbench -S), orm (quoted, "
                         "table-qualified columns, LIMIT 21), qualified (tenant_acme.table); "

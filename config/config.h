@@ -87,8 +87,9 @@ struct TierConfig {
   Isolation isolation = Isolation::kSchema;
   int weight = 1;
   // Transaction mode: requests of one tenant that may be in flight on one server connection
-  // at once while the pool is exhausted (1 = one at a time, no pipelining).
-  int pipeline_depth = 1;
+  // at once while the pool is exhausted (1 = one at a time, no pipelining; when it applies:
+  // pool_decisions.h).
+  int pipeline_depth = 16;
   SessionState session_state = SessionState::kRefuse;
   std::optional<int> max_server_connections_per_tenant;
   std::optional<int> max_client_connections;

@@ -60,6 +60,33 @@ inline bool may_pipeline(bool any_pipelines, bool idle_available, int total, int
   return any_pipelines && !idle_available && total >= size && !others_waiting;
 }
 
+// Pipelining is on by default (tier pipeline_depth 16). A tenant that ran a long statement
+// lately (one that took `kLongStatement` or more from reaching the server to its
+// ReadyForQuery) does not pipeline for `kLongStatementHold`: its requests wait for a free
+// connection, where a short one is not stuck behind a report. Shorter slow statements are
+// left to the slow-statement watch, which stops new requests queueing behind a statement
+// after 5-10 ms; a hold on those would switch pipelining off whenever a saturated machine
+// delays a statement a few milliseconds, which is when pipelining helps most.
+inline constexpr Duration kLongStatement = std::chrono::milliseconds(100);
+inline constexpr Duration kLongStatementHold = std::chrono::seconds(10);
+
+inline bool pipelining_after_long_statement(Duration since_long_statement) {
+  return since_long_statement >= kLongStatementHold;
+}
+
+// A request others may queue behind is not held back to be sent again if its connection
+// proves closed by the server at its first answer (the session's retry): that wait would keep
+// the queue closed. Instead, a connection that sat idle for `kTrustedIdle` or more is peeked
+// (one non-blocking receive) before the request is written; a server that closed it while it
+// was idle (a restart, a failover) shows there, and the request goes to a fresh connection.
+// Under a saturated pool, where requests queue, connections pass from one client to the
+// next within microseconds and skip the peek.
+inline constexpr Duration kTrustedIdle = std::chrono::microseconds(100);
+
+inline bool peek_before_pipelining(bool reused, Duration idle_for) {
+  return reused && idle_for >= kTrustedIdle;
+}
+
 // One busy connection as the pipelining choice sees it.
 struct PipelineView {
   std::string_view context_tenant;  // whose search_path the connection carries

@@ -79,11 +79,16 @@ bool ClientSession::pipelinable_request() const {
   return routing::starts_as_dml(text);
 }
 
-pool::ServerConnection* ClientSession::joinable_pipeline() {
-  if (!route_ || route_->tier->pipeline_depth <= 1 || session_mode()) return nullptr;
+bool ClientSession::pipelining_on() const {
+  if (!route_ || route_->tier->pipeline_depth <= 1 || session_mode()) return false;
   // Throttling delays a request after it is built; a queued request cannot wait.
   const auto& rate = route_->tier->rate;
-  if (rate.queries_per_second > 0 && rate.action == config::RateAction::kThrottle) return nullptr;
+  if (rate.queries_per_second > 0 && rate.action == config::RateAction::kThrottle) return false;
+  return !tenant_state_ || tenant_state_->may_pipeline(std::chrono::steady_clock::now());
+}
+
+pool::ServerConnection* ClientSession::joinable_pipeline() {
+  if (!pipelining_on()) return nullptr;
   pool::ServerConnection* conn = current_pool().pipeline_for(route_->tenant);
   if (!conn || !sequential_fits() || !pipelinable_request() || !context_matches(*conn))
     return nullptr;

@@ -8,6 +8,7 @@
 // at a message boundary: a server that has not finished within two ticks of the worker's
 // 5 ms watch (so a client that leaves mid-query is still noticed), COPY FROM STDIN, an open
 // transaction block, a message too large to buffer.
+#include "pool/pool_decisions.h"
 #include "pool/server_liveness.h"
 #include "pool/wire_io.h"
 #include "protocol/messages.h"
@@ -119,8 +120,16 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequenti
   Stream& server = server_->stream();
   ReadBuffer& server_buf = server_->buffer();
   sequential_expired_ = false;
+  RetryPoint retry = retry_point();
   // Decided before the request is consumed: may others queue behind this one (pipeline.h)?
-  bool may_pipeline = route_->tier->pipeline_depth > 1 && pipelinable_request();
+  bool may_pipeline = pipelining_on() && pipelinable_request();
+  bool peek = may_pipeline && retry.armed &&
+              pool::decide::peek_before_pipelining(lease_reused_, lease_idle_for_);
+  lease_idle_for_ = {};  // the lease's first request only
+  if (peek && !server_->looks_alive()) {
+    rewind_to(retry);  // closed while idle: nothing was sent or consumed
+    co_return CheckoutEnd::kStale;
+  }
   RequestRewriter rewriter(worker_->statements, statements_, server_->prepared);
 
   // The request: context prefix + the client's messages, vetted and rewritten, in one write.
@@ -128,12 +137,11 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequenti
   out.assign(prefix.bytes.begin(), prefix.bytes.end());
   Throttle throttle{0};
   size_t consumed = 0;
-  RetryPoint retry = retry_point();
   auto added = build_request(out, rewriter, consumed, throttle);
   if (added == Added::kProtocolError) co_return CheckoutEnd::kProtocolError;
   bool stopped = added == Added::kStopped;  // a session command: the relay stops before it
   // Not while others may queue behind this request: waiting for its first answer would keep
-  // the pipeline closed to them (pipeline_depth > 1 tiers keep main's behaviour: 08006).
+  // the pipeline closed to them (a trusted connection: a lost server is 08006).
   bool may_retry = !stopped && !may_pipeline && retry_possible(retry);
   if (throttle.count() > 0) {
     // Over the tenant's rate in throttle mode: wait our turn (at most rate.max_delay).

@@ -417,6 +417,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // client is told 08006 with them as detail (its own connection stays open).
   std::string server_farewell_;
   bool lease_reused_ = false;  // the attached server came from the idle list
+  std::chrono::steady_clock::duration lease_idle_for_{};  // how long it sat there
   // --- idle limits (idle_timeouts.cc) ---
   enum class IdleExpiry : uint8_t { kNone, kIdle, kTransaction };
   IdleExpiry idle_expired_ = IdleExpiry::kNone;
@@ -447,6 +448,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The buffered request is one statement that starts and ends outside a transaction block
   // and needs nothing from the client while it runs.
   bool pipelinable_request() const;
+  // Pipelining is on for this session's tier and, lately, for its tenant.
+  bool pipelining_on() const;
   // `conn` already carries this client's tenant context and parameters.
   bool context_matches(const pool::ServerConnection& conn) const;
   // Writes the request behind the others on `conn`, waits for its turn, reads its answer.

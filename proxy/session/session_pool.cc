@@ -1,5 +1,6 @@
 // A session's use of its pool: finding it, checking connections out and in, and working out
 // what context and parameters a checked-out connection still needs.
+#include "pool/pool_decisions.h"
 #include "pool/wire_io.h"
 #include "protocol/messages.h"
 #include "proxy/session/client_session.h"
@@ -27,6 +28,8 @@ awaitable<pool::Lease> ClientSession::acquire_server() {
     server_pool_ = &pool;
     server_tenant_ = route_->tenant;
     lease_reused_ = lease.reused;
+    lease_idle_for_ = lease.reused ? std::chrono::steady_clock::now() - lease.conn->last_used
+                                   : std::chrono::steady_clock::duration::zero();
     cancel_slot_->set(lease.conn->shared_cancel_target());
   }
   co_return lease;
@@ -108,8 +111,12 @@ void ClientSession::finish_request() {
   note_activity();  // answered: the client's idle time starts now
   if (!request_timing_.empty()) {
     const auto& timing = request_timing_.front();
-    auto elapsed = std::chrono::steady_clock::now() - timing.started;
-    if (tenant_state_) tenant_state_->latency.observe(elapsed);
+    auto now = std::chrono::steady_clock::now();
+    auto elapsed = now - timing.started;
+    if (tenant_state_) {
+      tenant_state_->latency.observe(elapsed);
+      if (elapsed >= pool::decide::kLongStatement) tenant_state_->note_long_statement(now);
+    }
     auto threshold = slow_threshold();
     if (threshold.count() > 0 && elapsed > threshold) {
       char duration[32], limit[32];

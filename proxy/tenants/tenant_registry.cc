@@ -1,5 +1,6 @@
 #include "proxy/tenants/tenant_registry.h"
 
+#include "pool/pool_decisions.h"
 #include "proxy/runtime/runtime.h"
 #include "routing/route.h"
 
@@ -89,6 +90,19 @@ void TenantState::count_error(std::string_view sqlstate) {
 std::vector<std::pair<std::string, uint64_t>> TenantState::errors_by_class() const {
   std::lock_guard lock(errors_mu_);
   return {errors_.begin(), errors_.end()};
+}
+
+void TenantState::note_long_statement(std::chrono::steady_clock::time_point now) {
+  long_statement_ns.store(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count(),
+      std::memory_order_relaxed);
+}
+
+bool TenantState::may_pipeline(std::chrono::steady_clock::time_point now) const {
+  auto since = now.time_since_epoch() -
+               std::chrono::nanoseconds(long_statement_ns.load(std::memory_order_relaxed));
+  return pool::decide::pipelining_after_long_statement(
+      std::chrono::duration_cast<pool::decide::Duration>(since));
 }
 
 void TenantRegistry::reconfigure(const Runtime& runtime) {

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -58,6 +60,9 @@ struct TenantState {
   pool::LatencyHistogram latency;
   // Set when the tenant leaves the directory: its series disappear from /metrics.
   std::atomic<bool> retired{false};
+  // When a statement of the tenant last outlasted the slow-statement watch (steady clock,
+  // nanoseconds): pipelining stays off for the tenant for a while after (pool_decisions.h).
+  std::atomic<int64_t> long_statement_ns{std::numeric_limits<int64_t>::min() / 2};
 
   void configure(const TenantLimits& limits);
   // One query message (or Execute) against the tenant's rate: counted, and a token taken
@@ -66,6 +71,9 @@ struct TenantState {
   // Counts an ErrorResponse the tenant's client received, by SQLSTATE class ("42", "53", ...).
   void count_error(std::string_view sqlstate);
   std::vector<std::pair<std::string, uint64_t>> errors_by_class() const;
+  void note_long_statement(std::chrono::steady_clock::time_point now);
+  // May the tenant's requests queue behind one another on a busy server connection?
+  bool may_pipeline(std::chrono::steady_clock::time_point now) const;
   // The tier the tenant was last routed under.
   std::string tier() const;
   TenantCounts counts() const;

@@ -1,9 +1,9 @@
-"""Pipelining (tier pipeline_depth > 1, transaction mode): while the pool is exhausted, a
-one-statement request queues behind another request of its tenant on a busy server
-connection instead of waiting for a free one (docs/pooling.md "Pipelining").
+"""Pipelining (tier pipeline_depth > 1, the default 16, transaction mode): while the pool is
+exhausted, a one-statement request queues behind another request of its tenant on a busy
+server connection instead of waiting for a free one (docs/pooling.md "Pipelining").
 
-Config: one tier `default`, pool: shared, pool_mode: transaction, pipeline_depth 4; pool_size
-1 or 2 (stated per test) so the pool is exhausted and requests do queue. acme and initech
+Config: one tier `default`, pool: shared, pool_mode: transaction, pipeline_depth 4 or the
+default (stated per test); pool_size 1 or 2 so the pool is exhausted and requests do queue. acme and initech
 live on s1, globex on s2. Every test checks answers byte for byte against what each client asked, and
 SHOW POOLS' `pipelined` count shows requests really queued (the feature is not silently off).
 
@@ -17,11 +17,13 @@ SHOW POOLS' `pipelined` count shows requests really queued (the feature is not s
   it: the queued ones answer after the head, each its own; a queued client that vanishes and
   a head whose client vanishes do not disturb the others (no cancel reaches their statements);
   the one connection is reusable afterwards.
+- A tenant that ran a statement of 100 ms or more does not pipeline for the next 10 s (its requests wait for the connection instead); another tenant on the same pool
+  still does.
 - A large row (300 kB, above the 64 kB buffering limit) in a queued request's path streams
   through intact.
 - The server connection killed under a pipeline: every client on it gets an ERROR and stays
   usable; the pool refills.
-- Depth 1 (the default) never queues: `pipelined` stays 0.
+- Depth 1 never queues: `pipelined` stays 0.
 """
 import time
 
@@ -58,14 +60,14 @@ def read_result(conn):
             return rows, state, msg.body.decode()
 
 
-@pytest.mark.parametrize("depth", [4, 16])
+@pytest.mark.parametrize("depth", [4, None])
 def test_many_clients_get_their_own_answers_and_errors(start_proxy, launcher, shards, depth):
-    """pool_size 2, depth 4 and 16; 24 clients (16 acme on s1, 8 globex on s2: one pool each, so
+    """pool_size 2, depth 4 and the default (16); 24 clients (16 acme on s1, 8 globex on s2: one pool each, so
     neither tenant's waiters hold the other's requests back), 150 statements each, run
     concurrently: `SELECT i, n, current_schema(), first item` or, every third, `SELECT n/0`
     (22012). 3,600 statements; each answer must be the asking client's."""
-    proxy = start_proxy(txn_config(launcher, pool_size=2, pool_timeout="20s",
-                                   pipeline_depth=depth))
+    tier = {"pipeline_depth": depth} if depth else {}
+    proxy = start_proxy(txn_config(launcher, pool_size=2, pool_timeout="20s", **tier))
     problems, done = [], []
 
     def worker(index, tenant):
@@ -107,18 +109,24 @@ def test_no_queueing_ahead_of_another_tenants_waiting_client(start_proxy, launch
         # Within the few milliseconds a's connection takes requests to queue on.
         a.send_query("SELECT pg_sleep(0.4), 'a'")
         time.sleep(0.002)
-        i.send_query("SELECT 'i', current_schema()")
+        # The order is read from the server's clock: the two answers leave the proxy within
+        # a fraction of a millisecond, closer than two reader threads can tell apart.
+        i.send_query("SELECT 'i', current_schema(), clock_timestamp()::text")
         time.sleep(0.001)
-        b.send_query("SELECT 'b', current_schema()")
-        answered = []
+        b.send_query("SELECT 'b', current_schema(), clock_timestamp()::text")
+        answered = {}
 
         def read(name, conn):
-            answered.append((name, read_result(conn)))
+            answered[name] = read_result(conn)
 
         run_threads(read, [("i", i), ("b", b)], timeout=20)
         assert read_result(a) == ([("", "a")], None, "I")
-        assert answered == [("i", ([("i", "tenant_initech")], None, "I")),
-                            ("b", ([("b", "tenant_acme")], None, "I"))], answered
+        for name, tenant in (("i", "initech"), ("b", "acme")):
+            rows, state, status = answered[name]
+            assert (state, status) == (None, "I") and len(rows) == 1, answered
+            assert rows[0][:2] == (name, f"tenant_{tenant}"), answered
+        ran_at = {name: answered[name][0][0][2] for name in answered}
+        assert ran_at["i"] < ran_at["b"], f"b ran before i: {ran_at}"
         assert pipelined(proxy) == 0
     finally:
         for conn in (a, i, b):
@@ -173,13 +181,11 @@ def test_named_statements_on_queued_requests(start_proxy, launcher, depth):
         assert pipelined(proxy) > 0
 
 
-def test_queued_requests_answer_in_order_and_survive_vanishing_clients(start_proxy, launcher, shards):
+def test_queued_requests_answer_in_order_and_survive_a_vanishing_client(start_proxy, launcher, shards):
     """pool_size 1, depth 4. a runs `SELECT pg_sleep(0.5), 'a'`; right behind it (same
     moment) b, c and d send one-row SELECTs; c closes its socket at once. a, b and d must each
-    get their own row; b and d only after a's sleep (they queued behind it, ≥ 0.3 s). Then a
-    head whose client vanishes: e runs pg_sleep(0.4) and leaves, f behind it must still get
-    its row with no error (the proxy reads e's answer to the end instead of cancelling,
-    which would hit f's statement). Finally the single connection serves a new query."""
+    get their own row; b and d only after a's sleep (they queued behind it, ≥ 0.3 s). Finally
+    the single connection serves a new query."""
     proxy = start_proxy(txn_config(launcher, pool_size=1, pool_timeout="20s", pipeline_depth=4))
     a, b, c, d = (raw_client(proxy, "acme") for _ in range(4))
     try:
@@ -198,20 +204,59 @@ def test_queued_requests_answer_in_order_and_survive_vanishing_clients(start_pro
         assert b_after >= 0.3, f"b answered after {b_after:.3f}s: it did not queue behind a"
         queued = pipelined(proxy)
         assert queued >= 2, f"SHOW POOLS pipelined={queued}"
-
-        e, f = raw_client(proxy, "acme"), raw_client(proxy, "acme")
-        with f:
-            e.send_query("SELECT pg_sleep(0.4), 'e'")
-            time.sleep(0.002)
-            f.send_query("SELECT 'f', current_schema()")
-            time.sleep(0.05)
-            e.close()
-            assert read_result(f) == ([("f", "tenant_acme")], None, "I")
-        assert pipelined(proxy) > queued
         assert a.query("SELECT 'again', current_schema()") == [("again", "tenant_acme")]
         assert shardgate_backends(shards["s1"]) == 1
     finally:
         for conn in (a, b, d):
+            conn.close()
+
+
+def test_a_head_whose_client_vanishes_does_not_disturb_the_queued(start_proxy, launcher, shards):
+    """pool_size 1, depth 4: e runs pg_sleep(0.4) and leaves; f, queued behind it, must still
+    get its row with no error (the proxy reads e's answer to the end instead of cancelling,
+    which would hit f's statement). The connection serves f's next query."""
+    proxy = start_proxy(txn_config(launcher, pool_size=1, pool_timeout="20s", pipeline_depth=4))
+    e, f = raw_client(proxy, "acme"), raw_client(proxy, "acme")
+    with f:
+        assert e.query("SELECT 1") == [("1",)]  # the connection now carries acme's context
+        e.send_query("SELECT pg_sleep(0.4), 'e'")
+        time.sleep(0.002)
+        f.send_query("SELECT 'f', current_schema()")
+        time.sleep(0.05)
+        e.close()
+        assert read_result(f) == ([("f", "tenant_acme")], None, "I")
+        assert pipelined(proxy) >= 1
+        assert f.query("SELECT 'again', current_schema()") == [("again", "tenant_acme")]
+        assert shardgate_backends(shards["s1"]) == 1
+
+
+def test_a_long_statement_stops_its_tenant_pipelining_for_a_while(start_proxy, launcher):
+    """pool_size 1, the default depth. acme runs one 150 ms statement (a long one: 100 ms or
+    more). Then, with a slow acme head on the only connection, a second acme request sent
+    right behind it does not queue there: it waits for the connection (pipelined stays 0) and
+    is answered after the head. initech, whose statements were short, still queues behind its
+    own slow head on the same pool (pipelined 1): the hold is the tenant's, not the pool's."""
+    proxy = start_proxy(txn_config(launcher, pool_size=1, pool_timeout="20s"))
+    acme = [raw_client(proxy, "acme") for _ in range(2)]
+    initech = [raw_client(proxy, "initech") for _ in range(2)]
+    try:
+        assert acme[0].query("SELECT pg_sleep(0.15), 'long'") == [("", "long")]
+        acme[0].send_query("SELECT pg_sleep(0.3), 'head'")
+        time.sleep(0.002)
+        acme[1].send_query("SELECT 'behind', current_schema()")
+        assert read_result(acme[1]) == ([("behind", "tenant_acme")], None, "I")
+        assert read_result(acme[0]) == ([("", "head")], None, "I")
+        assert pipelined(proxy) == 0, "acme queued behind its head right after a long statement"
+
+        assert initech[0].query("SELECT 1") == [("1",)]  # initech's context on the connection
+        initech[0].send_query("SELECT pg_sleep(0.3), 'head'")
+        time.sleep(0.002)
+        initech[1].send_query("SELECT 'behind', current_schema()")
+        assert read_result(initech[1]) == ([("behind", "tenant_initech")], None, "I")
+        assert read_result(initech[0]) == ([("", "head")], None, "I")
+        assert pipelined(proxy) == 1, "initech's request did not queue behind its head"
+    finally:
+        for conn in acme + initech:
             conn.close()
 
 

@@ -221,7 +221,7 @@ TEST(ConfigLoad, TierKeysAndDefaults) {
   EXPECT_EQ(t1.rate.max_delay, Duration(1000));
   const TierConfig& t2 = *c->find_tier("t2");
   EXPECT_EQ(t2.pool_size, 20);
-  EXPECT_EQ(t2.pipeline_depth, 1);
+  EXPECT_EQ(t2.pipeline_depth, 16);  // on by default (transaction mode only)
   EXPECT_EQ(t2.pool_timeout, Duration(30000));
   EXPECT_EQ(t2.server_idle_timeout, Duration(600000));
   EXPECT_EQ(t2.server_lifetime, Duration(3600000));

@@ -111,5 +111,26 @@ TEST(PoolDecisions, ATenantLeavesTheHeadroomToOthersOnlyWhileTheyAreAbout) {
   EXPECT_TRUE(may_take(2, std::nullopt, 3, true));
 }
 
+TEST(PoolDecisions, ALongStatementTurnsPipeliningOffForItsTenantForTenSeconds) {
+  using std::chrono::milliseconds;
+  using std::chrono::seconds;
+  EXPECT_FALSE(pipelining_after_long_statement(milliseconds(0)));
+  EXPECT_FALSE(pipelining_after_long_statement(milliseconds(9999)));
+  EXPECT_TRUE(pipelining_after_long_statement(seconds(10)));
+  EXPECT_TRUE(pipelining_after_long_statement(seconds(3600)));
+}
+
+TEST(PoolDecisions, AConnectionIdleForAWhileIsPeekedBeforeOthersQueueOnIt) {
+  using std::chrono::microseconds;
+  // Passed on from the previous client moments ago: trusted, no system call.
+  EXPECT_FALSE(peek_before_pipelining(true, microseconds(0)));
+  EXPECT_FALSE(peek_before_pipelining(true, microseconds(99)));
+  // Idle long enough for a server restart to have closed it unseen.
+  EXPECT_TRUE(peek_before_pipelining(true, microseconds(100)));
+  EXPECT_TRUE(peek_before_pipelining(true, std::chrono::seconds(5)));
+  // Newly opened: the login proved the server alive.
+  EXPECT_FALSE(peek_before_pipelining(false, std::chrono::seconds(5)));
+}
+
 }  // namespace
 }  // namespace shardgate::pool::decide
