@@ -230,6 +230,16 @@ def test_a_head_whose_client_vanishes_does_not_disturb_the_queued(start_proxy, l
         assert shardgate_backends(shards["s1"]) == 1
 
 
+def head_and_one_behind(tenant: str, head, behind) -> None:
+    """`head` runs a 0.3 s statement; `behind` sends a short one right after it. Both must get
+    their own answers (whether or not `behind` queued on the head's connection)."""
+    head.send_query("SELECT pg_sleep(0.3), 'head'")
+    time.sleep(0.002)
+    behind.send_query("SELECT 'behind', current_schema()")
+    assert read_result(behind) == ([("behind", f"tenant_{tenant}")], None, "I")
+    assert read_result(head) == ([("", "head")], None, "I")
+
+
 def test_a_long_statement_stops_its_tenant_pipelining_for_a_while(start_proxy, launcher):
     """pool_size 1, the default depth. acme runs one 150 ms statement (a long one: 100 ms or
     more). Then, with a slow acme head on the only connection, a second acme request sent
@@ -241,19 +251,11 @@ def test_a_long_statement_stops_its_tenant_pipelining_for_a_while(start_proxy, l
     initech = [raw_client(proxy, "initech") for _ in range(2)]
     try:
         assert acme[0].query("SELECT pg_sleep(0.15), 'long'") == [("", "long")]
-        acme[0].send_query("SELECT pg_sleep(0.3), 'head'")
-        time.sleep(0.002)
-        acme[1].send_query("SELECT 'behind', current_schema()")
-        assert read_result(acme[1]) == ([("behind", "tenant_acme")], None, "I")
-        assert read_result(acme[0]) == ([("", "head")], None, "I")
+        head_and_one_behind("acme", *acme)
         assert pipelined(proxy) == 0, "acme queued behind its head right after a long statement"
 
         assert initech[0].query("SELECT 1") == [("1",)]  # initech's context on the connection
-        initech[0].send_query("SELECT pg_sleep(0.3), 'head'")
-        time.sleep(0.002)
-        initech[1].send_query("SELECT 'behind', current_schema()")
-        assert read_result(initech[1]) == ([("behind", "tenant_initech")], None, "I")
-        assert read_result(initech[0]) == ([("", "head")], None, "I")
+        head_and_one_behind("initech", *initech)
         assert pipelined(proxy) == 1, "initech's request did not queue behind its head"
     finally:
         for conn in acme + initech:
