@@ -60,8 +60,8 @@ struct TenantState {
   pool::LatencyHistogram latency;
   // Set when the tenant leaves the directory: its series disappear from /metrics.
   std::atomic<bool> retired{false};
-  // When a statement of the tenant last outlasted the slow-statement watch (steady clock,
-  // nanoseconds): pipelining stays off for the tenant for a while after (pool_decisions.h).
+  // When a statement of the tenant last took pool::decide::kLongStatement or more (steady
+  // clock, nanoseconds): pipelining stays off for the tenant for a while after.
   std::atomic<int64_t> long_statement_ns{std::numeric_limits<int64_t>::min() / 2};
 
   void configure(const TenantLimits& limits);
