@@ -40,8 +40,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 TARGETS = ("direct", "pgbouncer", "shardgate", "sg-pipe", "sg-base")
-# The shardgate targets: the tier defaults, the same with another pipeline_depth (--pipeline-depth), and
-# the tier defaults with another binary (--baseline-bin: before/after a change, same run).
+# The shardgate targets: the tier defaults, the same with another pipeline_depth
+# (--pipeline-depth), and the tier defaults with another binary (--baseline-bin: before/after
+# a change, same run).
 SHARDGATES = ("shardgate", "sg-pipe", "sg-base")
 # pgbench -M modes, and "connect": simple with -C, a new connection (and with --tls a new TLS
 # handshake) for every transaction, so its tps is new connections per second.

@@ -3,9 +3,10 @@ exhausted, a one-statement request queues behind another request of its tenant o
 server connection instead of waiting for a free one (docs/pooling.md "Pipelining").
 
 Config: one tier `default`, pool: shared, pool_mode: transaction, pipeline_depth 4 or the
-default (stated per test); pool_size 1 or 2 so the pool is exhausted and requests do queue. acme and initech
-live on s1, globex on s2. Every test checks answers byte for byte against what each client asked, and
-SHOW POOLS' `pipelined` count shows requests really queued (the feature is not silently off).
+default (stated per test); pool_size 1 or 2 so the pool is exhausted and requests do queue.
+acme and initech live on s1, globex on s2. Every test checks answers byte for byte against
+what each client asked, and SHOW POOLS' `pipelined` count shows requests really queued (the
+feature is not silently off).
 
 - Many clients of two tenants, simple protocol, some statements failing (division by zero):
   each client gets exactly its own answers and its own errors, in order.
@@ -17,8 +18,8 @@ SHOW POOLS' `pipelined` count shows requests really queued (the feature is not s
   it: the queued ones answer after the head, each its own; a queued client that vanishes and
   a head whose client vanishes do not disturb the others (no cancel reaches their statements);
   the one connection is reusable afterwards.
-- A tenant that ran a statement of 100 ms or more does not pipeline for the next 10 s (its requests wait for the connection instead); another tenant on the same pool
-  still does.
+- A tenant that ran a statement of 100 ms or more does not pipeline for the next 10 s (its
+  requests wait for the connection instead); another tenant on the same pool still does.
 - A large row (300 kB, above the 64 kB buffering limit) in a queued request's path streams
   through intact.
 - The server connection killed under a pipeline: every client on it gets an ERROR and stays
@@ -62,10 +63,10 @@ def read_result(conn):
 
 @pytest.mark.parametrize("depth", [4, None])
 def test_many_clients_get_their_own_answers_and_errors(start_proxy, launcher, shards, depth):
-    """pool_size 2, depth 4 and the default (16); 24 clients (16 acme on s1, 8 globex on s2: one pool each, so
-    neither tenant's waiters hold the other's requests back), 150 statements each, run
-    concurrently: `SELECT i, n, current_schema(), first item` or, every third, `SELECT n/0`
-    (22012). 3,600 statements; each answer must be the asking client's."""
+    """pool_size 2, depth 4 and the default (16); 24 clients (16 acme on s1, 8 globex on s2:
+    one pool each, so neither tenant's waiters hold the other's requests back), 150 statements
+    each, run concurrently: `SELECT i, n, current_schema(), first item` or, every third,
+    `SELECT n/0` (22012). 3,600 statements; each answer must be the asking client's."""
     tier = {"pipeline_depth": depth} if depth else {}
     proxy = start_proxy(txn_config(launcher, pool_size=2, pool_timeout="20s", **tier))
     problems, done = [], []
