@@ -16,10 +16,25 @@ using std::chrono::milliseconds;
 // Sessions parked in one sweep that make giving memory back worth its walk over the heap.
 constexpr size_t kTrimAfterParked = 64;
 
+// Under AddressSanitizer the sanitizer's allocator owns the heap and glibc's malloc is never
+// initialised; glibc's malloc_trim (which ASan does not intercept) would initialise it, without
+// a lock, from both workers at once, and glibc then aborts at thread exit.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)  // clang's spelling
+#define SHARDGATE_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(SHARDGATE_ASAN)
+constexpr bool kSanitizerHeap = true;
+#else
+constexpr bool kSanitizerHeap = false;
+#endif
+
 // Hands the pages of freed memory to the kernel: jemalloc's purge of every arena when the
 // proxy runs on jemalloc (looked up once), else glibc's malloc_trim (glibc returns only the
 // heap's top by itself).
 void release_free_memory() {
+  if (kSanitizerHeap) return;
   using Mallctl = int (*)(const char*, void*, size_t*, void*, size_t);
   static const auto mallctl = reinterpret_cast<Mallctl>(dlsym(RTLD_DEFAULT, "mallctl"));
   constexpr const char* kPurgeAllArenas = "arena.4096.purge";  // 4096: MALLCTL_ARENAS_ALL
