@@ -98,6 +98,7 @@ import pgshards  # noqa: E402  (needs the handlers above installed first)
 import psycopg  # noqa: E402
 
 import compare_tls  # noqa: E402  (bench/, next to this file)
+from syscall_count import SyscallCounter  # noqa: E402
 
 _cluster: pgshards.ShardCluster | None = None
 _work_dir: Path | None = None
@@ -353,6 +354,7 @@ class RunResult:
     proxy_cpu_seconds: float | None = None
     proxy_user_seconds: float | None = None  # the user-space part of proxy_cpu_seconds
     cpu_us_per_txn: float | None = None
+    syscalls_per_txn: float | None = None  # with --syscalls (bench/syscall_count.py)
     error_lines: list[str] = field(default_factory=list)  # pgbench output lines with ERROR:
     ok: bool = False
     error: str | None = None
@@ -454,7 +456,8 @@ def count_server_connections(target: Target, shard: pgshards.Shard,
 
 def run_pgbench(target: Target, script: Path, mode: str, clients: int, jobs: int, seconds: int,
                 round_no: int, shard: pgshards.Shard | None = None,
-                proxies: list[Target] = (), label: str | None = None) -> RunResult:
+                proxies: list[Target] = (), label: str | None = None,
+                count_syscalls: bool = False) -> RunResult:
     result = RunResult(label or mode, target.name, round_no, clients, seconds)
     cmd = ["pgbench", "-n", "-h", target.host, "-p", str(target.port), "-U", target.user,
            "-c", str(clients), "-j", str(min(jobs, clients)), "-T", str(seconds),
@@ -465,6 +468,7 @@ def run_pgbench(target: Target, script: Path, mode: str, clients: int, jobs: int
         result.error = f"{target.name} process is not running (exit {target.proc.returncode})"
         return result
     cpu_before = proc_cpu_seconds(target.proc.pid) if target.proc else None
+    syscalls = SyscallCounter(target.proc.pid) if count_syscalls and target.proc else None
     started = time.monotonic()
     proc = subprocess.Popen(cmd, env=target.env(), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -487,6 +491,7 @@ def run_pgbench(target: Target, script: Path, mode: str, clients: int, jobs: int
         if proc in _children:
             _children.remove(proc)
     result.wall_seconds = round(time.monotonic() - started, 2)
+    calls = syscalls.stop() if syscalls else None
     cpu_after = proc_cpu_seconds(target.proc.pid) if target.proc else None
     result.exit_code = proc.returncode
     parse_pgbench(out, err, result)
@@ -495,6 +500,8 @@ def run_pgbench(target: Target, script: Path, mode: str, clients: int, jobs: int
         result.proxy_cpu_seconds = round(sum(cpu_after) - sum(cpu_before), 3)
         if result.transactions > 0:
             result.cpu_us_per_txn = round(result.proxy_cpu_seconds * 1e6 / result.transactions, 2)
+        if calls is not None and result.transactions > 0:
+            result.syscalls_per_txn = round(calls / result.transactions, 2)
     elif target.proc is not None:
         result.error = result.error or f"{target.name} exited during the run"
     if result.error_lines and result.error is None:
@@ -653,6 +660,9 @@ def parse_args() -> argparse.Namespace:
                    help="TLS between pgbench and both proxies (sslmode=require, one certificate "
                         "for PgBouncer and shardgate; bench/compare_tls.py); default targets "
                         "pgbouncer,shardgate, modes simple,prepared,connect")
+    p.add_argument("--syscalls", action="store_true",
+                   help="count each proxy's system calls per transaction with perf stat "
+                        "(bench/syscall_count.py; shown in the per-run log lines)")
     p.add_argument("--guard", choices=("on", "off"), default="on",
                    help="shardgate's statement guard (off only to measure its cost; default on)")
     args = p.parse_args()
@@ -811,7 +821,8 @@ def main() -> int:
                     continue
                 r = run_pgbench(targets[name], shape_scripts[shape], mode, args.clients,
                                 args.jobs, args.seconds, round_no, shard,
-                                [t for t in targets.values() if t.proc], label=label)
+                                [t for t in targets.values() if t.proc], label=label,
+                                count_syscalls=args.syscalls)
                 results.append(r)
                 tps = f"{r.tps:>7.0f} tps" if r.tps is not None else "     no tps"
                 log(f"{label:<8} round {round_no} {name:<9}: {tps}, {r.transactions} txns, "
@@ -819,6 +830,8 @@ def main() -> int:
                     + (f", proxy cpu {r.proxy_cpu_seconds:.2f}s (user {r.proxy_user_seconds:.2f}s)"
                        f" = {fmt(r.cpu_us_per_txn, '.1f')} µs/txn"
                        if r.proxy_cpu_seconds is not None else "")
+                    + (f", {r.syscalls_per_txn:.1f} syscalls/txn"
+                       if r.syscalls_per_txn is not None else "")
                     + ("" if r.ok else f"  FAILED: {r.error}"))
                 if targets[name].proc is not None and not targets[name].alive():
                     log(f"{name} died (exit {targets[name].proc.returncode}):\n"
