@@ -6,11 +6,10 @@
 
 namespace shardgate::pool {
 
-void apply_keepalive(tcp::socket& socket, const KeepAlive& k) {
-  error_code ignored;
-  socket.set_option(asio::socket_base::keep_alive(k.enabled), ignored);
+void apply_keepalive(int fd, const KeepAlive& k) {
+  int on = k.enabled ? 1 : 0;
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
   if (!k.enabled) return;
-  int fd = socket.native_handle();
   int idle = static_cast<int>(k.idle.count());
   int interval = static_cast<int>(k.interval.count());
   int count = k.count;

@@ -16,7 +16,12 @@ struct KeepAlive {
   bool operator==(const KeepAlive&) const = default;
 };
 
-// Best effort: a socket that refuses an option keeps the system's default for it.
-void apply_keepalive(tcp::socket& socket, const KeepAlive& k);
+// Best effort: a socket that refuses an option keeps the system's default for it. On a
+// listening socket the options reach every connection it accepts (Linux copies them, and
+// arms the keepalive timer, when it creates the accepted socket).
+void apply_keepalive(int fd, const KeepAlive& k);
+inline void apply_keepalive(tcp::socket& socket, const KeepAlive& k) {
+  apply_keepalive(socket.native_handle(), k);
+}
 
 }  // namespace shardgate::pool

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "pool/asio.h"
+#include "pool/socket_write.h"
 #include "pool/tls_link.h"
 
 namespace shardgate {
@@ -34,8 +35,10 @@ class Stream {
     if (tls_) return tls_->read_some(socket_, into);
     return socket_.async_read_some(asio::buffer(into.data(), into.size()), use_nothrow);
   }
-  awaitable<std::tuple<error_code, size_t>> write(protocol::ByteSpan bytes) {
-    if (tls_) return tls_->write(socket_, bytes);
+  awaitable<std::tuple<error_code, size_t>> write(protocol::ByteSpan bytes,
+                                                  Send how = Send::kQueued) {
+    if (tls_) return tls_->write(socket_, bytes, how);
+    if (how == Send::kAtOnce) return write_all(socket_, bytes);
     return asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), use_nothrow);
   }
 

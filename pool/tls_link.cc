@@ -16,7 +16,7 @@ constexpr size_t kWriteSlice = 4 * 16 * 1024;
 
 }  // namespace
 
-TlsLink::TlsLink(SSL* ssl) : ssl_(ssl), read_chunk_(kChunk), write_chunk_(kChunk) {
+TlsLink::TlsLink(SSL* ssl) : ssl_(ssl) {
   in_ = BIO_new(BIO_s_mem());
   out_ = BIO_new(BIO_s_mem());
   // An empty input BIO means "read more from the socket", never end of stream.
@@ -56,14 +56,15 @@ error_code TlsLink::failure(int ret) {
 }
 
 awaitable<error_code> TlsLink::fill(tcp::socket& socket) {
-  auto [ec, n] = co_await socket.async_read_some(
-      asio::buffer(read_chunk_.data(), read_chunk_.size()), use_nothrow);
+  if (!read_chunk_) read_chunk_.reset(new uint8_t[kChunk]);
+  auto [ec, n] =
+      co_await socket.async_read_some(asio::buffer(read_chunk_.get(), kChunk), use_nothrow);
   if (ec) co_return ec;
-  BIO_write(in_, read_chunk_.data(), static_cast<int>(n));
+  BIO_write(in_, read_chunk_.get(), static_cast<int>(n));
   co_return error_code{};
 }
 
-awaitable<error_code> TlsLink::flush(tcp::socket& socket) {
+awaitable<error_code> TlsLink::flush(tcp::socket& socket, Send how) {
   // The reader and the writer may both have ciphertext to send (an alert, a key update):
   // one writes, the other waits its turn, so records never interleave on the socket.
   while (flushing_) {
@@ -77,11 +78,15 @@ awaitable<error_code> TlsLink::flush(tcp::socket& socket) {
   }
   flushing_ = true;
   error_code ec;
+  if (!write_chunk_) write_chunk_.reset(new uint8_t[kChunk]);
   while (BIO_ctrl_pending(out_) > 0) {
-    int n = BIO_read(out_, write_chunk_.data(), static_cast<int>(write_chunk_.size()));
+    int n = BIO_read(out_, write_chunk_.get(), static_cast<int>(kChunk));
     if (n <= 0) break;
-    auto [wec, written] = co_await asio::async_write(
-        socket, asio::buffer(write_chunk_.data(), static_cast<size_t>(n)), use_nothrow);
+    protocol::ByteSpan chunk(write_chunk_.get(), static_cast<size_t>(n));
+    auto [wec, written] = how == Send::kAtOnce
+                              ? co_await write_all(socket, chunk)
+                              : co_await asio::async_write(
+                                    socket, asio::buffer(chunk.data(), chunk.size()), use_nothrow);
     (void)written;
     if (wec) {
       ec = wec;
@@ -102,7 +107,8 @@ awaitable<error_code> TlsLink::handshake(tcp::socket& socket) {
     error_code failed;
     if (r != 1 && SSL_get_error(ssl_, r) != SSL_ERROR_WANT_READ) failed = failure(r);
     error_code ec;
-    if (BIO_ctrl_pending(out_) > 0) ec = co_await flush(socket);  // our alert goes out too
+    if (BIO_ctrl_pending(out_) > 0)
+      ec = co_await flush(socket, Send::kAtOnce);  // an alert goes too
     if (r == 1 || failed) co_return failed ? failed : ec;
     if (ec) co_return ec;
     ec = co_await fill(socket);
@@ -134,7 +140,7 @@ awaitable<std::tuple<error_code, size_t>> TlsLink::read_some(tcp::socket& socket
 }
 
 awaitable<std::tuple<error_code, size_t>> TlsLink::write(tcp::socket& socket,
-                                                         protocol::ByteSpan bytes) {
+                                                         protocol::ByteSpan bytes, Send how) {
   size_t written = 0;
   while (written < bytes.size()) {
     size_t slice = std::min(bytes.size() - written, kWriteSlice), n = 0;
@@ -142,7 +148,7 @@ awaitable<std::tuple<error_code, size_t>> TlsLink::write(tcp::socket& socket,
     int r = SSL_write_ex(ssl_, bytes.data() + written, slice, &n);
     if (r != 1) co_return std::tuple{failure(r), written};
     written += n;
-    if (error_code ec = co_await flush(socket)) co_return std::tuple{ec, written};
+    if (error_code ec = co_await flush(socket, how)) co_return std::tuple{ec, written};
   }
   co_return std::tuple{error_code{}, written};
 }

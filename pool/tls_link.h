@@ -9,12 +9,13 @@
 
 #include <openssl/ssl.h>
 
+#include <memory>
 #include <span>
 #include <string>
 #include <tuple>
-#include <vector>
 
 #include "pool/asio.h"
+#include "pool/socket_write.h"
 #include "protocol/bytes.h"
 
 namespace shardgate {
@@ -33,22 +34,24 @@ class TlsLink {
   // Runs the handshake to its end; on failure, error() says why in OpenSSL's words.
   awaitable<error_code> handshake(tcp::socket& socket);
   awaitable<std::tuple<error_code, size_t>> read_some(tcp::socket& socket, std::span<uint8_t> out);
-  awaitable<std::tuple<error_code, size_t>> write(tcp::socket& socket, protocol::ByteSpan bytes);
+  awaitable<std::tuple<error_code, size_t>> write(tcp::socket& socket, protocol::ByteSpan bytes,
+                                                  Send how = Send::kQueued);
   const std::string& error() const { return error_; }
 
  private:
   // Reads one chunk of ciphertext from the socket into OpenSSL's input.
   awaitable<error_code> fill(tcp::socket& socket);
   // Writes everything OpenSSL has produced to the socket; one writer at a time.
-  awaitable<error_code> flush(tcp::socket& socket);
+  awaitable<error_code> flush(tcp::socket& socket, Send how = Send::kQueued);
   // The error for a failed SSL_* call (also records error_).
   error_code failure(int ret);
 
   SSL* ssl_;
   BIO* in_ = nullptr;   // ciphertext from the peer, read by OpenSSL
   BIO* out_ = nullptr;  // ciphertext OpenSSL produced, written to the peer
-  std::vector<uint8_t> read_chunk_;
-  std::vector<uint8_t> write_chunk_;
+  // Allocated on first use and never zero-filled: a login touches only the bytes it moves.
+  std::unique_ptr<uint8_t[]> read_chunk_;
+  std::unique_ptr<uint8_t[]> write_chunk_;
   bool flushing_ = false;
   asio::steady_timer* flush_waiter_ = nullptr;
   std::string error_;

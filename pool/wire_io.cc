@@ -66,8 +66,8 @@ awaitable<FrameRead> read_startup_packet(Stream& stream, ReadBuffer& buf) {
       stream, buf, [](protocol::ByteSpan in) { return protocol::parse_startup_packet(in); });
 }
 
-awaitable<error_code> write_bytes(Stream& stream, protocol::ByteSpan bytes) {
-  auto [ec, n] = co_await stream.write(bytes);
+awaitable<error_code> write_bytes(Stream& stream, protocol::ByteSpan bytes, Send how) {
+  auto [ec, n] = co_await stream.write(bytes, how);
   (void)n;
   co_return ec;
 }

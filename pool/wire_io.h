@@ -30,6 +30,7 @@ awaitable<error_code> read_at_least(Stream& stream, ReadBuffer& buf, size_t n);
 awaitable<FrameRead> read_message(Stream& stream, ReadBuffer& buf,
                                   size_t max_len = protocol::kDefaultMaxMessage);
 awaitable<FrameRead> read_startup_packet(Stream& stream, ReadBuffer& buf);
-awaitable<error_code> write_bytes(Stream& stream, protocol::ByteSpan bytes);
+awaitable<error_code> write_bytes(Stream& stream, protocol::ByteSpan bytes,
+                                  Send how = Send::kQueued);
 
 }  // namespace shardgate

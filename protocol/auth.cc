@@ -224,7 +224,9 @@ std::string format_scram_verifier(const ScramVerifier& v) {
          b64_encode(v.server_key.data(), v.server_key.size());
 }
 
-void random_bytes(uint8_t* out, size_t n) {
+namespace {
+
+void openssl_random_bytes(uint8_t* out, size_t n) {
   while (n > 0) {
     const int chunk = n > 4096 ? 4096 : static_cast<int>(n);
     int tries = 0;
@@ -235,6 +237,31 @@ void random_bytes(uint8_t* out, size_t n) {
     out += chunk;
     n -= static_cast<size_t>(chunk);
   }
+}
+
+}  // namespace
+
+// One RAND_bytes call costs microseconds in OpenSSL 3 (its fork check, DRBG lookup and
+// locks), and a login takes a few bytes twice (salt, cancel key): small requests are served
+// from a per-thread block of RAND_bytes output, each byte handed out once and wiped. The
+// process never forks without exec (run_program), so no child inherits a block.
+void random_bytes(uint8_t* out, size_t n) {
+  constexpr size_t kBlock = 512;
+  struct Block {
+    uint8_t bytes[kBlock];
+    size_t left = 0;
+    ~Block() { OPENSSL_cleanse(bytes, kBlock); }
+  };
+  thread_local Block block;
+  if (n > kBlock / 8) return openssl_random_bytes(out, n);
+  if (block.left < n) {
+    openssl_random_bytes(block.bytes, kBlock);
+    block.left = kBlock;
+  }
+  uint8_t* from = block.bytes + (kBlock - block.left);
+  std::memcpy(out, from, n);
+  OPENSSL_cleanse(from, n);
+  block.left -= n;
 }
 
 std::string scram_nonce() {

@@ -119,7 +119,7 @@ void AdminServer::stop() {
 
 awaitable<void> AdminServer::accept_unix() {
   co_await accept_each(
-      *unix_acceptor_, "admin", [this](asio::local::stream_protocol::socket socket) {
+      *unix_acceptor_, "admin", [this](asio::local::stream_protocol::socket socket, const auto&) {
         // The wire helpers take tcp::socket; reads and writes on a stream socket do not depend on
         // its address family, so the Unix socket's descriptor is carried in one (never asked for
         // TCP endpoints or options).
@@ -132,7 +132,7 @@ awaitable<void> AdminServer::accept_unix() {
 }
 
 awaitable<void> AdminServer::accept_tcp() {
-  co_await accept_each(*tcp_acceptor_, "admin-tcp", [this](tcp::socket socket) {
+  co_await accept_each(*tcp_acceptor_, "admin-tcp", [this](tcp::socket socket, const auto&) {
     asio::co_spawn(io_, session(std::move(socket), true, next_id_++), asio::detached);
   });
 }

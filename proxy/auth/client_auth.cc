@@ -68,7 +68,7 @@ awaitable<AuthOutcome> run_scram(Stream& socket, ReadBuffer& buffer,
   mechanisms.emplace_back(protocol::kScramMechanism);
   Bytes out;
   protocol::encode_auth_sasl(out, mechanisms);
-  if (co_await write_bytes(socket, out)) co_return disconnected();
+  if (co_await write_bytes(socket, out, Send::kAtOnce)) co_return disconnected();
 
   std::string message, mechanism, error;
   if (auto e =
@@ -82,7 +82,7 @@ awaitable<AuthOutcome> run_scram(Stream& socket, ReadBuffer& buffer,
   if (!first) co_return protocol_error("malformed SCRAM message: " + error);
   out.clear();
   protocol::encode_auth_sasl_continue(out, *first);
-  if (co_await write_bytes(socket, out)) co_return disconnected();
+  if (co_await write_bytes(socket, out, Send::kAtOnce)) co_return disconnected();
 
   if (auto e =
           co_await read_password_message(socket, buffer, message, Expect::kSaslResponse, nullptr))
@@ -92,7 +92,7 @@ awaitable<AuthOutcome> run_scram(Stream& socket, ReadBuffer& buffer,
   out.clear();
   protocol::encode_auth_sasl_final(out, *final_msg);
   protocol::encode_auth_ok(out);
-  if (co_await write_bytes(socket, out)) co_return disconnected();
+  if (co_await write_bytes(socket, out, Send::kAtOnce)) co_return disconnected();
   co_return AuthOutcome{};
 }
 
@@ -104,7 +104,7 @@ awaitable<AuthOutcome> run_md5(Stream& socket, ReadBuffer& buffer, const config:
   protocol::random_bytes(salt.data(), salt.size());
   Bytes out;
   protocol::encode_auth_md5(out, salt);
-  if (co_await write_bytes(socket, out)) co_return disconnected();
+  if (co_await write_bytes(socket, out, Send::kAtOnce)) co_return disconnected();
   std::string response;
   if (auto e = co_await read_password_message(socket, buffer, response, Expect::kPassword, nullptr))
     co_return *e;
@@ -123,7 +123,7 @@ awaitable<AuthOutcome> run_md5(Stream& socket, ReadBuffer& buffer, const config:
     co_return failed(user.name);
   out.clear();
   protocol::encode_auth_ok(out);
-  if (co_await write_bytes(socket, out)) co_return disconnected();
+  if (co_await write_bytes(socket, out, Send::kAtOnce)) co_return disconnected();
   co_return AuthOutcome{};
 }
 
@@ -141,14 +141,14 @@ awaitable<AuthOutcome> run_plain(Stream& socket, ReadBuffer& buffer,
                                  const config::UserConfig& user) {
   Bytes out;
   protocol::encode_auth_cleartext(out);
-  if (co_await write_bytes(socket, out)) co_return disconnected();
+  if (co_await write_bytes(socket, out, Send::kAtOnce)) co_return disconnected();
   std::string given;
   if (auto e = co_await read_password_message(socket, buffer, given, Expect::kPassword, nullptr))
     co_return *e;
   if (!plain_matches(user, given)) co_return failed(user.name);
   out.clear();
   protocol::encode_auth_ok(out);
-  if (co_await write_bytes(socket, out)) co_return disconnected();
+  if (co_await write_bytes(socket, out, Send::kAtOnce)) co_return disconnected();
   co_return AuthOutcome{};
 }
 
@@ -169,7 +169,7 @@ awaitable<AuthOutcome> authenticate_client(Stream& socket, ReadBuffer& buffer,
     case config::AuthMethod::kTrust: {
       Bytes out;
       protocol::encode_auth_ok(out);
-      if (co_await write_bytes(socket, out)) co_return disconnected();
+      if (co_await write_bytes(socket, out, Send::kAtOnce)) co_return disconnected();
       co_return AuthOutcome{};
     }
     case config::AuthMethod::kMd5:

@@ -64,12 +64,14 @@ class AcceptFailures {
   std::chrono::steady_clock::time_point started_, last_log_;
 };
 
-// Accepts until the acceptor closes, calling on_socket(socket) for each connection.
+// Accepts until the acceptor closes, calling on_socket(socket, peer) for each connection:
+// accept() reports the peer's address, so nobody asks the socket for it again.
 template <class Acceptor, class OnSocket>
 awaitable<void> accept_each(Acceptor& acceptor, const char* listener, OnSocket on_socket) {
   AcceptFailures failures(listener);
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
+    typename Acceptor::endpoint_type peer;
+    auto [ec, socket] = co_await acceptor.async_accept(peer, use_nothrow);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       failures.failed(ec);
@@ -78,7 +80,7 @@ awaitable<void> accept_each(Acceptor& acceptor, const char* listener, OnSocket o
       continue;
     }
     failures.succeeded();
-    on_socket(std::move(socket));
+    on_socket(std::move(socket), peer);
   }
 }
 

@@ -41,6 +41,9 @@ class Proxy {
  private:
   bool bind_clients(const config::Config& config);
   bool listen_clients();
+  // A reload's keepalive settings onto the listening sockets, for the clients accepted after
+  // it (set_client_options in proxy_server.cc).
+  void reset_client_socket_options(const config::Config& config);
   awaitable<void> accept_loop(Worker& worker);
   void spawn(Worker& worker, std::shared_ptr<ClientSession> session, bool resume);
   void begin_shutdown();

@@ -14,10 +14,7 @@ namespace {
 
 using protocol::Bytes;
 
-std::string endpoint_text(const tcp::socket& s) {
-  error_code ec;
-  auto ep = s.remote_endpoint(ec);
-  if (ec) return "unknown";
+std::string endpoint_text(const tcp::endpoint& ep) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
@@ -43,17 +40,18 @@ bool session_source_enabled(const config::Config& c) {
 
 }  // namespace
 
-ClientSession::ClientSession(tcp::socket socket, SessionServices& services, Worker& worker,
-                             uint64_t id)
+ClientSession::ClientSession(tcp::socket socket, const tcp::endpoint& peer,
+                             SessionServices& services, Worker& worker, uint64_t id)
     : client_(std::move(socket)),
       services_(services),
       worker_(&worker),
-      runtime_(services.runtime.get()) {
+      runtime_(services.runtime.get()),
+      handoff_v6_(peer.address().is_v6()) {
   // Generation first, then the snapshot: a swap in between is seen as a change later.
   runtime_generation_ = services.runtime.generation();
   runtime_ = services.runtime.get();
   log_.session = id;
-  log_.client = endpoint_text(client_.socket());
+  log_.client = endpoint_text(peer);
 }
 
 ClientSession::~ClientSession() {
@@ -67,7 +65,6 @@ ClientSession::~ClientSession() {
 
 void ClientSession::detach_socket(int target) {
   error_code ec;
-  handoff_v6_ = client_.socket().local_endpoint(ec).address().is_v6();
   handoff_fd_ = client_.socket().release(ec);
   handoff_target_ = ec ? -1 : target;
 }

@@ -66,7 +66,8 @@ struct SessionServices {
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
-  ClientSession(tcp::socket socket, SessionServices& services, Worker& worker, uint64_t id);
+  ClientSession(tcp::socket socket, const tcp::endpoint& peer, SessionServices& services,
+                Worker& worker, uint64_t id);
   ~ClientSession();
 
   // Startup, authentication and routing; then serving, here or after a handoff.

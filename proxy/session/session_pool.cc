@@ -240,7 +240,7 @@ awaitable<bool> ClientSession::welcome() {
   protocol::encode_backend_key_data(out, key_->pid, key_->secret);
   protocol::encode_ready_for_query(out, 'I');
   log_event(spdlog::level::info, "client connected", &log_);
-  error_code ec = co_await write_bytes(client_, out);
+  error_code ec = co_await write_bytes(client_, out, Send::kAtOnce);
   co_return !ec;
 }
 

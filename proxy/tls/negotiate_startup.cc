@@ -63,7 +63,7 @@ awaitable<NegotiatedStartup> negotiate_startup(Stream& stream, ReadBuffer& buf,
     if (step.action == Negotiated::kStartup)
       co_return NegotiatedStartup{std::move(decoded.packet), {}, {}};
     const uint8_t answer = step.action == Negotiated::kAcceptTls ? 'S' : 'N';
-    error_code wec = co_await write_bytes(stream, protocol::ByteSpan(&answer, 1));
+    error_code wec = co_await write_bytes(stream, protocol::ByteSpan(&answer, 1), Send::kAtOnce);
     if (wec) co_return closed({});
     if (answer == 'S') {
       auto failed = co_await start_tls(stream, buf, *tls, false);

@@ -3,6 +3,8 @@
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
 
+#include "absl/container/flat_hash_map.h"
+
 #include <cstdint>
 
 namespace shardgate::routing {
@@ -16,7 +18,7 @@ bool is_space(char c) {
 
 // Whether PostgreSQL's scanner reads `name` as a keyword that quote_identifier() must quote
 // (any keyword but an unreserved one).
-bool is_quoted_keyword(const std::string& name) {
+bool scan_is_quoted_keyword(const std::string& name) {
   PgQueryScanResult scan = pg_query_scan(name.c_str());
   bool keyword = false;
   if (!scan.error) {
@@ -30,6 +32,19 @@ bool is_quoted_keyword(const std::string& name) {
     }
   }
   pg_query_free_scan_result(scan);
+  return keyword;
+}
+
+// A scan costs about as much as the rest of a login (a memory context, the scanner, a
+// protobuf round trip), and every login quotes its tenant's schema: answers are remembered
+// per thread. The names come from clients too (SET search_path), so the memo is bounded.
+bool is_quoted_keyword(const std::string& name) {
+  constexpr size_t kMemoEntries = 4096;
+  thread_local absl::flat_hash_map<std::string, bool> memo;
+  if (auto it = memo.find(name); it != memo.end()) return it->second;
+  bool keyword = scan_is_quoted_keyword(name);
+  if (memo.size() >= kMemoEntries) memo.clear();
+  memo.emplace(name, keyword);
   return keyword;
 }
 

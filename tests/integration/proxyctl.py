@@ -98,6 +98,20 @@ class Proxy:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def reload(self, timeout: float = 5.0) -> None:
+        """SIGHUP, then wait for one more 'configuration reloaded' line in the log."""
+        before = self.log().count("configuration reloaded")
+        os.kill(self.pid, signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            log = self.log()
+            if log.count("configuration reloaded") > before:
+                return
+            assert "reload refused" not in log[-2000:], log[-2000:]
+            time.sleep(0.05)
+        raise AssertionError(f"no 'configuration reloaded' within {timeout}s of SIGHUP; "
+                             f"log:\n{self.log()[-3000:]}")
+
     def conninfo(self, tenant: str | None = None, user: str = "app", password: str | None = None,
                  dbname: str = "app", **extra) -> str:
         params = {"host": self.host, "port": self.port, "user": user, "dbname": dbname,

@@ -14,9 +14,11 @@ Limits are a fraction of a second here so the file runs in seconds.
 """
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -187,6 +189,24 @@ def test_tcp_keepalive_on_both_sides(start_proxy, launcher, shards):
         server_side = keepalive_timers(shards["s1"].port, "dport")
         assert client_side and all(0 < t <= 25 for t in client_side), client_side
         assert any(0 < t <= 25 for t in server_side), server_side
+
+
+def test_tcp_keepalive_from_a_reload_reaches_the_clients_accepted_after_it(start_proxy, launcher):
+    """Client sockets take keepalive from the listening socket, so a reload must reset it
+    there: the client connected before keeps none, the one connected after has the timer."""
+    proxy = start_proxy(timeout_config(launcher, tcp_keepalive=False))
+    config = json.loads(Path(proxy.config_path).read_text())  # as started: paths filled in
+    with proxy.connect(tenant="acme") as before:
+        before.execute("SELECT 1")
+        assert all(t < 0 for t in keepalive_timers(proxy.port, "sport"))
+        config["tcp_keepalive"] = {"idle": "25s", "interval": "5s", "count": 3}
+        write_json_yaml(proxy.config_path, config)
+        proxy.reload()
+        with proxy.connect(tenant="acme") as after:
+            after.execute("SELECT 1")
+            timers = keepalive_timers(proxy.port, "sport")
+            assert len(timers) == 2, timers
+            assert sorted(0 < t <= 25 for t in timers) == [False, True], timers
 
 
 def test_tcp_keepalive_off(start_proxy, launcher):
