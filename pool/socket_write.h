@@ -23,4 +23,12 @@ enum class Send { kQueued, kAtOnce };
 // Callers never have two writes in flight on one socket (as with asio::async_write).
 awaitable<std::tuple<error_code, size_t>> write_all(tcp::socket& socket, protocol::ByteSpan bytes);
 
+// The whole buffer, the way `how` says. Not a coroutine: a queued write is asio's own
+// awaitable, with no frame of ours around it.
+inline awaitable<std::tuple<error_code, size_t>> write_whole(tcp::socket& socket,
+                                                             protocol::ByteSpan bytes, Send how) {
+  if (how == Send::kAtOnce) return write_all(socket, bytes);
+  return asio::async_write(socket, asio::buffer(bytes.data(), bytes.size()), use_nothrow);
+}
+
 }  // namespace shardgate

@@ -38,8 +38,7 @@ class Stream {
   awaitable<std::tuple<error_code, size_t>> write(protocol::ByteSpan bytes,
                                                   Send how = Send::kQueued) {
     if (tls_) return tls_->write(socket_, bytes, how);
-    if (how == Send::kAtOnce) return write_all(socket_, bytes);
-    return asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), use_nothrow);
+    return write_whole(socket_, bytes, how);
   }
 
  private:

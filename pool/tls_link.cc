@@ -82,11 +82,8 @@ awaitable<error_code> TlsLink::flush(tcp::socket& socket, Send how) {
   while (BIO_ctrl_pending(out_) > 0) {
     int n = BIO_read(out_, write_chunk_.get(), static_cast<int>(kChunk));
     if (n <= 0) break;
-    protocol::ByteSpan chunk(write_chunk_.get(), static_cast<size_t>(n));
-    auto [wec, written] = how == Send::kAtOnce
-                              ? co_await write_all(socket, chunk)
-                              : co_await asio::async_write(
-                                    socket, asio::buffer(chunk.data(), chunk.size()), use_nothrow);
+    auto [wec, written] =
+        co_await write_whole(socket, {write_chunk_.get(), static_cast<size_t>(n)}, how);
     (void)written;
     if (wec) {
       ec = wec;

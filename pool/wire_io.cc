@@ -39,8 +39,7 @@ awaitable<FrameRead> read_startup_packet(tcp::socket& socket, ReadBuffer& buf) {
 }
 
 awaitable<error_code> write_bytes(tcp::socket& socket, protocol::ByteSpan bytes) {
-  auto [ec, n] =
-      co_await asio::async_write(socket, asio::buffer(bytes.data(), bytes.size()), use_nothrow);
+  auto [ec, n] = co_await write_whole(socket, bytes, Send::kQueued);
   (void)n;
   co_return ec;
 }
