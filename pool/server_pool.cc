@@ -358,11 +358,13 @@ awaitable<void> ServerPool::maintain() {
     if (!*alive || ec) co_return;
     auto now = Clock::now();
     // Retire idle connections past server_idle_timeout (down to min_pool_size) or
-    // server_lifetime, oldest first.
+    // server_lifetime, oldest first. A watched connection needs no peek (a system call): its
+    // watch drops it as soon as the server speaks or closes.
     for (auto it = idle_.begin(); it != idle_.end();) {
+      bool alive = (*it)->idle_ticket != 0 || (*it)->looks_alive();
       if (decide::retire_idle(now - (*it)->last_used, settings_.idle_timeout, total_,
                               settings_.min_size, now - (*it)->created_at, settings_.lifetime,
-                              (*it)->looks_alive())) {
+                              alive)) {
         (*it)->close();
         it = idle_.erase(it);
         --total_;

@@ -112,12 +112,12 @@ ClientSession::Added ClientSession::add_request(char type, protocol::ByteSpan ra
   bool rejected = false;
   bool counted = head_counted_ && type == protocol::fe::kQuery;
   head_counted_ = false;  // only the checkout's first message was counted beforehand
-  if ((type == protocol::fe::kQuery || type == protocol::fe::kExecute) && tenant_state_ &&
-      !counted && recount_skip_ > 0) {
+  // One query message, or one Execute, counts once against the tenant's rate.
+  bool counts =
+      (type == protocol::fe::kQuery || type == protocol::fe::kExecute) && tenant_state_ && !counted;
+  if (counts && recount_skip_ > 0) {
     --recount_skip_;  // built again after a closed connection: the first attempt counted it
-  } else if ((type == protocol::fe::kQuery || type == protocol::fe::kExecute) && tenant_state_ &&
-             !counted) {
-    // One query message, or one Execute, counts once against the tenant's rate.
+  } else if (counts) {
     ++queries_taken_;
     auto decision = tenant_state_->take_query();
     throttle = std::max(throttle, decision.delay);
