@@ -361,10 +361,10 @@ awaitable<void> ServerPool::maintain() {
     // server_lifetime, oldest first. A watched connection needs no peek (a system call): its
     // watch drops it as soon as the server speaks or closes.
     for (auto it = idle_.begin(); it != idle_.end();) {
-      bool alive = (*it)->idle_ticket != 0 || (*it)->looks_alive();
+      bool server_there = (*it)->idle_ticket != 0 || (*it)->looks_alive();
       if (decide::retire_idle(now - (*it)->last_used, settings_.idle_timeout, total_,
                               settings_.min_size, now - (*it)->created_at, settings_.lifetime,
-                              alive)) {
+                              server_there)) {
         (*it)->close();
         it = idle_.erase(it);
         --total_;
