@@ -50,7 +50,7 @@ MODES = ("simple", "prepared", "extended", "connect")
 # Statement shapes (--scripts): the same select-only lookup as pgbench -S writes it, as an ORM
 # writes it (quoted, table-qualified columns, LIMIT 21: Django's get()), and with the table
 # qualified by the tenant's schema. Fresh literal values every time in simple mode.
-SCRIPTS = ("plain", "orm", "qualified")
+SCRIPTS = ("plain", "orm", "qualified", "sleep", "mixed")
 TENANT = "acme"
 SCHEMA = f"tenant_{TENANT}"
 APP_USER = "app"
@@ -370,6 +370,11 @@ def write_script(work: Path, scale: int, shape: str = "plain") -> Path:
                '"pgbench_accounts"."abalance", "pgbench_accounts"."filler" '
                'FROM "pgbench_accounts" WHERE "pgbench_accounts"."aid" = :aid LIMIT 21;',
         "qualified": f"SELECT abalance FROM {SCHEMA}.pgbench_accounts WHERE aid = :aid;",
+        # Statements that wait rather than compute: they need connections side by side.
+        "sleep": "SELECT pg_sleep(0.002);",
+        # One transaction in ten a 20 ms statement, the rest select by key.
+        "mixed": "\\set r random(1, 10)\n\\if :r = 1\nSELECT pg_sleep(0.02);\n\\else\n"
+                 "SELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n\\endif",
     }[shape]
     path = work / ("select_only.sql" if shape == "plain" else f"select_only_{shape}.sql")
     path.write_text(f"\\set aid random(1, {100000 * scale})\n{statement}\n")
@@ -654,7 +659,8 @@ def parse_args() -> argparse.Namespace:
                         "the shardgate target keeps the tier default, 16)")
     p.add_argument("--scripts", default="plain",
                    help="comma list of statement shapes: plain (pgbench -S), orm (quoted, "
-                        "table-qualified columns, LIMIT 21), qualified (tenant_acme.table); "
+                        "table-qualified columns, LIMIT 21), qualified (tenant_acme.table), "
+                        "sleep (SELECT pg_sleep(0.002)), mixed (one in ten a 20 ms pg_sleep); "
                         "each runs in every mode, named mode:shape in the table (default plain)")
     p.add_argument("--tls", action="store_true",
                    help="TLS between pgbench and both proxies (sslmode=require, one certificate "

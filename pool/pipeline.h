@@ -11,6 +11,7 @@
 // down, so a queued client may write to it and wait on it without holding it.
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <memory>
 
@@ -28,6 +29,9 @@ struct PipelineSlot {
   asio::steady_timer wake;  // cancelled at the slot's turn
   std::unique_ptr<ServerConnection> granted;
   bool turn = false;
+  // When the answer before it was read, so the server began this request: the server's time
+  // for it is measured from here (its own wake-up may come later on a busy machine).
+  std::chrono::steady_clock::time_point turn_at{};
 };
 
 struct Pipeline {

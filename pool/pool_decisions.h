@@ -52,12 +52,35 @@ inline bool retire_idle(Duration idle_for, Duration idle_timeout, int total, int
   return (idle_for > idle_timeout && total > min_size) || age > lifetime || !looks_alive;
 }
 
-// May a request queue behind another on a busy connection at all? Only when the pool is
-// full and nothing is idle (otherwise it gets a connection of its own), and never ahead of
-// another tenant's waiting clients: fair queuing decides for them.
-inline bool may_pipeline(bool any_pipelines, bool idle_available, int total, int size,
-                         bool others_waiting) {
-  return any_pipelines && !idle_available && total >= size && !others_waiting;
+// May a request queue behind another on a busy connection at all? When the pool is full and
+// nothing is idle; or, for a tenant whose statements are quick (`quick_statements`), once
+// `busy` connections reach the pool's concurrency target (concurrency_target.h; the size
+// unless measurements lowered it). Never ahead of another tenant's waiting clients: fair
+// queuing decides for them.
+inline bool may_pipeline(bool any_pipelines, bool idle_available, int total, int size, int busy,
+                         int target, bool quick, bool others_waiting) {
+  if (!any_pipelines || others_waiting) return false;
+  return (!idle_available && total >= size) || (quick && busy >= target);
+}
+
+// Below the pool's size a request queues on a busy connection only for a tenant whose queued
+// requests the server answers quickly: under `kQuickStatement` on average, each measured from
+// its turn on the connection (the answer before it read) to its ReadyForQuery, which is the
+// server's own time for it even on a busy machine. Statements that wait (on I/O, locks,
+// sleeps) run better side by side on connections of their own. A measure older than
+// `kQuickMeasureKept` is not trusted: the tenant's load may have changed, so it is tried again.
+inline constexpr Duration kQuickStatement = std::chrono::milliseconds(1);
+inline constexpr Duration kQuickMeasureKept = std::chrono::seconds(10);
+
+inline bool quick_statements(Duration average_turn, Duration since_measured) {
+  return since_measured >= kQuickMeasureKept || average_turn < kQuickStatement;
+}
+
+// The average after one more measure: a moving average over about the last 32, so a tenant
+// with one slow statement in ten stays slow on average (a request queued behind one waits for
+// it) instead of flipping with each.
+inline Duration next_turn_average(Duration average, Duration took) {
+  return average + (took - average) / 32;
 }
 
 // Pipelining is on by default (tier pipeline_depth 16). A tenant that ran a long statement

@@ -13,7 +13,10 @@ constexpr Millis kFirstBackoff{250};
 }  // namespace
 
 ServerPool::ServerPool(asio::any_io_executor executor, PoolSettings settings, ConnectTarget target)
-    : executor_(std::move(executor)), settings_(std::move(settings)), target_(std::move(target)) {
+    : executor_(std::move(executor)),
+      settings_(std::move(settings)),
+      target_(std::move(target)),
+      concurrency_(settings_.size) {
   maintenance_ = std::make_unique<asio::steady_timer>(executor_);
   asio::co_spawn(executor_, maintain(), asio::detached);
 }
@@ -195,6 +198,7 @@ bool ServerPool::pass_down(std::unique_ptr<ServerConnection>& conn) {
   PipelineSlot* next = pipe.queue.front();
   pipe.queue.pop_front();
   next->turn = true;
+  next->turn_at = std::chrono::steady_clock::now();
   next->granted = std::move(conn);
   next->wake.cancel();
   return true;
@@ -213,10 +217,11 @@ void ServerPool::close_pipeline(ServerConnection& conn) {
   std::erase(pipelines_, &conn);
 }
 
-ServerConnection* ServerPool::pipeline_for(std::string_view tenant) {
+ServerConnection* ServerPool::pipeline_for(std::string_view tenant, bool quick) {
   // Never ahead of another tenant's waiting clients; ahead of this tenant's own, whose
   // requests could not queue when they came.
-  if (!decide::may_pipeline(!pipelines_.empty(), !idle_.empty(), total_, settings_.size,
+  if (!decide::may_pipeline(!pipelines_.empty(), !idle_.empty(), total_, settings_.size, busy(),
+                            concurrency_.limit(), quick,
                             !waiters_.empty() && !waiters_.only_tenant(tenant)))
     return nullptr;
   auto it = decide::pipeline_pick(
@@ -228,6 +233,7 @@ ServerConnection* ServerPool::pipeline_for(std::string_view tenant) {
 }
 
 void ServerPool::release(std::unique_ptr<ServerConnection> conn, const std::string& tenant) {
+  if (settings_.pipeline_depth > 1) concurrency_.answered(Clock::now(), busy());
   if (pass_down(conn)) return;
   forget(tenant);
   if (!decide::keep_after_use(conn->pool_generation == generation_, conn->is_open(),
@@ -310,6 +316,7 @@ void ServerPool::update(PoolSettings settings, ConnectTarget target) {
                target.database != target_.database;
   settings_ = std::move(settings);
   target_ = std::move(target);
+  concurrency_.resize(settings_.size);
   if (moved) {
     ++generation_;
     welcome_.clear();
@@ -330,8 +337,9 @@ PoolStats ServerPool::stats() const {
   s.wait = wait_.snapshot();
   s.idle = static_cast<int>(idle_.size());
   s.connecting = connecting_;
-  s.active = total_ - s.idle - connecting_;
+  s.active = busy();
   s.waiting = static_cast<int>(waiters_.size());
+  s.concurrency_target = settings_.pipeline_depth > 1 ? concurrency_.limit() : settings_.size;
   return s;
 }
 

@@ -12,6 +12,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "pool/asio.h"
+#include "pool/concurrency_target.h"
 #include "pool/fair_queue.h"
 #include "pool/latency_histogram.h"
 #include "pool/server_connection.h"
@@ -47,6 +48,8 @@ struct PoolStats {
   uint64_t connect_failures = 0;
   uint64_t pipelined = 0;      // requests that queued behind another on a busy connection
   uint64_t stale_dropped = 0;  // idle connections the server closed, dropped before reuse
+  // Busy connections from which requests queue on busy ones (concurrency_target.h).
+  int concurrency_target = 0;
   // How long acquire() took for each connection it handed out (queueing and connecting).
   LatencyHistogram::Snapshot wait;
   // The last connect attempt: 1 reached the shard (even if it then refused the login), -1 could
@@ -86,9 +89,15 @@ class ServerPool {
   // A listed connection carrying `tenant`'s context with room for one more request, only
   // while the pool has no idle connection, cannot open another and no other tenant waits
   // for one (they are served fairly first). Null otherwise. The caller queues at once.
-  ServerConnection* pipeline_for(std::string_view tenant);
-  // Counts a request that queued on a pipeline.
-  void count_pipelined() { ++counters_.pipelined; }
+  // `quick`: the tenant's statements are quick (decide::quick_statements), so it may queue
+  // before the pool is full, from the concurrency target on.
+  ServerConnection* pipeline_for(std::string_view tenant, bool quick);
+  // Counts a request that queued on a pipeline; a quick tenant's presses the concurrency
+  // target (only quick tenants queue before the pool is full, so only they can use a lower one).
+  void count_pipelined(bool quick) {
+    ++counters_.pipelined;
+    if (quick) concurrency_.queued();
+  }
 
   // Opens connections in the background until the pool holds `n` (at most its size), so many
   // clients arriving at once (a moved tenant's, resumed on its new shard) find them open.
@@ -158,8 +167,11 @@ class ServerPool {
   FairQueue<Waiter> waiters_;
   absl::flat_hash_map<std::string, int> tenant_active_;
   int total_ = 0;  // idle + leased + connecting
+  // Leased connections: running a client's request (or queued requests).
+  int busy() const { return total_ - connecting_ - static_cast<int>(idle_.size()); }
   int connecting_ = 0;
   PoolStats counters_;
+  ConcurrencyTarget concurrency_;
   LatencyHistogram wait_;
   std::vector<std::pair<std::string, std::string>> welcome_;
   std::chrono::steady_clock::time_point down_until_{};

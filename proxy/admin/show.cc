@@ -146,13 +146,15 @@ AdminReply show_pools(const AdminContext& ctx) {
   r.columns = {text_column("pool"),      text_column("shard"),           int_column("worker"),
                int_column("size"),       int_column("active"),           int_column("idle"),
                int_column("connecting"), int_column("waiting"),          int_column("acquired"),
-               int_column("timeouts"),   int_column("connect_failures"), int_column("pipelined")};
+               int_column("timeouts"),   int_column("connect_failures"), int_column("pipelined"),
+               int_column("target")};
   for (const auto& p : snap.pools)
     r.rows.push_back({p.name, p.shard, std::to_string(p.worker), std::to_string(p.size),
                       std::to_string(p.stats.active), std::to_string(p.stats.idle),
                       std::to_string(p.stats.connecting), std::to_string(p.stats.waiting),
                       std::to_string(p.stats.acquired), std::to_string(p.stats.timeouts),
-                      std::to_string(p.stats.connect_failures), std::to_string(p.stats.pipelined)});
+                      std::to_string(p.stats.connect_failures), std::to_string(p.stats.pipelined),
+                      std::to_string(p.stats.concurrency_target)});
   r.tag = "SHOW";
   return r;
 }

@@ -87,9 +87,13 @@ bool ClientSession::pipelining_on() const {
   return !tenant_state_ || tenant_state_->may_pipeline(std::chrono::steady_clock::now());
 }
 
+bool ClientSession::quick_statements() const {
+  return !tenant_state_ || tenant_state_->quick_statements(std::chrono::steady_clock::now());
+}
+
 pool::ServerConnection* ClientSession::joinable_pipeline() {
   if (!pipelining_on()) return nullptr;
-  pool::ServerConnection* conn = current_pool().pipeline_for(route_->tenant);
+  pool::ServerConnection* conn = current_pool().pipeline_for(route_->tenant, quick_statements());
   if (!conn || !sequential_fits() || !pipelinable_request() || !context_matches(*conn))
     return nullptr;
   return conn;
@@ -136,7 +140,7 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_joined(pool::ServerConn
   pool::PipelineSlot slot(client_.get_executor());
   pipe.queue.push_back(&slot);
   ++pipe.served;
-  pool.count_pipelined();
+  pool.count_pipelined(quick_statements());
   pipe.outbox.insert(pipe.outbox.end(), out.begin(), out.end());
   ++pipe.outbox_requests;
   // The connection's owner writes it (relay_response) when the server starts answering the
@@ -144,6 +148,7 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_joined(pool::ServerConn
   waiting_ = true;
   if (!slot.turn) co_await slot.wake.async_wait(use_nothrow);
   waiting_ = false;
+  if (slot.turn && !request_timing_.empty()) request_timing_.front().turn = slot.turn_at;
   if (!slot.turn) {  // the worker is stopping: the answers on this connection no longer line up
     std::erase(pipe.queue, &slot);
     conn.close();

@@ -107,6 +107,7 @@ void add_pool_families(const std::vector<PoolRow>& pools, std::vector<MetricFami
     t.stats.timeouts += row.stats.timeouts;
     t.stats.connect_failures += row.stats.connect_failures;
     t.stats.pipelined += row.stats.pipelined;
+    t.stats.concurrency_target += row.stats.concurrency_target;
     t.stats.wait += row.stats.wait;
   }
   auto connections = family("shardgate_pool_server_connections",
@@ -128,9 +129,15 @@ void add_pool_families(const std::vector<PoolRow>& pools, std::vector<MetricFami
                           "Requests that queued behind another of their tenant on a busy server "
                           "connection instead of waiting for a free one (tier pipeline_depth).",
                           MetricType::Counter);
+  auto target = family("shardgate_pool_concurrency_target",
+                       "Busy server connections of the pool from which a one-statement request "
+                       "queues on a busy connection of its tenant (measured; the pool size when "
+                       "nothing queues).",
+                       MetricType::Gauge);
   for (const auto& [name, t] : by_name) {
     Labels labels{{"pool", name}, {"shard", t.shard}};
     add_counter(pipelined, labels, static_cast<double>(t.stats.pipelined));
+    add_gauge(target, labels, t.stats.concurrency_target);
     add_gauge(connections, {{"pool", name}, {"shard", t.shard}, {"state", "active"}},
               t.stats.active);
     add_gauge(connections, {{"pool", name}, {"shard", t.shard}, {"state", "idle"}}, t.stats.idle);
@@ -147,6 +154,7 @@ void add_pool_families(const std::vector<PoolRow>& pools, std::vector<MetricFami
   out.push_back(std::move(timeouts));
   out.push_back(std::move(failures));
   out.push_back(std::move(pipelined));
+  out.push_back(std::move(target));
 }
 
 void add_client_family(const std::map<std::string, int64_t>& clients_by_tier,

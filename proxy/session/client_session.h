@@ -446,6 +446,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // --- pipelining (checkout_pipelined.cc, pool/pipeline.h) ---
   // A busy connection of this tenant's pool the buffered request may queue behind, or null.
   pool::ServerConnection* joinable_pipeline();
+  // The tenant's statements are quick enough to queue before the pool is full
+  // (pool::decide::quick_statements).
+  bool quick_statements() const;
   // The buffered request is one statement that starts and ends outside a transaction block
   // and needs nothing from the client while it runs.
   bool pipelinable_request() const;
@@ -561,6 +564,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // Only while the tier logs slow statements: the text, already cut for the log.
     std::string statement;
     size_t statement_bytes = 0;
+    // A request that queued on a busy connection: when the answer before it was read (its
+    // turn). Unset otherwise.
+    std::chrono::steady_clock::time_point turn{};
   };
   LazyDeque<RequestTiming> request_timing_;
   // The tier's slow_query_threshold; zero = off (nothing is captured).

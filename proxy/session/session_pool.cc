@@ -116,6 +116,8 @@ void ClientSession::finish_request() {
     if (tenant_state_) {
       tenant_state_->latency.observe(elapsed);
       if (elapsed >= pool::decide::kLongStatement) tenant_state_->note_long_statement(now);
+      if (timing.turn != std::chrono::steady_clock::time_point{})
+        tenant_state_->note_turn(now - timing.turn, now);
     }
     auto threshold = slow_threshold();
     if (threshold.count() > 0 && elapsed > threshold) {

@@ -105,6 +105,29 @@ bool TenantState::may_pipeline(std::chrono::steady_clock::time_point now) const 
       std::chrono::duration_cast<pool::decide::Duration>(since));
 }
 
+namespace {
+int64_t nanoseconds_of(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+}
+}  // namespace
+
+void TenantState::note_turn(std::chrono::steady_clock::duration took,
+                            std::chrono::steady_clock::time_point now) {
+  // Workers race on the average harmlessly (an update may be lost).
+  auto average = std::chrono::nanoseconds(turn_average_ns.load(std::memory_order_relaxed));
+  turn_average_ns.store(nanoseconds_of(pool::decide::next_turn_average(average, took)),
+                        std::memory_order_relaxed);
+  turn_measured_ns.store(nanoseconds_of(now.time_since_epoch()), std::memory_order_relaxed);
+}
+
+bool TenantState::quick_statements(std::chrono::steady_clock::time_point now) const {
+  auto since = now.time_since_epoch() -
+               std::chrono::nanoseconds(turn_measured_ns.load(std::memory_order_relaxed));
+  return pool::decide::quick_statements(
+      std::chrono::nanoseconds(turn_average_ns.load(std::memory_order_relaxed)),
+      std::chrono::duration_cast<pool::decide::Duration>(since));
+}
+
 void TenantRegistry::reconfigure(const Runtime& runtime) {
   std::lock_guard lock(mu_);
   for (auto it = tenants_.begin(); it != tenants_.end();) {

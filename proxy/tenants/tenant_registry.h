@@ -63,6 +63,10 @@ struct TenantState {
   // When a statement of the tenant last took pool::decide::kLongStatement or more (steady
   // clock, nanoseconds): pipelining stays off for the tenant for a while after.
   std::atomic<int64_t> long_statement_ns{std::numeric_limits<int64_t>::min() / 2};
+  // Requests that queued on a busy connection: the average time from their turn to their
+  // ReadyForQuery (nanoseconds, moving average) and when it was last measured (steady clock).
+  std::atomic<int64_t> turn_average_ns{0};
+  std::atomic<int64_t> turn_measured_ns{std::numeric_limits<int64_t>::min() / 2};
 
   void configure(const TenantLimits& limits);
   // One query message (or Execute) against the tenant's rate: counted, and a token taken
@@ -74,6 +78,12 @@ struct TenantState {
   void note_long_statement(std::chrono::steady_clock::time_point now);
   // May the tenant's requests queue behind one another on a busy server connection?
   bool may_pipeline(std::chrono::steady_clock::time_point now) const;
+  // A queued request's time from its turn on the connection to its ReadyForQuery.
+  void note_turn(std::chrono::steady_clock::duration took,
+                 std::chrono::steady_clock::time_point now);
+  // May the tenant's requests queue on busy connections before the pool is full?
+  // (pool::decide::quick_statements)
+  bool quick_statements(std::chrono::steady_clock::time_point now) const;
   // The tier the tenant was last routed under.
   std::string tier() const;
   TenantCounts counts() const;

@@ -47,12 +47,49 @@ TEST(PoolDecisions, RetireIdleKeepsMinPoolSize) {
   EXPECT_FALSE(retire_idle(seconds(1), idle_timeout, 5, 0, seconds(5), lifetime, true));
 }
 
-TEST(PoolDecisions, PipelineOnlyWhenThePoolIsFullAndNoOtherTenantWaits) {
-  EXPECT_TRUE(may_pipeline(true, false, 4, 4, false));
-  EXPECT_FALSE(may_pipeline(false, false, 4, 4, false));  // nothing to queue behind
-  EXPECT_FALSE(may_pipeline(true, true, 4, 4, false));    // an idle connection is free
-  EXPECT_FALSE(may_pipeline(true, false, 3, 4, false));   // room to open one
-  EXPECT_FALSE(may_pipeline(true, false, 4, 4, true));    // another tenant waits: fairness
+TEST(PoolDecisions, PipelineWhenThePoolIsFullOrAtItsTargetAndNoOtherTenantWaits) {
+  // At a target equal to the size (the start): only an exhausted pool.
+  EXPECT_TRUE(may_pipeline(true, false, 4, 4, 4, 4, true, false));
+  EXPECT_TRUE(
+      may_pipeline(true, false, 4, 4, 3, 4, true, false));  // one still connecting, none idle
+  EXPECT_FALSE(may_pipeline(false, false, 4, 4, 4, 4, true, false));  // nothing to queue behind
+  EXPECT_FALSE(may_pipeline(true, true, 4, 4, 3, 4, true, false));    // an idle connection is free
+  EXPECT_FALSE(may_pipeline(true, false, 3, 4, 3, 4, true, false));   // room to open one
+  EXPECT_FALSE(
+      may_pipeline(true, false, 4, 4, 4, 4, true, true));  // another tenant waits: fairness
+  // A lowered target: busy connections at the target queue even with idle ones about.
+  EXPECT_TRUE(may_pipeline(true, true, 20, 20, 4, 4, true, false));
+  EXPECT_TRUE(may_pipeline(true, false, 4, 20, 4, 4, true, false));
+  EXPECT_FALSE(may_pipeline(true, true, 20, 20, 3, 4, true, false));
+  EXPECT_FALSE(may_pipeline(true, true, 20, 20, 4, 4, true, true));
+  // A tenant whose statements are not quick queues only on an exhausted pool.
+  EXPECT_FALSE(may_pipeline(true, true, 20, 20, 4, 4, false, false));
+  EXPECT_FALSE(may_pipeline(true, false, 4, 20, 4, 4, false, false));
+  EXPECT_TRUE(may_pipeline(true, false, 20, 20, 20, 4, false, false));
+}
+
+TEST(PoolDecisions, QuickStatementsAreThoseAnsweredUnderAMillisecondLately) {
+  using std::chrono::microseconds;
+  using std::chrono::milliseconds;
+  EXPECT_TRUE(quick_statements(microseconds(0), seconds(0)));
+  EXPECT_TRUE(quick_statements(microseconds(999), seconds(9)));
+  EXPECT_FALSE(quick_statements(milliseconds(1), seconds(0)));
+  EXPECT_FALSE(quick_statements(milliseconds(2), milliseconds(9999)));
+  // A measure ten seconds old is tried again: the load may have changed.
+  EXPECT_TRUE(quick_statements(milliseconds(2), seconds(10)));
+}
+
+TEST(PoolDecisions, OneSlowStatementInTenKeepsTheAverageTurnSlow) {
+  using std::chrono::microseconds;
+  using std::chrono::milliseconds;
+  Duration average{0};
+  for (int i = 0; i < 1000; ++i)
+    average = next_turn_average(average, i % 10 == 0 ? milliseconds(20) : microseconds(100));
+  EXPECT_FALSE(quick_statements(average, seconds(0)));  // about 2 ms on average
+  for (int i = 0; i < 200; ++i) average = next_turn_average(average, microseconds(100));
+  EXPECT_TRUE(quick_statements(average, seconds(0)));  // the slow ones stopped
+  average = next_turn_average(average, milliseconds(20));
+  EXPECT_TRUE(quick_statements(average, seconds(0)));  // one alone does not close the gate
 }
 
 struct Busy {
