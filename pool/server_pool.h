@@ -87,10 +87,10 @@ class ServerPool {
   void open_pipeline(ServerConnection& conn);
   void close_pipeline(ServerConnection& conn);
   // A listed connection carrying `tenant`'s context with room for one more request, only
-  // while the pool has no idle connection, cannot open another and no other tenant waits
-  // for one (they are served fairly first). Null otherwise. The caller queues at once.
-  // `quick`: the tenant's statements are quick (decide::quick_statements), so it may queue
-  // before the pool is full, from the concurrency target on.
+  // while the pool has no idle connection and cannot open another (or, for a `quick` tenant,
+  // decide::quick_statements, while its busy connections reach the concurrency target), and
+  // no other tenant waits for one (they are served fairly first). Null otherwise. The caller
+  // queues at once.
   ServerConnection* pipeline_for(std::string_view tenant, bool quick);
   // Counts a request that queued on a pipeline; a quick tenant's presses the concurrency
   // target (only quick tenants queue before the pool is full, so only they can use a lower one).
