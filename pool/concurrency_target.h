@@ -127,9 +127,9 @@ class ConcurrencyTarget {
     bool fell = throughput < previous_ * (1 - kTolerance);
     if (down_) {
       if (fell || throughput < best_ * (1 - kDriftTolerance)) {
-        // Fewer connections cost throughput: give some back. The next probe down waits for
-        // a hold that doubles with each failed probe, so a shard that needs its connections
-        // pays for a probe now and then, not every other window.
+        // Fewer connections cost throughput: give some back. The next probe down waits until
+        // requests hold their connections clearly longer than here (below), so a shard that
+        // needs its connections pays for one probe, not one every other window.
         down_ = false;
         unsaturated_ = per_request;  // what a request costs where the shard has room
       }
