@@ -79,24 +79,21 @@ bool ClientSession::pipelinable_request() const {
   return routing::starts_as_dml(text);
 }
 
-bool ClientSession::pipelining_on() const {
+bool ClientSession::pipelining_on(std::chrono::steady_clock::time_point now) const {
   if (!route_ || route_->tier->pipeline_depth <= 1 || session_mode()) return false;
   // Throttling delays a request after it is built; a queued request cannot wait.
   const auto& rate = route_->tier->rate;
   if (rate.queries_per_second > 0 && rate.action == config::RateAction::kThrottle) return false;
-  return !tenant_state_ || tenant_state_->may_pipeline(std::chrono::steady_clock::now());
+  return !tenant_state_ || tenant_state_->may_pipeline(now);
 }
 
-bool ClientSession::quick_statements() const {
-  return !tenant_state_ || tenant_state_->quick_statements(std::chrono::steady_clock::now());
-}
-
-pool::ServerConnection* ClientSession::joinable_pipeline() {
-  if (!pipelining_on()) return nullptr;
-  pool::ServerConnection* conn = current_pool().pipeline_for(route_->tenant, quick_statements());
-  if (!conn || !sequential_fits() || !pipelinable_request() || !context_matches(*conn))
-    return nullptr;
-  return conn;
+ClientSession::Joinable ClientSession::joinable_pipeline() {
+  auto now = std::chrono::steady_clock::now();
+  if (!pipelining_on(now)) return {};
+  bool quick = !tenant_state_ || tenant_state_->quick_statements(now);
+  pool::ServerConnection* conn = current_pool().pipeline_for(route_->tenant, quick);
+  if (!conn || !sequential_fits() || !pipelinable_request() || !context_matches(*conn)) return {};
+  return {conn, quick};
 }
 
 awaitable<bool> ClientSession::flush_pipeline(pool::ServerConnection& conn) {
@@ -116,7 +113,8 @@ awaitable<bool> ClientSession::flush_pipeline(pool::ServerConnection& conn) {
   co_return true;
 }
 
-awaitable<ClientSession::CheckoutEnd> ClientSession::run_joined(pool::ServerConnection& conn) {
+awaitable<ClientSession::CheckoutEnd> ClientSession::run_joined(Joinable join) {
+  pool::ServerConnection& conn = *join.conn;
   reset_checkout_state();
   pool::ServerPool& pool = current_pool();
   pool::Pipeline& pipe = conn.pipeline;
@@ -140,7 +138,7 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_joined(pool::ServerConn
   pool::PipelineSlot slot(client_.get_executor());
   pipe.queue.push_back(&slot);
   ++pipe.served;
-  pool.count_pipelined(quick_statements());
+  pool.count_pipelined(join.quick);
   pipe.outbox.insert(pipe.outbox.end(), out.begin(), out.end());
   ++pipe.outbox_requests;
   // The connection's owner writes it (relay_response) when the server starts answering the

@@ -122,7 +122,7 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequenti
   sequential_expired_ = false;
   RetryPoint retry = retry_point();
   // Decided before the request is consumed: may others queue behind this one (pipeline.h)?
-  bool may_pipeline = pipelining_on() && pipelinable_request();
+  bool may_pipeline = pipelining_on(std::chrono::steady_clock::now()) && pipelinable_request();
   bool peek = may_pipeline && retry.armed &&
               pool::decide::peek_before_pipelining(lease_reused_, lease_idle_for_);
   lease_idle_for_ = {};  // the lease's first request only

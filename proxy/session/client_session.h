@@ -444,20 +444,23 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   awaitable<pool::ServerResult> attach_session_server(pool::Lease lease);
 
   // --- pipelining (checkout_pipelined.cc, pool/pipeline.h) ---
-  // A busy connection of this tenant's pool the buffered request may queue behind, or null.
-  pool::ServerConnection* joinable_pipeline();
-  // The tenant's statements are quick enough to queue before the pool is full
-  // (pool::decide::quick_statements).
-  bool quick_statements() const;
+  // A busy connection of this tenant's pool the buffered request may queue behind (null:
+  // none), and whether the tenant's statements are quick enough to queue before the pool is
+  // full (pool::decide::quick_statements), which the pool's concurrency target counts.
+  struct Joinable {
+    pool::ServerConnection* conn = nullptr;
+    bool quick = false;
+  };
+  Joinable joinable_pipeline();
   // The buffered request is one statement that starts and ends outside a transaction block
   // and needs nothing from the client while it runs.
   bool pipelinable_request() const;
-  // Pipelining is on for this session's tier and, lately, for its tenant.
-  bool pipelining_on() const;
+  // Pipelining is on for this session's tier and, lately (as of `now`), for its tenant.
+  bool pipelining_on(std::chrono::steady_clock::time_point now) const;
   // `conn` already carries this client's tenant context and parameters.
   bool context_matches(const pool::ServerConnection& conn) const;
-  // Writes the request behind the others on `conn`, waits for its turn, reads its answer.
-  awaitable<CheckoutEnd> run_joined(pool::ServerConnection& conn);
+  // Writes the request behind the others on `join.conn`, waits for its turn, reads its answer.
+  awaitable<CheckoutEnd> run_joined(Joinable join);
   // The owner writes what queued clients appended to `conn`'s pipeline; false on error (the
   // connection is then closed).
   awaitable<bool> flush_pipeline(pool::ServerConnection& conn);

@@ -214,10 +214,10 @@ awaitable<ClientSession::Local> ClientSession::take_server(char type, size_t siz
   // The pool is exhausted and a connection of this tenant runs a request this one may queue
   // behind (tier pipeline_depth > 1): no wait for a free connection.
   if (!server_) {
-    if (auto* conn = joinable_pipeline()) {
+    if (auto join = joinable_pipeline(); join.conn) {
       stop_for_local_ = false;
       lease_reused_ = false;
-      joined = co_await run_joined(*conn);
+      joined = co_await run_joined(join);
       if (!server_) {  // a malformed request, refused before it was queued
         protocol::Bytes out;
         protocol::encode_error(out, "FATAL", "08P01", "invalid message from client");

@@ -92,24 +92,30 @@ std::vector<std::pair<std::string, uint64_t>> TenantState::errors_by_class() con
   return {errors_.begin(), errors_.end()};
 }
 
-void TenantState::note_long_statement(std::chrono::steady_clock::time_point now) {
-  long_statement_ns.store(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count(),
-      std::memory_order_relaxed);
-}
-
-bool TenantState::may_pipeline(std::chrono::steady_clock::time_point now) const {
-  auto since = now.time_since_epoch() -
-               std::chrono::nanoseconds(long_statement_ns.load(std::memory_order_relaxed));
-  return pool::decide::pipelining_after_long_statement(
-      std::chrono::duration_cast<pool::decide::Duration>(since));
-}
-
 namespace {
 int64_t nanoseconds_of(std::chrono::steady_clock::duration d) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
 }
+
+// Time points are kept as nanoseconds since the clock's epoch, in atomics every worker reads.
+void stamp(std::atomic<int64_t>& at, std::chrono::steady_clock::time_point now) {
+  at.store(nanoseconds_of(now.time_since_epoch()), std::memory_order_relaxed);
+}
+
+pool::decide::Duration since(const std::atomic<int64_t>& at,
+                             std::chrono::steady_clock::time_point now) {
+  return std::chrono::duration_cast<pool::decide::Duration>(
+      now.time_since_epoch() - std::chrono::nanoseconds(at.load(std::memory_order_relaxed)));
+}
 }  // namespace
+
+void TenantState::note_long_statement(std::chrono::steady_clock::time_point now) {
+  stamp(long_statement_ns, now);
+}
+
+bool TenantState::may_pipeline(std::chrono::steady_clock::time_point now) const {
+  return pool::decide::pipelining_after_long_statement(since(long_statement_ns, now));
+}
 
 void TenantState::note_turn(std::chrono::steady_clock::duration took,
                             std::chrono::steady_clock::time_point now) {
@@ -117,15 +123,13 @@ void TenantState::note_turn(std::chrono::steady_clock::duration took,
   auto average = std::chrono::nanoseconds(turn_average_ns.load(std::memory_order_relaxed));
   turn_average_ns.store(nanoseconds_of(pool::decide::next_turn_average(average, took)),
                         std::memory_order_relaxed);
-  turn_measured_ns.store(nanoseconds_of(now.time_since_epoch()), std::memory_order_relaxed);
+  stamp(turn_measured_ns, now);
 }
 
 bool TenantState::quick_statements(std::chrono::steady_clock::time_point now) const {
-  auto since = now.time_since_epoch() -
-               std::chrono::nanoseconds(turn_measured_ns.load(std::memory_order_relaxed));
   return pool::decide::quick_statements(
       std::chrono::nanoseconds(turn_average_ns.load(std::memory_order_relaxed)),
-      std::chrono::duration_cast<pool::decide::Duration>(since));
+      since(turn_measured_ns, now));
 }
 
 void TenantRegistry::reconfigure(const Runtime& runtime) {
