@@ -30,13 +30,29 @@ std::vector<std::pair<std::string, std::string>> SessionSettings::startup_values
   return out;
 }
 
+namespace {
+
+// What the client's session holds for one name, from its committed change (if any) and its
+// startup value (if any), as PostgreSQL would have it: the kind, and for kValue the value
+// (pointing into the caller's data).
+template <class Change>
+std::pair<SessionSettings::Kind, const std::string*> wanted(const Change* changed,
+                                                            const std::string* startup_value) {
+  using Kind = SessionSettings::Kind;
+  if (changed && changed->kind != Kind::kDefault) return {changed->kind, &changed->value};
+  if (startup_value) return {Kind::kValue, startup_value};
+  return {Kind::kDefault, nullptr};
+}
+
+}  // namespace
+
 SessionSettings::Desired SessionSettings::desired(std::string_view name) const {
   std::string key = routing::setting_key(name);
   auto changed = changed_.find(key);
-  if (changed != changed_.end() && changed->second.kind != Kind::kDefault) return changed->second;
   auto start = startup_.find(key);
-  if (start != startup_.end()) return {Kind::kValue, start->second.value};
-  return {};
+  auto [kind, value] = wanted(changed == changed_.end() ? nullptr : &changed->second,
+                              start == startup_.end() ? nullptr : &start->second.value);
+  return {kind, value ? *value : std::string()};
 }
 
 void SessionSettings::note_statement(const routing::StatementInfo& info) {
@@ -139,24 +155,44 @@ void SessionSettings::end_transaction(AppliedSettings& conn) {
   failed_ = false;
 }
 
+template <class Visit>
+void SessionSettings::each_setting(const AppliedSettings& conn, Visit visit) const {
+  // The three maps are sorted by name: one merging walk, no lookups.
+  auto c = changed_.begin();
+  auto s = startup_.begin();
+  auto h = conn.begin();
+  while (c != changed_.end() || s != startup_.end() || h != conn.end()) {
+    const std::string* key = nullptr;
+    for (const std::string* k :
+         {c != changed_.end() ? &c->first : nullptr, s != startup_.end() ? &s->first : nullptr,
+          h != conn.end() ? &h->first : nullptr})
+      if (k && (!key || *k < *key)) key = k;
+    const std::string& name = *key;  // the walk advances past it below
+    const Desired* change = c != changed_.end() && c->first == name ? &(c++)->second : nullptr;
+    const Named* start = s != startup_.end() && s->first == name ? &(s++)->second : nullptr;
+    const std::optional<std::string>* have =
+        h != conn.end() && h->first == name ? &(h++)->second : nullptr;
+    auto [kind, value] = wanted(change, start ? &start->value : nullptr);
+    if (kind == Kind::kUnknown) continue;  // only the server knows; leave it
+    const std::string* want = kind == Kind::kValue ? value : nullptr;
+    bool same = !have ? !want : (*have && want && **have == *want);
+    if (!same && !visit(name, start, want)) return;
+  }
+}
+
 std::vector<SettingCall> SessionSettings::sync(AppliedSettings& conn) const {
-  std::set<std::string, std::less<>> keys;
-  for (const auto& [key, named] : startup_) keys.insert(key);
-  for (const auto& [key, change] : changed_) keys.insert(key);
-  for (const auto& [key, value] : conn) keys.insert(key);
   std::vector<SettingCall> calls;
-  for (const auto& key : keys) {
-    Desired want = desired(key);
-    if (want.kind == Kind::kUnknown) continue;  // only the server knows; leave it
-    std::optional<std::string> target;
-    if (want.kind == Kind::kValue) target = want.value;
-    auto have = conn.find(key);
-    bool same = have == conn.end() ? !target : (have->second && target && *have->second == *target);
-    if (same) continue;
-    auto start = startup_.find(key);
-    calls.push_back({start != startup_.end() ? start->second.name : key, target});
-    if (target)
-      conn[key] = *target;
+  std::vector<std::pair<std::string, const std::string*>> changes;
+  each_setting(conn, [&](const std::string& key, const Named* start, const std::string* want) {
+    calls.push_back(
+        {start ? start->name : key, want ? std::optional<std::string>(*want) : std::nullopt});
+    changes.emplace_back(key, want);
+    return true;
+  });
+  // `want` points into this object, never into `conn`: safe to apply after the walk.
+  for (const auto& [key, want] : changes) {
+    if (want)
+      conn[key] = *want;
     else
       conn.erase(key);
   }
@@ -164,8 +200,13 @@ std::vector<SettingCall> SessionSettings::sync(AppliedSettings& conn) const {
 }
 
 bool SessionSettings::in_sync(const AppliedSettings& conn) const {
-  AppliedSettings copy = conn;
-  return sync(copy).empty();
+  // Checked for every request that may queue behind another: one walk, no allocation.
+  bool synced = true;
+  each_setting(conn, [&](const std::string&, const Named*, const std::string*) {
+    synced = false;
+    return false;
+  });
+  return synced;
 }
 
 }  // namespace shardgate::proxy

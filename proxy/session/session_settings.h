@@ -89,6 +89,11 @@ class SessionSettings {
     bool reset_all = false;
   };
   void end_transaction(AppliedSettings& conn);
+  // Calls visit(name, startup entry or null, value) for each name, in name order, that
+  // `conn` must set to hold what the client's session does (value null: the server's
+  // default; it points into this object); stops when visit returns false.
+  template <class Visit>
+  void each_setting(const AppliedSettings& conn, Visit visit) const;
   Batch open_;                 // the request being sent
   std::vector<Batch> queued_;  // sent, not answered yet (oldest first)
   Batch transaction_;          // answered, in the open transaction

@@ -202,6 +202,43 @@ TEST(SessionSettings, TheTenantContextIsNotAClientSetting) {
   EXPECT_TRUE(s.sync(conn).empty());
 }
 
+// in_sync() judges without building the calls; it must say what sync() would: nothing to call.
+TEST(SessionSettings, InSyncAgreesWithSync) {
+  auto agrees = [](const SessionSettings& s, const AppliedSettings& conn) {
+    AppliedSettings copy = conn;
+    bool nothing_to_call = s.sync(copy).empty();
+    EXPECT_EQ(s.in_sync(conn), nothing_to_call);
+    return nothing_to_call;
+  };
+  SessionSettings s;
+  s.add_startup("DateStyle", "ISO, MDY");
+  s.add_startup("application_name", "pgbench");
+  AppliedSettings conn;
+  EXPECT_FALSE(agrees(s, conn)) << "a fresh connection lacks the startup values";
+  s.sync(conn);
+  EXPECT_TRUE(agrees(s, conn));
+
+  run(s, conn, "SET work_mem = '5MB'");  // committed on this connection
+  EXPECT_TRUE(agrees(s, conn));
+  AppliedSettings other;  // another connection: only the client's values count
+  s.sync(other);
+  other["statement_timeout"] = "1s";  // left by another client
+  EXPECT_FALSE(agrees(s, other)) << "a value no longer wanted must be reset";
+  other.erase("statement_timeout");
+  EXPECT_TRUE(agrees(s, other));
+  other["datestyle"] = std::nullopt;  // unknown on the connection
+  EXPECT_FALSE(agrees(s, other));
+
+  // The client's RESET takes the server connection to its own default, not to the client's
+  // startup value, which must be set again.
+  run(s, conn, "RESET application_name");
+  EXPECT_FALSE(agrees(s, conn));
+  s.sync(conn);
+  EXPECT_TRUE(agrees(s, conn));
+  run(s, conn, "SET TIME ZONE INTERVAL '+02:00' HOUR TO MINUTE");  // only the server knows
+  EXPECT_TRUE(agrees(s, conn));
+}
+
 TEST(SessionSettings, StartupParametersThatAreNotSettings) {
   EXPECT_FALSE(SessionSettings::is_startup_setting("user"));
   EXPECT_FALSE(SessionSettings::is_startup_setting("Database"));
