@@ -1,12 +1,14 @@
 // The guard's cost per statement: cold (parse with libpg_query and walk the tree) against
 // cached (StatementCache hash lookup) plus judge(). The cached path is what repeated and
-// prepared statements pay on every execution.
+// prepared statements pay on every execution; the plain scan, what a simple-protocol
+// statement pays before either.
 #include <benchmark/benchmark.h>
 
 #include <string>
 #include <vector>
 
 #include "routing/guard/guard.h"
+#include "routing/guard/plain_statement.h"
 #include "routing/guard/statement.h"
 #include "routing/guard/statement_cache.h"
 
@@ -94,5 +96,13 @@ void BM_GuardJudgeOnly(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(judge(info, p).allowed);
 }
 BENCHMARK(BM_GuardJudgeOnly);
+
+// The no-parse fast path every simple-protocol statement meets first: is_plain_statement over
+// pgbench's select-only statement with a literal key, as pgbench -M simple sends it.
+void BM_GuardPlainScan(benchmark::State& state) {
+  const std::string sql = "SELECT abalance FROM pgbench_accounts WHERE aid = 873412;";
+  for (auto _ : state) benchmark::DoNotOptimize(is_plain_statement(sql));
+}
+BENCHMARK(BM_GuardPlainScan);
 
 }  // namespace

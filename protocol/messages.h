@@ -140,7 +140,8 @@ void encode_copy_data(Bytes& out, ByteSpan data);
 void encode_copy_done(Bytes& out);
 void encode_copy_fail(Bytes& out, std::string_view message);
 
-std::optional<std::string> decode_query(ByteSpan body);
+// The Query's text, viewing into `body` (every request carries one: no copy).
+std::optional<std::string_view> decode_query(ByteSpan body);
 std::optional<std::string> decode_password(ByteSpan body);  // PasswordMessage (cleartext/md5)
 struct SaslInitialResponse {
   std::string mechanism;

@@ -26,11 +26,18 @@ void encode_empty_message(Bytes& out, char type) {
 }
 
 // A body that is exactly one NUL-terminated string.
-std::optional<std::string> decode_one_string(ByteSpan body) {
+// A body that is one NUL-terminated string and nothing else; the view points into `body`.
+std::optional<std::string_view> view_one_string(ByteSpan body) {
   Reader r(body);
   const std::string_view s = r.cstr();
   if (!r.at_end()) return std::nullopt;
-  return std::string(s);
+  return s;
+}
+
+std::optional<std::string> decode_one_string(ByteSpan body) {
+  auto s = view_one_string(body);
+  if (!s) return std::nullopt;
+  return std::string(*s);
 }
 
 }  // namespace
@@ -141,7 +148,7 @@ void encode_copy_fail(Bytes& out, std::string_view message) {
 
 // ---- Decoders ----
 
-std::optional<std::string> decode_query(ByteSpan body) { return decode_one_string(body); }
+std::optional<std::string_view> decode_query(ByteSpan body) { return view_one_string(body); }
 
 std::optional<std::string> decode_password(ByteSpan body) { return decode_one_string(body); }
 

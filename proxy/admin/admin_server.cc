@@ -307,8 +307,9 @@ awaitable<void> AdminServer::session(tcp::socket raw, bool over_tcp, uint64_t id
       co_return;
     }
     char type = frame.type;
-    std::optional<std::string> sql;
-    if (type == 'Q') sql = protocol::decode_query(frame.body);
+    std::optional<std::string> sql;  // a copy: the frame is consumed before it is answered
+    if (type == 'Q')
+      if (auto text = protocol::decode_query(frame.body)) sql = std::string(*text);
     buf.consume(frame.size);
     out.clear();
     if (type == 'X') co_return;

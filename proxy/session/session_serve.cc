@@ -106,8 +106,8 @@ awaitable<ClientSession::Local> ClientSession::answer_locally(char type, protoco
     co_return co_await answer_session_command(cmd);
   }
   if (action.kind == StatementAction::Kind::kRefuse) {
+    log_refusal(*sql, action);  // `sql` views into client_buf_: used before it moves on
     client_buf_.consume(size);
-    log_refusal(*sql, action);
     co_await refuse_request(type, action.sqlstate, action.message, action.hint);
     co_return Local::kAnswered;
   }
@@ -116,7 +116,7 @@ awaitable<ClientSession::Local> ClientSession::answer_locally(char type, protoco
       action.info->setting_writes.empty() && !action.info->lone_reset) {
     // (a forwarded SET, RESET, RESET ALL or DISCARD ALL is noted by vet_request)
     memo_one_statement_ = action.info->statement_count == 1 && !action.info->transaction_control;
-    forward_memo_ = std::move(*sql);  // vet_request need not classify it again
+    forward_memo_.assign(*sql);  // vet_request need not classify it again (capacity kept)
     forward_memo_set_ = true;
   }
   co_return Local::kNeedsServer;
