@@ -457,16 +457,16 @@ def main() -> int:
               f"{r['quiet_qps']:>9.0f} {fmt(n.get('tps') if r['noisy'] else None, '.0f'):>9} "
               f"{errs:>10}")
     print("latencies in ms, measured by the quiet client around each query (pool wait included)")
-    s99 = split["quiet_p99_ms"]
-    if None not in (alone["quiet_p99_ms"], fair["quiet_p99_ms"], s99):
-        # Scenario 5 shares nothing with the flood but the machine (cores, PostgreSQL): what a
-        # proxy's pool isolation cannot remove. Scenario 3 near it means the shared pool adds
-        # little; the rest of 3's rise over 1 is the machine's.
-        print(f"quiet p99 / alone p99: fair queuing {fair['quiet_p99_ms'] / alone['quiet_p99_ms']:.2f}x,"
-              f" a pool each {s99 / alone['quiet_p99_ms']:.2f}x (the machine's share)")
 
     a99, c99, f99, p99 = (alone["quiet_p99_ms"], capped["quiet_p99_ms"], fair["quiet_p99_ms"],
                           pgbr["quiet_p99_ms"])
+    s99 = split["quiet_p99_ms"]
+    if None not in (a99, f99, s99):
+        # Scenario 5 shares nothing with the flood but the machine (cores, PostgreSQL): what a
+        # proxy's pool isolation cannot remove. Scenario 3 near it means the shared pool adds
+        # little; the rest of 3's rise over 1 is the machine's.
+        print(f"quiet p99 / alone p99: fair queuing {f99 / a99:.2f}x,"
+              f" a pool each {s99 / a99:.2f}x (the machine's share)")
     targets = []
     if None not in (a99, c99, f99, p99):
         targets = [

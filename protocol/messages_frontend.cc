@@ -25,8 +25,7 @@ void encode_empty_message(Bytes& out, char type) {
   w.end();
 }
 
-// A body that is exactly one NUL-terminated string.
-// A body that is one NUL-terminated string and nothing else; the view points into `body`.
+// A body that is exactly one NUL-terminated string; the view points into `body`.
 std::optional<std::string_view> view_one_string(ByteSpan body) {
   Reader r(body);
   const std::string_view s = r.cstr();
@@ -34,6 +33,7 @@ std::optional<std::string_view> view_one_string(ByteSpan body) {
   return s;
 }
 
+// The same, copied out of the message.
 std::optional<std::string> decode_one_string(ByteSpan body) {
   auto s = view_one_string(body);
   if (!s) return std::nullopt;

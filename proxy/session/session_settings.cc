@@ -35,8 +35,7 @@ namespace {
 // What the client's session holds for one name, from its committed change (if any) and its
 // startup value (if any), as PostgreSQL would have it: the kind, and for kValue the value
 // (pointing into the caller's data).
-template <class Change>
-std::pair<SessionSettings::Kind, const std::string*> wanted(const Change* changed,
+std::pair<SessionSettings::Kind, const std::string*> wanted(const SessionSettings::Desired* changed,
                                                             const std::string* startup_value) {
   using Kind = SessionSettings::Kind;
   if (changed && changed->kind != Kind::kDefault) return {changed->kind, &changed->value};
