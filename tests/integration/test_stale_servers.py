@@ -52,10 +52,19 @@ def fill_pool(proxy) -> None:
     assert not errors, errors
 
 
-def shardgate_idle_backends(shard) -> list[int]:
-    return [r[0] for r in shard.sql(
-        "SELECT pid FROM pg_stat_activity WHERE usename = %s AND state = 'idle' "
-        "AND pid <> pg_backend_pid()", (shard.user,))]
+def shardgate_idle_backends(shard, at_least: int = POOL // 2, within: float = 5.0) -> list[int]:
+    """shardgate's idle backends on `shard`, once there are `at_least` of them or `within`
+    seconds have passed. Connections come back to the pool moments after fill_pool's clients
+    leave (in session mode after a reset the backend runs), so on a loaded machine a look
+    straight away can find them still busy."""
+    deadline = time.monotonic() + within
+    while True:
+        pids = [r[0] for r in shard.sql(
+            "SELECT pid FROM pg_stat_activity WHERE usename = %s AND state = 'idle' "
+            "AND pid <> pg_backend_pid()", (shard.user,))]
+        if len(pids) >= at_least or time.monotonic() >= deadline:
+            return pids
+        time.sleep(0.05)
 
 
 def run_requests(proxy, mode: str) -> dict[str, int]:
