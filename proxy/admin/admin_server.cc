@@ -237,7 +237,7 @@ awaitable<std::optional<std::string>> AdminServer::admit(Stream& socket, ReadBuf
   if (!config_.password.empty()) {
     const auto& users = auth_runtime_->config->users;
     auto outcome =
-        co_await authenticate_client(socket, buf, &users.front(), user, user, *auth_runtime_);
+        co_await authenticate_client(socket, buf, &users.front(), user, user, *auth_runtime_, out);
     if (!outcome.ok()) {
       if (outcome.kind != AuthOutcome::Kind::kDisconnected)
         co_await send_fatal(socket, outcome.sqlstate, outcome.message);

@@ -59,7 +59,7 @@ awaitable<std::optional<AuthOutcome>> read_password_message(Stream& socket, Read
 
 awaitable<AuthOutcome> run_scram(Stream& socket, ReadBuffer& buffer,
                                  const protocol::ScramVerifier& verifier, bool known_user,
-                                 const std::string& user_name) {
+                                 const std::string& user_name, Bytes& reply) {
   // Over TLS, SCRAM-SHA-256-PLUS binds the exchange to the certificate this connection
   // presented, so a man in the middle holding another certificate cannot relay it.
   std::string binding = socket.tls() ? tls::server_end_point(socket.tls()->ssl()) : std::string();
@@ -89,17 +89,15 @@ awaitable<AuthOutcome> run_scram(Stream& socket, ReadBuffer& buffer,
     co_return *e;
   auto final_msg = server.client_final(message, &error);
   if (!final_msg || !known_user) co_return failed(user_name);
-  out.clear();
-  protocol::encode_auth_sasl_final(out, *final_msg);
-  protocol::encode_auth_ok(out);
-  if (co_await write_bytes(socket, out, Send::kAtOnce)) co_return disconnected();
+  protocol::encode_auth_sasl_final(reply, *final_msg);
+  protocol::encode_auth_ok(reply);
   co_return AuthOutcome{};
 }
 
 // libpq salts the md5 answer with the user name it sent (e.g. "app.acme"), so the hash is
 // computed from that name. A password stored as an md5 hash only matches its own user name.
 awaitable<AuthOutcome> run_md5(Stream& socket, ReadBuffer& buffer, const config::UserConfig& user,
-                               const std::string& startup_user) {
+                               const std::string& startup_user, Bytes& reply) {
   std::array<uint8_t, 4> salt;
   protocol::random_bytes(salt.data(), salt.size());
   Bytes out;
@@ -121,9 +119,7 @@ awaitable<AuthOutcome> run_md5(Stream& socket, ReadBuffer& buffer, const config:
   }
   if (!protocol::secure_equal(response, protocol::md5_response_from_hash(stored, salt)))
     co_return failed(user.name);
-  out.clear();
-  protocol::encode_auth_ok(out);
-  if (co_await write_bytes(socket, out, Send::kAtOnce)) co_return disconnected();
+  protocol::encode_auth_ok(reply);
   co_return AuthOutcome{};
 }
 
@@ -137,8 +133,8 @@ bool plain_matches(const config::UserConfig& user, const std::string& given) {
   return protocol::secure_equal(given, user.password);
 }
 
-awaitable<AuthOutcome> run_plain(Stream& socket, ReadBuffer& buffer,
-                                 const config::UserConfig& user) {
+awaitable<AuthOutcome> run_plain(Stream& socket, ReadBuffer& buffer, const config::UserConfig& user,
+                                 Bytes& reply) {
   Bytes out;
   protocol::encode_auth_cleartext(out);
   if (co_await write_bytes(socket, out, Send::kAtOnce)) co_return disconnected();
@@ -146,9 +142,7 @@ awaitable<AuthOutcome> run_plain(Stream& socket, ReadBuffer& buffer,
   if (auto e = co_await read_password_message(socket, buffer, given, Expect::kPassword, nullptr))
     co_return *e;
   if (!plain_matches(user, given)) co_return failed(user.name);
-  out.clear();
-  protocol::encode_auth_ok(out);
-  if (co_await write_bytes(socket, out, Send::kAtOnce)) co_return disconnected();
+  protocol::encode_auth_ok(reply);
   co_return AuthOutcome{};
 }
 
@@ -157,33 +151,30 @@ awaitable<AuthOutcome> run_plain(Stream& socket, ReadBuffer& buffer,
 awaitable<AuthOutcome> authenticate_client(Stream& socket, ReadBuffer& buffer,
                                            const config::UserConfig* user,
                                            const std::string& user_name,
-                                           const std::string& startup_user,
-                                           const Runtime& runtime) {
+                                           const std::string& startup_user, const Runtime& runtime,
+                                           Bytes& reply) {
   if (!user) {
     // Run a SCRAM exchange against a throwaway verifier so unknown names look like bad passwords.
     std::string nonce = protocol::scram_nonce();
     auto verifier = protocol::make_scram_verifier(nonce, "unknown-user-salt", 4096);
-    co_return co_await run_scram(socket, buffer, verifier, false, user_name);
+    co_return co_await run_scram(socket, buffer, verifier, false, user_name, reply);
   }
   switch (user->method) {
-    case config::AuthMethod::kTrust: {
-      Bytes out;
-      protocol::encode_auth_ok(out);
-      if (co_await write_bytes(socket, out, Send::kAtOnce)) co_return disconnected();
+    case config::AuthMethod::kTrust:
+      protocol::encode_auth_ok(reply);
       co_return AuthOutcome{};
-    }
     case config::AuthMethod::kMd5:
-      co_return co_await run_md5(socket, buffer, *user, startup_user);
+      co_return co_await run_md5(socket, buffer, *user, startup_user, reply);
     case config::AuthMethod::kPlain:
-      co_return co_await run_plain(socket, buffer, *user);
+      co_return co_await run_plain(socket, buffer, *user, reply);
     case config::AuthMethod::kScramSha256:
       break;
   }
   if (auto parsed = protocol::parse_scram_verifier(user->password))
-    co_return co_await run_scram(socket, buffer, *parsed, true, user_name);
+    co_return co_await run_scram(socket, buffer, *parsed, true, user_name, reply);
   auto it = runtime.scram_verifiers.find(user->name);
   if (it == runtime.scram_verifiers.end()) co_return failed(user_name);
-  co_return co_await run_scram(socket, buffer, it->second, true, user_name);
+  co_return co_await run_scram(socket, buffer, it->second, true, user_name, reply);
 }
 
 }  // namespace shardgate::proxy

@@ -78,7 +78,7 @@ void ClientSession::attach_socket(Worker& worker) {
 
 awaitable<void> ClientSession::send_error(std::string_view severity, std::string_view sqlstate,
                                           std::string_view message, std::string_view hint) {
-  Bytes out;
+  Bytes out = take_login_reply();
   protocol::encode_error(out, severity, sqlstate, message, hint);
   if (tenant_state_) tenant_state_->count_error(sqlstate);
   co_await write_bytes(client_, out);
@@ -210,7 +210,7 @@ awaitable<bool> ClientSession::log_in() {
     co_return false;
   }
   auto auth = co_await authenticate_client(client_, client_buf_, user_, identity_.login_user,
-                                           sid.user, *runtime_);
+                                           sid.user, *runtime_, login_reply_);
   if (deadline.expired()) co_return false;  // logged by the deadline
   if (!auth.ok()) {
     if (auth.kind == AuthOutcome::Kind::kDisconnected) {

@@ -528,6 +528,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::optional<ClientKey> key_;
   std::shared_ptr<CancelSlot> cancel_slot_ = std::make_shared<CancelSlot>();
   protocol::StartupMessage startup_;
+  // The end of a successful authentication (AuthenticationOk), sent with the next message to
+  // the client: the welcome, or the error that ends the login (client_auth.h).
+  protocol::Bytes login_reply_;
+  protocol::Bytes take_login_reply() { return std::exchange(login_reply_, {}); }
   const config::UserConfig* user_ = nullptr;
   routing::Identity identity_;
   std::optional<routing::Route> route_;

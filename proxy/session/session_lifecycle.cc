@@ -23,15 +23,14 @@ void ClientSession::force_close() {
 }
 
 void ClientSession::log_closed() const {
+  auto level = welcomed_ ? spdlog::level::info : spdlog::level::debug;
+  if (!log_enabled(level)) return;  // every connection ends here: skip the formatting
   char seconds[32];
   std::snprintf(
       seconds, sizeof seconds, "%.3f",
       std::chrono::duration<double>(std::chrono::steady_clock::now() - connected_at_).count());
-  if (welcomed_)
-    log_event(spdlog::level::info, "client disconnected", &log_, {{"duration_s", seconds}});
-  else
-    log_event(spdlog::level::debug, "connection closed before startup completed", &log_,
-              {{"duration_s", seconds}});
+  log_event(level, welcomed_ ? "client disconnected" : "connection closed before startup completed",
+            &log_, {{"duration_s", seconds}});
 }
 
 ClientSession::Info ClientSession::describe() const {

@@ -173,7 +173,7 @@ ContextPrefix ClientSession::prepare_context(pool::ServerConnection& server) {
 }
 
 awaitable<bool> ClientSession::welcome() {
-  protocol::Bytes out;
+  protocol::Bytes out = take_login_reply();
   init_settings();
   if (!route_) {
     std::vector<std::pair<std::string, std::string>> defaults = {
