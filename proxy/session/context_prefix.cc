@@ -7,9 +7,8 @@
 namespace shardgate::proxy {
 
 int tracked_parameter_index(std::string_view name) {
-  std::string key = routing::setting_key(name);
   for (size_t i = 0; i < std::size(kTrackedParameters); ++i)
-    if (routing::setting_key(kTrackedParameters[i]) == key) return static_cast<int>(i);
+    if (routing::same_setting(kTrackedParameters[i], name)) return static_cast<int>(i);
   return -1;
 }
 

@@ -116,12 +116,21 @@ bool is_on(std::string_view v) {
 
 }  // namespace
 
+namespace {
+char fold(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+}  // namespace
+
 std::string setting_key(std::string_view name) {
   std::string out(name);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
+  for (char& c : out) c = fold(c);
   return out;
+}
+
+bool same_setting(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (fold(a[i]) != fold(b[i])) return false;
+  return true;
 }
 
 std::optional<ClientEncoding> lookup_client_encoding(std::string_view name) {

@@ -15,6 +15,36 @@
 namespace shardgate::routing {
 namespace {
 
+// same_setting is setting_key's comparison without the copies: it must agree with it on ASCII
+// case, on bytes above 0x7f (never folded) and on lengths.
+TEST(SettingRules, SameSettingAgreesWithSettingKey) {
+  const std::vector<std::string> names = {"DateStyle",
+                                          "datestyle",
+                                          "DATESTYLE",
+                                          "DateStyl",
+                                          "TimeZone",
+                                          "timezone ",
+                                          "",
+                                          "search_path",
+                                          "Search_Path",
+                                          "search-path",
+                                          "\xc3\x89tat",
+                                          "\xc3\xa9tat",
+                                          "a",
+                                          "A",
+                                          "@",
+                                          "`"};
+  int same = 0;
+  for (const auto& a : names) {
+    for (const auto& b : names) {
+      bool expected = setting_key(a) == setting_key(b);
+      EXPECT_EQ(same_setting(a, b), expected) << a << " / " << b;
+      same += expected;
+    }
+  }
+  EXPECT_GT(same, static_cast<int>(names.size()));  // some distinct spellings match
+}
+
 // Every name of PostgreSQL 15's pg_encname_tbl (src/common/encnames.c) with the encoding it
 // names, as pg_char_to_encoding() reads it.
 const std::vector<std::pair<std::string, std::string>> kPostgresAliases = {
