@@ -566,8 +566,33 @@ def summarize(results: list[RunResult], modes: list[str]) -> dict:
         if base.get("median_cpu_us_per_txn") and new.get("median_cpu_us_per_txn"):
             ratios["cpu_shardgate_over_sg-base"] = (new["median_cpu_us_per_txn"] /
                                                    base["median_cpu_us_per_txn"])
+        ratios["round_ratios"] = round_ratios(results, mode)
         summary[mode] = {"targets": per, **ratios}
     return summary
+
+
+def round_ratios(results: list[RunResult], mode: str) -> dict:
+    """Per-round ratios of shardgate to PgBouncer and to sg-base (rounds run the targets
+    back to back, so a pair shares the machine's state): their spread says how much of a
+    median ratio is the machine's noise."""
+    by_round: dict = {}
+    for r in results:
+        if r.mode == mode and r.ok and r.tps:
+            by_round.setdefault(r.round, {})[r.target] = r
+    spreads = {}
+    for name, other in (("shardgate", "pgbouncer"), ("sg-base", "pgbouncer"),
+                        ("shardgate", "sg-base")):
+        tps, cpu = [], []
+        for pair in by_round.values():
+            a, b = pair.get(name), pair.get(other)
+            if not a or not b:
+                continue
+            tps.append(a.tps / b.tps)
+            if a.cpu_us_per_txn and b.cpu_us_per_txn:
+                cpu.append(a.cpu_us_per_txn / b.cpu_us_per_txn)
+        if len(tps) >= 2:
+            spreads[f"{name}/{other}"] = {"tps": sorted(tps), "cpu": sorted(cpu)}
+    return spreads
 
 
 def fmt(value, spec: str, none: str = "-") -> str:
@@ -607,6 +632,12 @@ def print_table(summary: dict, args, direct_note: str | None) -> None:
                   f"{fmt(t['max_server_connections'], 'd'):>9}  {'; '.join(notes)}")
     if direct_note:
         print(f"note: {direct_note}")
+    for mode, s in summary.items():
+        for pair, spread in s.get("round_ratios", {}).items():
+            cpu = spread["cpu"]
+            print(f"{mode}: {pair} per round: tps {spread['tps'][0]:.2f}-{spread['tps'][-1]:.2f}x"
+                  + (f", CPU {cpu[0]:.2f}-{cpu[-1]:.2f}x" if cpu else "")
+                  + f" ({len(spread['tps'])} rounds)")
     for mode, s in summary.items():
         if "tps_shardgate_over_sg-base" in s:
             print(f"{mode}: shardgate / sg-base (--baseline-bin): "
