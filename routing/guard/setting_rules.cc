@@ -2,6 +2,8 @@
 
 #include <iterator>
 
+#include "routing/guard/sql_chars.h"
+
 namespace shardgate::routing {
 namespace {
 
@@ -116,20 +118,18 @@ bool is_on(std::string_view v) {
 
 }  // namespace
 
-namespace {
-char fold(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-}  // namespace
-
 std::string setting_key(std::string_view name) {
   std::string out(name);
-  for (char& c : out) c = fold(c);
+  for (char& c : out) c = ascii_lower(static_cast<unsigned char>(c));
   return out;
 }
 
 bool same_setting(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
-    if (fold(a[i]) != fold(b[i])) return false;
+    if (ascii_lower(static_cast<unsigned char>(a[i])) !=
+        ascii_lower(static_cast<unsigned char>(b[i])))
+      return false;
   return true;
 }
 
@@ -140,8 +140,8 @@ std::optional<ClientEncoding> lookup_client_encoding(std::string_view name) {
   for (char ch : name) {
     auto c = static_cast<unsigned char>(ch);
     if (c >= 0x80) return std::nullopt;
-    if (c >= 'A' && c <= 'Z') c = static_cast<unsigned char>(c - 'A' + 'a');
-    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) cleaned += static_cast<char>(c);
+    c = static_cast<unsigned char>(ascii_lower(c));
+    if ((c >= 'a' && c <= 'z') || is_ascii_digit(c)) cleaned += static_cast<char>(c);
   }
   for (const auto& alias : kAliases) {
     if (alias.cleaned == cleaned)
