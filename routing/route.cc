@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "routing/guard/sql_chars.h"
 #include "routing/shard_choice.h"
 
 namespace shardgate::routing {
@@ -68,7 +69,7 @@ bool parse_long_option(std::string_view text,
   std::string name;
   for (char c : text.substr(0, eq)) {
     if (c == '-') c = '_';
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    c = ascii_lower(static_cast<unsigned char>(c));
     bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '$';
     if (!ok) return false;
     name += c;

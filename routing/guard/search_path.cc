@@ -4,6 +4,7 @@
 #include <pg_query/pg_query.pb-c.h>
 
 #include "absl/container/flat_hash_map.h"
+#include "routing/guard/sql_chars.h"
 
 #include <cstdint>
 
@@ -88,7 +89,7 @@ std::optional<std::vector<std::string>> split_search_path(std::string_view value
     } else {
       while (i < value.size() && value[i] != ',' && !is_space(value[i])) {
         char c = value[i++];
-        name += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+        name += ascii_lower(static_cast<unsigned char>(c));
       }
       if (name.empty()) return std::nullopt;  // ", ," or a leading comma
     }

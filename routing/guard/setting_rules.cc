@@ -118,11 +118,7 @@ bool is_on(std::string_view v) {
 
 }  // namespace
 
-std::string setting_key(std::string_view name) {
-  std::string out(name);
-  for (char& c : out) c = ascii_lower(static_cast<unsigned char>(c));
-  return out;
-}
+std::string setting_key(std::string_view name) { return ascii_lower(name); }
 
 bool same_setting(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

@@ -1,6 +1,9 @@
-// ASCII character classes the guard's scanners share (the no-parse fast path and the statement
-// shape): inline, no locale lookup. Bytes >= 0x80 end both scanners before these run.
+// ASCII character classes and case folding the guard's scanners, its rules and routing share:
+// inline, no locale lookup. Bytes >= 0x80 end the scanners before the classes run.
 #pragma once
+
+#include <string>
+#include <string_view>
 
 namespace shardgate::routing {
 
@@ -13,6 +16,13 @@ inline bool is_sql_space(unsigned char c) {
 }
 inline char ascii_lower(unsigned char c) {
   return static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+}
+// ASCII lower-casing as PostgreSQL folds unquoted names and compares setting names: bytes
+// >= 0x80 stay as they are (no locale).
+inline std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = ascii_lower(static_cast<unsigned char>(c));
+  return out;
 }
 
 }  // namespace shardgate::routing

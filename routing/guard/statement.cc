@@ -165,7 +165,7 @@ bool estimate_depth(const std::string& text, int& depth, std::string& error) {
 
 void classify_session(const PgQuery__Node& stmt, SessionCommand& out) {
   if (stmt.node_case == PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT && stmt.variable_show_stmt) {
-    if (internal::ascii_lower(stmt.variable_show_stmt->name ? stmt.variable_show_stmt->name : "") ==
+    if (ascii_lower(stmt.variable_show_stmt->name ? stmt.variable_show_stmt->name : "") ==
         "shardgate.tenant") {
       out.kind = SessionCommandKind::kShowTenant;
     }
@@ -175,7 +175,7 @@ void classify_session(const PgQuery__Node& stmt, SessionCommand& out) {
     return;
   }
   const PgQuery__VariableSetStmt& v = *stmt.variable_set_stmt;
-  std::string name = internal::ascii_lower(v.name ? v.name : "");
+  std::string name = ascii_lower(v.name ? v.name : "");
   bool value = v.kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE;
   bool reset = v.kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT ||
                v.kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET;
@@ -204,7 +204,7 @@ void note_setting_write(const PgQuery__Node& stmt, std::vector<SettingWrite>& ou
   const PgQuery__VariableSetStmt& v = *stmt.variable_set_stmt;
   if (v.is_local || !v.name || !*v.name) return;
   SettingWrite w;
-  w.name = internal::ascii_lower(v.name);
+  w.name = ascii_lower(v.name);
   switch (v.kind) {
     case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE:
       for (size_t i = 0; i < v.n_args && w.known; ++i) {
@@ -245,7 +245,7 @@ std::optional<LoneReset> lone_reset(const PgQuery__Node& stmt) {
       [[fallthrough]];
     case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT:
       if (!v.name || !*v.name) return std::nullopt;
-      r.name = internal::ascii_lower(v.name);
+      r.name = ascii_lower(v.name);
       return r;
     default:
       return std::nullopt;

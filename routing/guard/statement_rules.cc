@@ -52,7 +52,7 @@ bool split_qualified_name(std::string_view s, std::string_view stop,
       while (i < s.size() && s[i] != '.' && !is_space(s[i]) &&
              stop.find(s[i]) == std::string_view::npos) {
         char c = s[i++];
-        part += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+        part += ascii_lower(static_cast<unsigned char>(c));
       }
       if (part.empty()) return false;
     }
@@ -91,14 +91,6 @@ bool is_dynamic_function(std::string_view f) {
     if (k == f) return true;
   }
   return false;
-}
-
-std::string ascii_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 bool constant_text(const PgQuery__Node* node, std::string& out) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "routing/guard/setting_rules.h"
+#include "routing/guard/sql_chars.h"
 #include "routing/guard/statement.h"
 
 namespace shardgate::routing::internal {
@@ -94,9 +95,6 @@ void resolve_channel_literals(const std::string& text, StatementInfo& info);
 // The string value of a constant (string, integer or float A_Const, possibly under casts),
 // or false when the node is not one.
 bool constant_text(const PgQuery__Node* node, std::string& out);
-
-// ASCII lower-casing, as PostgreSQL compares setting names.
-std::string ascii_lower(std::string_view s);
 
 // statement_rules.cc ------------------------------------------------------------------------
 
