@@ -131,13 +131,13 @@ auto pipeline_pick(Range& busy, std::string_view tenant, int depth, ViewOf view_
   size_t best_queued = 0;
   for (auto it = busy.begin(); it != busy.end(); ++it) {
     const PipelineView v = view_of(*it);
-    if (v.context_tenant != tenant || v.last_tenant != tenant || v.served >= max_served ||
-        static_cast<int>(v.queued) + 1 >= depth || !v.open)
-      continue;
-    if (best == busy.end() || v.queued < best_queued) {
-      best = it;
-      best_queued = v.queued;
-    }
+    if (v.served >= max_served || static_cast<int>(v.queued) + 1 >= depth || !v.open) continue;
+    // The names are compared only for a connection that would be the new shortest.
+    if (best != busy.end() && v.queued >= best_queued) continue;
+    if (v.context_tenant != tenant || v.last_tenant != tenant) continue;
+    best = it;
+    best_queued = v.queued;
+    if (best_queued == 0) break;  // nothing is shorter
   }
   return best;
 }

@@ -131,17 +131,23 @@ awaitable<Lease> ServerPool::open(const std::string& tenant) {
   co_return Lease{std::move(conn), {}, {}};
 }
 
-awaitable<Lease> ServerPool::acquire(const std::string& tenant, int weight, Millis timeout) {
-  auto alive = alive_;
+std::optional<Lease> ServerPool::acquire_at_once(const std::string& tenant) {
   auto start = Clock::now();
   note_tenant(tenant, start);
+  if (!waiters_.empty() || !under_cap(tenant)) return std::nullopt;
+  auto conn = take_idle(tenant);
+  if (!conn) return std::nullopt;
+  ++tenant_active_[tenant];
+  ++counters_.acquired;
+  wait_.observe(Clock::now() - start);
+  return Lease{std::move(conn), {}, {}, true};
+}
+
+awaitable<Lease> ServerPool::acquire(const std::string& tenant, int weight, Millis timeout) {
+  if (auto lease = acquire_at_once(tenant)) co_return std::move(*lease);
+  auto alive = alive_;
+  auto start = Clock::now();
   if (waiters_.empty() && under_cap(tenant)) {
-    if (auto conn = take_idle(tenant)) {
-      ++tenant_active_[tenant];
-      ++counters_.acquired;
-      wait_.observe(Clock::now() - start);
-      co_return Lease{std::move(conn), {}, {}, true};
-    }
     if (total_ < settings_.size) {
       ++total_;
       ++tenant_active_[tenant];

@@ -75,6 +75,9 @@ class ServerPool {
   // A connection for `tenant`, or an error: 53300 after `timeout`, 08006 when the shard
   // cannot be reached (connect attempts back off while it stays down).
   awaitable<Lease> acquire(const std::string& tenant, int weight, Millis timeout);
+  // acquire()'s first step alone: an idle connection when one can be had without waiting,
+  // else nullopt (then acquire() queues or opens one). Costs no coroutine frame.
+  std::optional<Lease> acquire_at_once(const std::string& tenant);
   // Returns a clean, idle connection (ReadyForQuery 'I') for reuse.
   void release(std::unique_ptr<ServerConnection> conn, const std::string& tenant);
   // Closes a connection that must not be reused.

@@ -110,8 +110,7 @@ bool ClientSession::leave_between_transactions() {
   // changed): end the checkout here; serve_loop holds the next statement until RESUME, or ends
   // the session if the tenant is gone (server kept otherwise).
   return session_mode() && !client_buf_.empty() &&
-         (services_.runtime.generation() != runtime_generation_ ||
-          (services_.pauses.any() && !enter_unless_paused()));
+         (runtime_changed() || (services_.pauses.any() && !enter_unless_paused()));
 }
 
 awaitable<void> ClientSession::relay_requests(Relay& relay) {

@@ -173,6 +173,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // --- pools (session_pool.cc) ---
   pool::ServerPool& current_pool();
   awaitable<pool::Lease> acquire_server();
+  // acquire_server() when the pool has an idle connection to hand out at once, else nullopt.
+  std::optional<pool::Lease> server_at_once();
+  void keep_lease(pool::ServerPool& pool, const pool::Lease& lease);
   ContextPrefix prepare_context(pool::ServerConnection& server);
   void return_server(bool reusable);
 
@@ -181,7 +184,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     return route_ && route_->tier->pool_mode == config::PoolMode::kSession;
   }
   awaitable<void> serve_loop();
-  // After a checkout: apply a pending tenant switch; true when the session moved worker.
+  // After a checkout with a tenant switch pending (pending_switch_): apply it; true when the
+  // session moved worker.
   awaitable<bool> after_switch();
   // Session mode, after the directory changed: a session whose tenant left the directory or
   // moved to another shard cannot follow it on its server connection and is ended (true).
@@ -194,10 +198,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // A routed tenant, not paused, within its rate: route again after a reload, wait out a
   // pause, take from the rate bucket.
   awaitable<Local> admit_request(char type, size_t size);
-  // After a reload or a directory change: route again (transaction mode), or end a
-  // session-mode session whose tenant left or moved (between transactions, or at once when
-  // `mid_transaction`).
+  // After a reload or a directory change (runtime_changed()): route again (transaction mode),
+  // or end a session-mode session whose tenant left or moved (between transactions, or at
+  // once when `mid_transaction`).
   awaitable<Local> follow_runtime(char type, size_t size, bool mid_transaction);
+  bool runtime_changed() const { return services_.runtime.generation() != runtime_generation_; }
   // A server connection for the request: queued behind a pipelined one of the same tenant
   // (then `joined` is how that checkout ended) or checked out of the pool.
   awaitable<Local> take_server(char type, size_t size, std::optional<CheckoutEnd>& joined);
@@ -589,11 +594,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void set_in_flight(bool busy);
   bool in_flight_ = false;
   std::shared_ptr<std::atomic<int>> shard_in_flight_;
-  // Before a transaction: waits while the tenant or its shard is paused (PAUSE); false after
-  // the tier's pause_timeout. Leaves the session marked in flight when it returns true.
-  awaitable<bool> pass_pause_gate();
-  // The session is idle and may go on: marks it in flight; false when a pause holds it back.
+  // Before a transaction: enter_unless_paused(), and when a pause holds the session back,
+  // wait_at_pause_gate() waits while the tenant or its shard is paused (PAUSE); false after the
+  // tier's pause_timeout. Both leave the session marked in flight when they return true.
+  // (Split so that the common case costs no coroutine frame.)
   bool enter_unless_paused();
+  awaitable<bool> wait_at_pause_gate();
   // After a reload or an admin change: the session's tenant routed again under the new
   // directory and config. An error when the tenant is gone (3D000).
   std::optional<routing::RouteError> refresh_runtime();

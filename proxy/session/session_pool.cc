@@ -24,15 +24,24 @@ awaitable<pool::Lease> ClientSession::acquire_server() {
   pool::ServerPool& pool = current_pool();
   auto lease =
       co_await pool.acquire(route_->tenant, route_->tier->weight, route_->tier->pool_timeout);
-  if (lease.conn) {
-    server_pool_ = &pool;
-    server_tenant_ = route_->tenant;
-    lease_reused_ = lease.reused;
-    lease_idle_for_ = lease.reused ? std::chrono::steady_clock::now() - lease.conn->last_used
-                                   : std::chrono::steady_clock::duration::zero();
-    cancel_slot_->set(lease.conn->shared_cancel_target());
-  }
+  if (lease.conn) keep_lease(pool, lease);
   co_return lease;
+}
+
+std::optional<pool::Lease> ClientSession::server_at_once() {
+  pool::ServerPool& pool = current_pool();
+  auto lease = pool.acquire_at_once(route_->tenant);
+  if (lease) keep_lease(pool, *lease);
+  return lease;
+}
+
+void ClientSession::keep_lease(pool::ServerPool& pool, const pool::Lease& lease) {
+  server_pool_ = &pool;
+  server_tenant_ = route_->tenant;
+  lease_reused_ = lease.reused;
+  lease_idle_for_ = lease.reused ? std::chrono::steady_clock::now() - lease.conn->last_used
+                                 : std::chrono::steady_clock::duration::zero();
+  cancel_slot_->set(lease.conn->shared_cancel_target());
 }
 
 void ClientSession::set_in_flight(bool busy) {
@@ -52,8 +61,7 @@ bool ClientSession::enter_unless_paused() {
   return false;
 }
 
-awaitable<bool> ClientSession::pass_pause_gate() {
-  if (enter_unless_paused()) co_return true;
+awaitable<bool> ClientSession::wait_at_pause_gate() {
   waiting_ = true;
   auto deadline = std::chrono::steady_clock::now() + route_->tier->pause_timeout;
   asio::steady_timer timer(client_.get_executor());

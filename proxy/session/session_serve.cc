@@ -123,7 +123,6 @@ awaitable<ClientSession::Local> ClientSession::answer_locally(char type, protoco
 }
 
 awaitable<bool> ClientSession::after_switch() {
-  if (!pending_switch_) co_return false;
   routing::SessionCommand cmd = std::move(*pending_switch_);
   pending_switch_.reset();
   std::string before = route_ ? route_->tenant : "";
@@ -141,7 +140,6 @@ awaitable<bool> ClientSession::after_switch() {
 
 awaitable<ClientSession::Local> ClientSession::follow_runtime(char type, size_t size,
                                                               bool mid_transaction) {
-  if (services_.runtime.generation() == runtime_generation_) co_return Local::kNeedsServer;
   if (!server_) {
     // A reload or an admin command (a tenant move's flip) changed the directory or config:
     // route again.
@@ -167,17 +165,21 @@ awaitable<ClientSession::Local> ClientSession::admit_request(char type, size_t s
     co_await refuse_request(type, e.sqlstate, e.message, e.hint);
     co_return Local::kAnswered;
   }
-  auto followed = co_await follow_runtime(type, size, false);
-  if (followed != Local::kNeedsServer) co_return followed;
+  if (runtime_changed()) {
+    auto followed = co_await follow_runtime(type, size, false);
+    if (followed != Local::kNeedsServer) co_return followed;
+  }
   if (!server_ || session_mode()) {
-    bool entered = co_await pass_pause_gate();
-    if (entered && services_.runtime.generation() != runtime_generation_) {
+    bool entered = enter_unless_paused();
+    if (!entered) entered = co_await wait_at_pause_gate();
+    if (entered && runtime_changed()) {
       // The directory changed while this request waited at the gate (a tenant move's flip):
       // it runs where the tenant lives now.
       set_in_flight(false);
-      followed = co_await follow_runtime(type, size, true);
+      auto followed = co_await follow_runtime(type, size, true);
       if (followed != Local::kNeedsServer) co_return followed;
-      entered = co_await pass_pause_gate();
+      entered = enter_unless_paused();
+      if (!entered) entered = co_await wait_at_pause_gate();
     }
     if (!entered) {
       client_buf_.consume(size);
@@ -228,7 +230,12 @@ awaitable<ClientSession::Local> ClientSession::take_server(char type, size_t siz
   }
   if (!server_) {
     waiting_ = true;
-    auto lease = co_await acquire_server();
+    auto at_once = server_at_once();
+    pool::Lease lease;
+    if (at_once)
+      lease = std::move(*at_once);
+    else
+      lease = co_await acquire_server();
     waiting_ = false;
     if (!lease.conn) {
       set_in_flight(false);
@@ -257,7 +264,8 @@ awaitable<ClientSession::Local> ClientSession::after_checkout(CheckoutEnd end) {
         else
           return_server(true);
       }
-      bool moved = co_await after_switch();
+      bool moved = false;
+      if (pending_switch_) moved = co_await after_switch();
       co_return moved ? Local::kMoved : Local::kAnswered;
     }
     case CheckoutEnd::kShutdown:
@@ -339,6 +347,10 @@ awaitable<void> ClientSession::serve_loop() {
       continue;
     }
     server_->set_transaction_status(exchange_.status());
+    if (end == CheckoutEnd::kReleased && !session_mode() && !pending_switch_) {
+      return_server(true);  // transaction mode's usual end: nothing to wait for
+      continue;
+    }
     step = co_await after_checkout(end);
     if (step == Local::kAnswered) continue;
     co_return;

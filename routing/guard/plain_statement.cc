@@ -1,8 +1,9 @@
 #include "routing/guard/plain_statement.h"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
-#include <string>
+#include <cstdint>
 
 #include "routing/guard/sql_chars.h"
 
@@ -12,50 +13,88 @@ namespace {
 
 constexpr size_t kMaxPlainLength = 8192;
 
+// Whole words. Almost every word of a statement is none of these: is_denied_word rules them
+// out by first letter and length (kDeniedFilter, built from this list) before comparing.
+constexpr std::array<std::string_view, 25> kDenied = {"set_config",
+                                                      "pg_settings",
+                                                      "nextval",
+                                                      "currval",
+                                                      "setval",
+                                                      "lastval",
+                                                      "pg_sequence_last_value",
+                                                      "ts_stat",
+                                                      "ts_rewrite",
+                                                      "regclass",
+                                                      "regcollation",
+                                                      "regconfig",
+                                                      "regdictionary",
+                                                      "regnamespace",
+                                                      "regoper",
+                                                      "regoperator",
+                                                      "regproc",
+                                                      "regprocedure",
+                                                      "regrole",
+                                                      "regtype",
+                                                      "query_to_xml",
+                                                      "cursor_to_xml",
+                                                      "xmlparse",
+                                                      "current_setting",
+                                                      "pg_notify"};
+
+struct DeniedFilter {
+  std::array<bool, 128> first{};
+  uint64_t lengths = 0;
+};
+
+constexpr DeniedFilter make_denied_filter() {
+  DeniedFilter f;
+  for (auto d : kDenied) {
+    f.first[static_cast<unsigned char>(d[0])] = true;
+    f.lengths |= uint64_t{1} << d.size();
+  }
+  return f;
+}
+
+constexpr DeniedFilter kDeniedFilter = make_denied_filter();
+static_assert(std::all_of(kDenied.begin(), kDenied.end(),
+                          [](std::string_view d) { return !d.empty() && d.size() < 64; }));
+
+bool is_denied_whole_word(std::string_view w) {
+  unsigned char c = static_cast<unsigned char>(w[0]);
+  if (w.size() >= 64 || c >= 128 || !kDeniedFilter.first[c] ||
+      !(kDeniedFilter.lengths >> w.size() & 1))
+    return false;
+  return std::find(kDenied.begin(), kDenied.end(), w) != kDenied.end();
+}
+
 }  // namespace
 
 bool is_denied_word(std::string_view w) {
-  static constexpr std::array<std::string_view, 25> kDenied = {"set_config",
-                                                               "pg_settings",
-                                                               "nextval",
-                                                               "currval",
-                                                               "setval",
-                                                               "lastval",
-                                                               "pg_sequence_last_value",
-                                                               "ts_stat",
-                                                               "ts_rewrite",
-                                                               "regclass",
-                                                               "regcollation",
-                                                               "regconfig",
-                                                               "regdictionary",
-                                                               "regnamespace",
-                                                               "regoper",
-                                                               "regoperator",
-                                                               "regproc",
-                                                               "regprocedure",
-                                                               "regrole",
-                                                               "regtype",
-                                                               "query_to_xml",
-                                                               "cursor_to_xml",
-                                                               "xmlparse",
-                                                               "current_setting",
-                                                               "pg_notify"};
-  for (auto d : kDenied)
-    if (w == d) return true;
-  if (w.starts_with("dblink")) return true;
-  if (w.starts_with("pg_stat")) return true;  // statistics and other sessions' statement texts
-  if (w.starts_with("pg_read") || w.starts_with("pg_ls_") || w.starts_with("lo_") ||
-      w == "pg_file_write")
-    return true;  // server files and large objects
-  // Session state that outlives the transaction (routing/session_state.h): SELECT ... INTO
-  // TEMP, session-level advisory locks (the _xact_ ones do not match these prefixes).
-  if (w == "temp" || w == "temporary" || w.starts_with("pg_advisory_lock") ||
-      w.starts_with("pg_try_advisory_lock"))
-    return true;
-  if (w.ends_with("_to_xml") || w.ends_with("_to_xmlschema") ||
-      w.ends_with("_to_xml_and_xmlschema"))
-    return true;
-  return false;
+  if (w.empty()) return false;
+  if (is_denied_whole_word(w)) return true;
+  switch (w[0]) {
+    case 'd':
+      if (w.starts_with("dblink")) return true;
+      break;
+    case 'l':
+      if (w.starts_with("lo_")) return true;  // large objects
+      break;
+    case 'p':
+      // Statistics and other sessions' statement texts, server files; session-level
+      // advisory locks outlive the transaction (the _xact_ ones do not match these prefixes).
+      if (w.starts_with("pg_stat") || w.starts_with("pg_read") || w.starts_with("pg_ls_") ||
+          w == "pg_file_write" || w.starts_with("pg_advisory_lock") ||
+          w.starts_with("pg_try_advisory_lock"))
+        return true;
+      break;
+    case 't':
+      if (w == "temp" || w == "temporary") return true;  // SELECT ... INTO TEMP
+      break;
+    default:
+      break;
+  }
+  return w.ends_with("_to_xml") || w.ends_with("_to_xmlschema") ||
+         w.ends_with("_to_xml_and_xmlschema");
 }
 
 bool is_plain_first_word(std::string_view w) {
@@ -132,32 +171,34 @@ bool is_plain_punctuation(unsigned char c) {
 
 bool is_plain_statement(std::string_view sql) {
   if (sql.empty() || sql.size() > kMaxPlainLength) return false;
-  std::string word;
-  word.reserve(32);
   bool first_word_seen = false;
   size_t i = 0;
   const size_t n = sql.size();
-  auto end_word = [&]() -> bool {
-    if (word.empty()) return true;
+  auto plain_word = [&](std::string_view raw) -> bool {
+    FoldedWord folded;
+    if (!folded.assign(raw)) return false;
+    std::string_view word = folded.view();
     if (!first_word_seen) {
       first_word_seen = true;
       if (!is_plain_first_word(word)) return false;
     }
-    bool ok = !is_denied_word(word);
-    word.clear();
-    return ok;
+    return !is_denied_word(word);
   };
   while (i < n) {
     unsigned char c = static_cast<unsigned char>(sql[i]);
     if (c >= 0x80 || c == 0) return false;
-    if (is_word_char(c)) {
-      word += ascii_lower(c);
+    if (c == ' ') {  // the commonest byte between words
       ++i;
       continue;
     }
-    // A word directly followed by a quote is a prefixed literal (E'', U&'', B'', X'', N'').
-    if (c == '\'' && !word.empty()) return false;
-    if (!end_word()) return false;
+    if (is_word_char(c)) {
+      size_t start = i;
+      while (i < n && is_word_char(static_cast<unsigned char>(sql[i]))) ++i;
+      // A word directly followed by a quote is a prefixed literal (E'', U&'', B'', X'', N'').
+      if (i < n && sql[i] == '\'') return false;
+      if (!plain_word(sql.substr(start, i - start))) return false;
+      continue;
+    }
     bool two_char_opener =
         i + 1 < n && ((c == '-' && sql[i + 1] == '-') || (c == '/' && sql[i + 1] == '*') ||
                       (c == '&' && sql[i + 1] == '\''));  // U&'...'
@@ -177,7 +218,6 @@ bool is_plain_statement(std::string_view sql) {
       return false;
     ++i;
   }
-  if (!end_word()) return false;
   return first_word_seen;
 }
 

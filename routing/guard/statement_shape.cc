@@ -78,13 +78,12 @@ class Shaper {
 
   bool word() {
     size_t start = i_;
-    std::string w;
-    while (i_ < sql_.size() && (is_word_char(sql_[i_]) || sql_[i_] == '$')) {
-      w += ascii_lower(sql_[i_]);
-      ++i_;
-    }
+    while (i_ < sql_.size() && (is_word_char(sql_[i_]) || sql_[i_] == '$')) ++i_;
     // A word directly followed by a quote is a prefixed literal (E'', B'', X'', N'').
     if (i_ < sql_.size() && sql_[i_] == '\'') return false;
+    FoldedWord folded;
+    if (!folded.assign(sql_.substr(start, i_ - start))) return false;
+    std::string_view w = folded.view();
     if (!first_seen_) {
       if (!is_plain_first_word(w) && w != "with") return false;
       first_seen_ = true;
@@ -132,23 +131,23 @@ class Shaper {
   bool quoted_identifier() {
     if (!first_seen_) return false;
     size_t start = i_;
-    std::string name;
+    FoldedWord name;
     for (++i_;; ++i_) {
       if (i_ >= sql_.size()) return false;
       unsigned char d = static_cast<unsigned char>(sql_[i_]);
       if (d >= 0x80 || d == 0) return false;
       if (d == '"') {
         if (i_ + 1 < sql_.size() && sql_[i_ + 1] == '"') {
-          name += '"';
+          if (!name.push('"')) return false;
           ++i_;
           continue;
         }
         break;
       }
-      name += ascii_lower(d);
+      if (!name.push(static_cast<char>(d))) return false;
     }
     ++i_;
-    if (is_denied_word(name)) return false;  // "set_config"(...), "regclass"
+    if (is_denied_word(name.view())) return false;  // "set_config"(...), "regclass"
     out_.append(sql_.substr(start, i_ - start));
     return true;
   }

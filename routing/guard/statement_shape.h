@@ -8,7 +8,8 @@
 // Narrow on purpose, like the fast path: one statement of ASCII text, ordinary '...' strings
 // (each becomes '?') and numbers (each run of digits becomes 0), no comments, no dollar
 // quotes, no escape or prefixed strings (E'', U&'', B'', X''), no backslash, and none of the
-// fast path's words, also not as a quoted identifier. Anything else has no shape: the cache
+// fast path's words, also not as a quoted identifier, and no name longer than PostgreSQL's
+// 63 bytes. Anything else has no shape: the cache
 // keys it by its whole text. The key is itself SQL with the same statement structure; a fuzz
 // target checks that the full inspector finds the same in a text as in its key.
 #pragma once

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "routing/guard/statement.h"
 
 namespace shardgate::routing {
@@ -60,6 +62,69 @@ TEST(PlainStatement, SendsEverythingElseToTheFullInspector) {
        }) {
     EXPECT_FALSE(is_plain_statement(sql)) << sql;
   }
+}
+
+TEST(DeniedWord, EveryRuleStillMatchesAndNearMissesDoNot) {
+  // Whole words, prefixes and suffixes: the first-letter and length filter in front of the
+  // list must not hide any of them.
+  for (const char* w : {"set_config",
+                        "pg_settings",
+                        "nextval",
+                        "currval",
+                        "setval",
+                        "lastval",
+                        "pg_sequence_last_value",
+                        "ts_stat",
+                        "ts_rewrite",
+                        "regclass",
+                        "regcollation",
+                        "regconfig",
+                        "regdictionary",
+                        "regnamespace",
+                        "regoper",
+                        "regoperator",
+                        "regproc",
+                        "regprocedure",
+                        "regrole",
+                        "regtype",
+                        "query_to_xml",
+                        "cursor_to_xml",
+                        "xmlparse",
+                        "current_setting",
+                        "pg_notify",
+                        "dblink",
+                        "dblink_exec",
+                        "pg_stat_activity",
+                        "pg_stats",
+                        "pg_read_file",
+                        "pg_ls_dir",
+                        "lo_import",
+                        "pg_file_write",
+                        "temp",
+                        "temporary",
+                        "pg_advisory_lock",
+                        "pg_advisory_lock_shared",
+                        "pg_try_advisory_lock",
+                        "table_to_xml",
+                        "schema_to_xmlschema",
+                        "database_to_xml_and_xmlschema"}) {
+    EXPECT_TRUE(is_denied_word(w)) << w;
+  }
+  for (const char* w : {"", "select", "set", "setvalue", "regclas", "pg_setting", "template",
+                        "pg_advisory_xact_lock", "pg_try_advisory_xact_lock", "lo", "xml", "to_xml",
+                        "pgbench_accounts", "abalance", "t", "p", "nextva"}) {
+    EXPECT_FALSE(is_denied_word(w)) << w;
+  }
+}
+
+TEST(PlainStatement, WordsLongerThanANameGoToTheFullInspector) {
+  std::string name(63, 'a');
+  EXPECT_TRUE(is_plain_statement("select " + name + " from t"));
+  EXPECT_FALSE(is_plain_statement("select " + name + "a from t"));
+  // A denied word still counts at the end of a statement and next to punctuation.
+  EXPECT_FALSE(is_plain_statement("select 1 from t where x = nextval"));
+  EXPECT_FALSE(is_plain_statement("select(nextval)"));
+  EXPECT_FALSE(is_plain_statement("SELECT NEXTVAL('s')"));
 }
 
 TEST(StartsAsDml, OnlyStatementsThatEndWhereTheyStarted) {

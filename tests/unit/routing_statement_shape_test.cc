@@ -73,6 +73,18 @@ TEST(StatementShape, NoShapeForWhatTheScanIsNotSureOf) {
   }
 }
 
+TEST(StatementShape, NamesUpToPostgresLengthOnly) {
+  std::string name(63, 'n');
+  EXPECT_TRUE(statement_shape("SELECT " + name + " FROM t WHERE id = 1"));
+  EXPECT_TRUE(statement_shape("SELECT \"" + name + "\" FROM t WHERE id = 1"));
+  // PostgreSQL would truncate these; the full inspector decides.
+  EXPECT_FALSE(statement_shape("SELECT " + name + "n FROM t WHERE id = 1"));
+  EXPECT_FALSE(statement_shape("SELECT \"" + name + "n\" FROM t WHERE id = 1"));
+  // A doubled quote inside counts as one byte of the name.
+  EXPECT_TRUE(statement_shape("SELECT \"" + std::string(61, 'q') + "\"\"\" FROM t"));
+  EXPECT_FALSE(statement_shape("SELECT \"" + std::string(62, 'q') + "\"\"\"\"\" FROM t"));
+}
+
 TEST(StatementShape, CacheServesFreshValuesFromOneEntry) {
   StatementCache cache;
   auto a = cache.get("SELECT \"t\".\"a\" FROM tenant_acme.t WHERE \"t\".\"id\" = 1 LIMIT 21");
