@@ -10,11 +10,13 @@
 #include <cstring>
 #include <vector>
 
+#include "protocol/salted_password.h"
+
 namespace shardgate::protocol {
 
 namespace {
 
-using Key = std::array<uint8_t, 32>;
+using Key = SaltedKey;
 
 // Longest SCRAM message accepted from a peer; real ones are well under 200 bytes.
 constexpr size_t kMaxScramMessage = 4096;
@@ -87,23 +89,6 @@ Key hmac(const uint8_t* key, size_t key_len, std::string_view msg) {
 }
 
 Key hmac(const Key& key, std::string_view msg) { return hmac(key.data(), key.size(), msg); }
-
-// PostgreSQL runs passwords through SASLprep and falls back to the raw bytes when that fails.
-// SASLprep leaves pure-ASCII strings unchanged; for non-ASCII passwords we use the raw bytes,
-// which matches PostgreSQL whenever the password is already in NFKC form without mapped or
-// prohibited characters.
-std::string_view prep_password(std::string_view password) { return password; }
-
-Key salted_password(std::string_view password, std::string_view salt, int iterations) {
-  Key out{};
-  const std::string_view p = prep_password(password);
-  if (p.size() > INT_MAX || salt.size() > INT_MAX) return out;
-  PKCS5_PBKDF2_HMAC(p.data(), static_cast<int>(p.size()),
-                    reinterpret_cast<const unsigned char*>(salt.data()),
-                    static_cast<int>(salt.size()), iterations < 1 ? 1 : iterations, EVP_sha256(),
-                    static_cast<int>(out.size()), out.data());
-  return out;
-}
 
 bool key_equal(const Key& a, const Key& b) { return CRYPTO_memcmp(a.data(), b.data(), 32) == 0; }
 
@@ -430,7 +415,8 @@ std::optional<std::string> ScramClient::server_first(std::string_view message, s
   auth_message += ',';
   auth_message += without_proof;
 
-  const Key salted = salted_password(password_, *salt, static_cast<int>(*iterations));
+  // The shard's salt and count are the same on every login of this user: derived once.
+  const Key salted = salted_password_cached(password_, *salt, static_cast<int>(*iterations));
   const Key client_key = hmac(salted, "Client Key");
   const Key stored_key = sha256(client_key.data(), client_key.size());
   const Key client_signature = hmac(stored_key, auth_message);
