@@ -57,21 +57,23 @@ SaltedKey salted_password(std::string_view password, std::string_view salt, int 
 
 SaltedKey salted_password_cached(std::string_view password, std::string_view salt, int iterations) {
   Cache& c = cache();
+  auto find = [&]() -> Entry* {  // with c.mutex held
+    for (Entry& e : c.entries)
+      if (e.iterations == iterations && e.salt == salt && e.password == password) return &e;
+    return nullptr;
+  };
   {
     std::lock_guard lock(c.mutex);
-    for (Entry& e : c.entries) {
-      if (e.iterations == iterations && e.salt == salt && e.password == password) {
-        e.used = ++c.tick;
-        return e.key;
-      }
+    if (Entry* e = find()) {
+      e->used = ++c.tick;
+      return e->key;
     }
   }
   // Derived outside the lock: other workers' logins do not wait behind it. Two workers
   // missing at once both derive; the second insert finds the first and keeps one entry.
   SaltedKey key = salted_password(password, salt, iterations);
   std::lock_guard lock(c.mutex);
-  for (const Entry& e : c.entries)
-    if (e.iterations == iterations && e.salt == salt && e.password == password) return key;
+  if (find()) return key;
   if (c.entries.size() < kSaltedPasswordCacheSize) {
     c.entries.emplace_back();
   } else {

@@ -10,9 +10,8 @@
 // leave state past its transaction (TEMP, session-level advisory locks). Anything
 // else, including every comment, quoted identifier, dollar quote, escape string, backslash,
 // dot outside a number, second statement, word longer than PostgreSQL's 63-byte names or
-// non-ASCII byte, is not plain and goes through the
-// full inspector. A fuzz target checks that whatever this calls plain, the full inspector
-// finds nothing to refuse.
+// non-ASCII byte, is not plain and goes through the full inspector. A fuzz target checks
+// that whatever this calls plain, the full inspector finds nothing to refuse.
 #pragma once
 
 #include <string_view>

@@ -8,14 +8,15 @@
 
 namespace shardgate::routing {
 
-inline bool is_ascii_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+constexpr bool is_ascii_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
 namespace detail {
 // One load per byte instead of four range tests: the scanners ask this of every byte.
 constexpr std::array<bool, 256> word_chars() {
   std::array<bool, 256> t{};
   for (int c = 0; c < 256; ++c)
-    t[c] = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    t[c] = is_ascii_digit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'z') ||
+           (c >= 'A' && c <= 'Z') || c == '_';
   return t;
 }
 inline constexpr std::array<bool, 256> kWordChars = word_chars();
