@@ -9,9 +9,7 @@ namespace shardgate {
 
 namespace {
 
-// One TLS record's worth of ciphertext per socket read, and at most four records encrypted
-// before they are written out.
-constexpr size_t kChunk = 16 * 1024 + 512;
+// At most four records encrypted before they are written out.
 constexpr size_t kWriteSlice = 4 * 16 * 1024;
 
 // An SSL_* call's failure is read from the thread's error queue, so it must start empty.
@@ -24,18 +22,19 @@ void start_with_no_errors() {
 }  // namespace
 
 TlsLink::TlsLink(SSL* ssl) : ssl_(ssl) {
-  in_ = BIO_new(BIO_s_mem());
-  out_ = BIO_new(BIO_s_mem());
-  // An empty input BIO means "read more from the socket", never end of stream.
-  BIO_set_mem_eof_return(in_, -1);
-  SSL_set_bio(ssl_, in_, out_);  // the SSL object owns both BIOs from here
+  BIO* in = buffers_.new_bio();
+  BIO* out = buffers_.new_bio();
+  if (!in || !out) {  // out of memory: the handshake fails on the missing BIO, and says so
+    BIO_free(in);
+    BIO_free(out);
+    return;
+  }
+  SSL_set_bio(ssl_, in, out);  // the SSL object owns both BIOs from here
 }
 
 TlsLink::~TlsLink() { SSL_free(ssl_); }
 
-void TlsLink::seed(protocol::ByteSpan ciphertext) {
-  if (!ciphertext.empty()) BIO_write(in_, ciphertext.data(), static_cast<int>(ciphertext.size()));
-}
+void TlsLink::seed(protocol::ByteSpan ciphertext) { buffers_.add_input(ciphertext); }
 
 error_code TlsLink::failure(int ret) {
   int kind = SSL_get_error(ssl_, ret);
@@ -62,13 +61,15 @@ error_code TlsLink::failure(int ret) {
   return error_code(static_cast<int>(code), asio::error::get_ssl_category());
 }
 
+asio::mutable_buffer TlsLink::input_buffer() {
+  auto space = buffers_.input_space();
+  return asio::buffer(space.data(), space.size());
+}
+
 awaitable<error_code> TlsLink::fill(tcp::socket& socket) {
-  if (!read_chunk_) read_chunk_.reset(new uint8_t[kChunk]);
-  auto [ec, n] =
-      co_await socket.async_read_some(asio::buffer(read_chunk_.get(), kChunk), use_nothrow);
-  if (ec) co_return ec;
-  BIO_write(in_, read_chunk_.get(), static_cast<int>(n));
-  co_return error_code{};
+  auto [ec, n] = co_await socket.async_read_some(input_buffer(), use_nothrow);
+  if (!ec) buffers_.input_added(n);
+  co_return ec;
 }
 
 awaitable<error_code> TlsLink::flush(tcp::socket& socket, Send how) {
@@ -85,17 +86,11 @@ awaitable<error_code> TlsLink::flush(tcp::socket& socket, Send how) {
   }
   flushing_ = true;
   error_code ec;
-  if (!write_chunk_) write_chunk_.reset(new uint8_t[kChunk]);
-  while (BIO_ctrl_pending(out_) > 0) {
-    int n = BIO_read(out_, write_chunk_.get(), static_cast<int>(kChunk));
-    if (n <= 0) break;
-    auto [wec, written] =
-        co_await write_whole(socket, {write_chunk_.get(), static_cast<size_t>(n)}, how);
+  while (!ec && !buffers_.output_empty()) {
+    auto [wec, written] = co_await write_whole(socket, buffers_.take_output(), how);
     (void)written;
-    if (wec) {
-      ec = wec;
-      break;
-    }
+    buffers_.output_sent();
+    ec = wec;
   }
   flushing_ = false;
   if (auto* waiter = std::exchange(flush_waiter_, nullptr)) waiter->cancel();
@@ -111,8 +106,7 @@ awaitable<error_code> TlsLink::handshake(tcp::socket& socket) {
     error_code failed;
     if (r != 1 && SSL_get_error(ssl_, r) != SSL_ERROR_WANT_READ) failed = failure(r);
     error_code ec;
-    if (BIO_ctrl_pending(out_) > 0)
-      ec = co_await flush(socket, Send::kAtOnce);  // an alert goes too
+    if (!buffers_.output_empty()) ec = co_await flush(socket, Send::kAtOnce);  // an alert goes too
     if (r == 1 || failed) co_return failed ? failed : ec;
     if (ec) co_return ec;
     ec = co_await fill(socket);
@@ -125,7 +119,15 @@ awaitable<error_code> TlsLink::handshake(tcp::socket& socket) {
 
 awaitable<std::tuple<error_code, size_t>> TlsLink::read_some(tcp::socket& socket,
                                                              std::span<uint8_t> out) {
+  // With nothing buffered, in OpenSSL or unread in the input, SSL_read could only ask for
+  // more: the socket is read first.
+  bool need_input = buffers_.input_empty() && SSL_has_pending(ssl_) == 0;
   for (;;) {
+    if (need_input) {
+      auto [ec, got] = co_await socket.async_read_some(input_buffer(), use_nothrow);
+      if (ec) co_return std::tuple{ec, size_t{0}};
+      buffers_.input_added(got);
+    }
     size_t n = 0;
     start_with_no_errors();
     int r = SSL_read_ex(ssl_, out.data(), out.size(), &n);
@@ -134,12 +136,12 @@ awaitable<std::tuple<error_code, size_t>> TlsLink::read_some(tcp::socket& socket
     error_code ec = want_read ? error_code{} : failure(r);
     // Whatever OpenSSL answered (an alert, a key update) goes out; a writer already
     // flushing takes it along.
-    if (!flushing_ && BIO_ctrl_pending(out_) > 0) {
+    if (!flushing_ && !buffers_.output_empty()) {
       auto fec = co_await flush(socket);
       if (!ec) ec = fec;
     }
-    if (!ec) ec = co_await fill(socket);
     if (ec) co_return std::tuple{ec, size_t{0}};
+    need_input = true;
   }
 }
 

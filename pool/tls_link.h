@@ -1,6 +1,6 @@
-// TLS over a TCP socket with OpenSSL memory BIOs: the SSL object and its ciphertext buffers
-// are plain data, tied to no io_context, so a client session moving to its pool's worker
-// takes its TLS state along with the socket's file descriptor.
+// TLS over a TCP socket with BIOs over buffers of our own (pool/tls_buffers.h): the SSL
+// object and its ciphertext buffers are plain data, tied to no io_context, so a client session
+// moving to its pool's worker takes its TLS state along with the socket's file descriptor.
 //
 // Memory stays bounded as on a plaintext connection: ciphertext is read from the socket only
 // when OpenSSL asks for more (at most one read buffer at a time), and a write waits until
@@ -16,6 +16,7 @@
 
 #include "pool/asio.h"
 #include "pool/socket_write.h"
+#include "pool/tls_buffers.h"
 #include "protocol/bytes.h"
 
 namespace shardgate {
@@ -41,17 +42,14 @@ class TlsLink {
  private:
   // Reads one chunk of ciphertext from the socket into OpenSSL's input.
   awaitable<error_code> fill(tcp::socket& socket);
+  asio::mutable_buffer input_buffer();
   // Writes everything OpenSSL has produced to the socket; one writer at a time.
   awaitable<error_code> flush(tcp::socket& socket, Send how = Send::kQueued);
   // The error for a failed SSL_* call (also records error_).
   error_code failure(int ret);
 
+  TlsBuffers buffers_;  // before ssl_: the SSL object's BIOs point here until SSL_free
   SSL* ssl_;
-  BIO* in_ = nullptr;   // ciphertext from the peer, read by OpenSSL
-  BIO* out_ = nullptr;  // ciphertext OpenSSL produced, written to the peer
-  // Allocated on first use and never zero-filled: a login touches only the bytes it moves.
-  std::unique_ptr<uint8_t[]> read_chunk_;
-  std::unique_ptr<uint8_t[]> write_chunk_;
   bool flushing_ = false;
   asio::steady_timer* flush_waiter_ = nullptr;
   std::string error_;
