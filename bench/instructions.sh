@@ -11,8 +11,9 @@
 # compare.sh args default to `--modes simple --clients 1` (one client: every request takes the
 # same path, so the count is stable; with 50 clients the mix of pipelined and sequential
 # requests changes with timing). After the warm-up the counters are zeroed, WINDOW seconds
-# (default 8) are counted, then the count is divided by the requests admitted in that window
-# (ClientSession::admit_request calls). Needs valgrind (apt-get install valgrind).
+# (default 8) are counted, then the count is divided by the requests begun in that window
+# (ClientSession::begin_request calls: one per Query, or per Sync of an extended batch).
+# Needs valgrind (apt-get install valgrind).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is not installed: apt-get install valgrind" >&2; exit 2; }
@@ -60,7 +61,7 @@ total = requests = 0
 for line in sys.stdin:
     if "PROGRAM TOTALS" in line:
         total = int(line.split()[0].replace(",", ""))
-    m = re.search(r"ClientSession::admit_request\(char, unsigned long\) \(([\d,]+)x\)", line)
+    m = re.search(r"ClientSession::begin_request\(char, [^)]*\) \(([\d,]+)x\)", line)
     if m:
         requests = max(requests, int(m.group(1).replace(",", "")))
 if not requests:

@@ -166,7 +166,8 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_joined(Joinable join) {
     end = *done;
   else
     end = co_await run_relay(ContextPrefix{});
-  co_return co_await finish_checkout(end);
+  if (finish_checkout(end)) co_await report_checkout_failure(end);
+  co_return end;
 }
 
 }  // namespace shardgate::proxy

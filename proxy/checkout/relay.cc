@@ -45,15 +45,19 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::run_checkout(const ContextP
   } else {
     end = co_await run_relay(prefix);
   }
-  co_return co_await finish_checkout(end);
+  if (finish_checkout(end)) co_await report_checkout_failure(end);
+  co_return end;
 }
 
-awaitable<ClientSession::CheckoutEnd> ClientSession::finish_checkout(CheckoutEnd end) {
+bool ClientSession::finish_checkout(CheckoutEnd end) {
   request_timing_.clear();
   set_in_flight(false);
   if (state_dirty_) server_->context_tenant.clear();
   if (discard_after_) server_->close();  // a DEALLOCATE may have removed a shared statement
+  return end == CheckoutEnd::kContextFailed || end == CheckoutEnd::kServerGone;
+}
 
+awaitable<void> ClientSession::report_checkout_failure(CheckoutEnd end) {
   protocol::Bytes out;
   if (end == CheckoutEnd::kContextFailed) {
     log_event(spdlog::level::err, "could not set tenant context", &log_,
@@ -82,7 +86,6 @@ awaitable<ClientSession::CheckoutEnd> ClientSession::finish_checkout(CheckoutEnd
     exchange_.reset();
     co_await write_bytes(client_, out);
   }
-  co_return end;
 }
 
 ClientSession::Added ClientSession::add_request(char type, protocol::ByteSpan raw,

@@ -149,7 +149,7 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::run_sequenti
     co_await wait.async_wait(use_nothrow);
   }
   if (!out.empty()) {
-    auto wec = co_await write_bytes(server, out);
+    auto wec = std::get<0>(co_await server.write(out));  // no write_bytes frame around it
     if (wec && may_retry) {
       rewind_to(retry);
       co_return CheckoutEnd::kStale;
@@ -333,7 +333,7 @@ awaitable<std::optional<ClientSession::CheckoutEnd>> ClientSession::relay_respon
       protocol::ByteSpan bytes =
           scan.dropped ? protocol::ByteSpan(response_out_) : data.first(scan.consumed);
       if (!bytes.empty() && !client_lost) {
-        auto ec = co_await write_bytes(client_, bytes);
+        auto ec = std::get<0>(co_await client_.write(bytes));
         if (ec) {
           server_pool_->close_pipeline(*server_);
           if (!queued()) co_return CheckoutEnd::kClientGone;

@@ -198,6 +198,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // A routed tenant, not paused, within its rate: route again after a reload, wait out a
   // pause, take from the rate bucket.
   awaitable<Local> admit_request(char type, size_t size);
+  // admit_request's usual outcome without a coroutine: kAdmitted; kAsk when admit_request
+  // must run (nothing was taken); kObeyRate when the tenant's rate bucket says wait or refuse
+  // (`decision`, taken: obey_rate carries it out).
+  enum class Admit { kAdmitted, kAsk, kObeyRate };
+  Admit admit_at_once(char type, routing::TokenBucket::Decision& decision);
+  bool rate_applies(char type) const;
+  awaitable<Local> obey_rate(char type, size_t size, routing::TokenBucket::Decision decision);
   // After a reload or a directory change (runtime_changed()): route again (transaction mode),
   // or end a session-mode session whose tenant left or moved (between transactions, or at
   // once when `mid_transaction`).
@@ -205,11 +212,21 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool runtime_changed() const { return services_.runtime.generation() != runtime_generation_; }
   // A server connection for the request: queued behind a pipelined one of the same tenant
   // (then `joined` is how that checkout ended) or checked out of the pool.
-  awaitable<Local> take_server(char type, size_t size, std::optional<CheckoutEnd>& joined);
+  // `join`: joinable_pipeline(), asked by the caller.
+  struct Joinable;
+  awaitable<Local> take_server(char type, size_t size, Joinable join,
+                               std::optional<CheckoutEnd>& joined);
+  // A pooled connection free right now (no wait, nothing to join): true when server_ is set.
+  bool take_idle_server();
   // What a checkout's end means for the connection and the session.
   awaitable<Local> after_checkout(CheckoutEnd end);
   // Answers what can be answered without a server (Sync, Flush, Terminate, session commands).
-  awaitable<Local> answer_locally(char type, protocol::ByteSpan body, size_t size);
+  // answer_at_once decides without writing: kNeedsServer or kEnd, or nullopt when
+  // answer_locally must answer (a Query's verdict is left in `action` for it).
+  struct StatementAction;
+  std::optional<Local> answer_at_once(char type, protocol::ByteSpan body, StatementAction& action);
+  awaitable<Local> answer_locally(char type, protocol::ByteSpan body, size_t size,
+                                  const StatementAction& action);
   awaitable<void> refuse_request(char type, std::string_view sqlstate, std::string_view message,
                                  std::string_view hint = {});
   awaitable<bool> head_message(char& type, protocol::ByteSpan& body, size_t& size);
@@ -361,8 +378,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool absorb_prefix_response(char type, protocol::ByteSpan body, int& remaining);
   // What a whole server message tells us (status, parameters, tags, errors).
   void observe_server_message(char type, protocol::ByteSpan body);
-  // After either relay: bookkeeping and the error the client must see.
-  awaitable<CheckoutEnd> finish_checkout(CheckoutEnd end);
+  // After either relay: the bookkeeping; true when the client must be told what failed
+  // (report_checkout_failure, a coroutine only for that).
+  bool finish_checkout(CheckoutEnd end);
+  awaitable<void> report_checkout_failure(CheckoutEnd end);
   // The common transaction-mode case, one simple Query, done without running both
   // directions at once (checkout_sequential.cc): write, then read the server to
   // ReadyForQuery. Empty when the concurrent relay must take over.

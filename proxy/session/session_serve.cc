@@ -36,7 +36,11 @@ awaitable<bool> ClientSession::head_message(char& type, protocol::ByteSpan& body
     error_code ec;
     if (idle_expired_ == IdleExpiry::kNone) {
       reading_idle_ = client_buf_.empty();  // the sweep may park the session here
-      ec = co_await read_at_least(client_, client_buf_, want);
+      // One read, then the message is parsed again (no read_at_least frame in between).
+      auto space = client_buf_.prepare(std::max<size_t>(want - client_buf_.size(), 8192));
+      auto [rec, got] = co_await client_.read_some(space);
+      ec = rec;
+      if (!ec) client_buf_.commit(got);
       reading_idle_ = false;
     }
     if (idle_expired_ != IdleExpiry::kNone) {
@@ -72,12 +76,41 @@ awaitable<void> ClientSession::refuse_request(char type, std::string_view sqlsta
   co_await write_bytes(client_, out);
 }
 
-awaitable<ClientSession::Local> ClientSession::answer_locally(char type, protocol::ByteSpan body,
-                                                              size_t size) {
-  protocol::Bytes out;
-  if (type == protocol::fe::kTerminate) co_return Local::kEnd;
+std::optional<ClientSession::Local> ClientSession::answer_at_once(char type,
+                                                                  protocol::ByteSpan body,
+                                                                  StatementAction& action) {
+  if (type == protocol::fe::kTerminate) return Local::kEnd;
   if (skip_to_sync_ || type == protocol::fe::kSync || type == protocol::fe::kFlush) {
-    if (server_ && !skip_to_sync_) co_return Local::kNeedsServer;  // session mode: let it through
+    if (server_ && !skip_to_sync_) return Local::kNeedsServer;  // session mode: let it through
+    return std::nullopt;
+  }
+  if (!route_ && type != protocol::fe::kQuery) return std::nullopt;
+  if (type != protocol::fe::kQuery) return Local::kNeedsServer;
+  auto sql = protocol::decode_query(body);
+  if (!sql) return Local::kNeedsServer;  // the server reports the malformed message
+  action = classify(*sql);
+  const routing::StatementInfo& info = *action.info;
+  // Answered here: a session command, a refusal, a DEALLOCATE of this session's own statements.
+  if (action.kind == StatementAction::Kind::kSessionCommand ||
+      action.kind == StatementAction::Kind::kRefuse ||
+      (!info.deallocated.empty() && info.statement_count == 1))
+    return std::nullopt;
+  if (action.kind == StatementAction::Kind::kForward && info.deallocated.empty() &&
+      info.session.kind == routing::SessionCommandKind::kNone && !info.reset_all &&
+      info.setting_writes.empty() && !info.lone_reset) {
+    // (a forwarded SET, RESET, RESET ALL or DISCARD ALL is noted by vet_request)
+    memo_one_statement_ = info.statement_count == 1 && !info.transaction_control;
+    forward_memo_.assign(*sql);  // vet_request need not classify it again (capacity kept)
+    forward_memo_set_ = true;
+  }
+  return Local::kNeedsServer;
+}
+
+awaitable<ClientSession::Local> ClientSession::answer_locally(char type, protocol::ByteSpan body,
+                                                              size_t size,
+                                                              const StatementAction& action) {
+  protocol::Bytes out;
+  if (skip_to_sync_ || type == protocol::fe::kSync || type == protocol::fe::kFlush) {
     client_buf_.consume(size);
     if (type == protocol::fe::kSync) {
       skip_to_sync_ = false;
@@ -89,10 +122,6 @@ awaitable<ClientSession::Local> ClientSession::answer_locally(char type, protoco
   }
   if (!route_ && type != protocol::fe::kQuery)
     co_return co_await answer_without_tenant(type, body, size);
-  if (type != protocol::fe::kQuery) co_return Local::kNeedsServer;
-  auto sql = protocol::decode_query(body);
-  if (!sql) co_return Local::kNeedsServer;  // the server reports the malformed message
-  StatementAction action = classify(*sql);
   if (forget_own_statements(*action.info)) {
     client_buf_.consume(size);
     protocol::encode_command_complete(out, "DEALLOCATE");
@@ -106,20 +135,13 @@ awaitable<ClientSession::Local> ClientSession::answer_locally(char type, protoco
     co_return co_await answer_session_command(cmd);
   }
   if (action.kind == StatementAction::Kind::kRefuse) {
-    log_refusal(*sql, action);  // `sql` views into client_buf_: used before it moves on
+    auto sql = protocol::decode_query(body);
+    log_refusal(sql ? *sql : std::string_view(), action);  // before client_buf_ moves on
     client_buf_.consume(size);
     co_await refuse_request(type, action.sqlstate, action.message, action.hint);
     co_return Local::kAnswered;
   }
-  if (action.kind == StatementAction::Kind::kForward && action.info->deallocated.empty() &&
-      action.info->session.kind == routing::SessionCommandKind::kNone && !action.info->reset_all &&
-      action.info->setting_writes.empty() && !action.info->lone_reset) {
-    // (a forwarded SET, RESET, RESET ALL or DISCARD ALL is noted by vet_request)
-    memo_one_statement_ = action.info->statement_count == 1 && !action.info->transaction_control;
-    forward_memo_.assign(*sql);  // vet_request need not classify it again (capacity kept)
-    forward_memo_set_ = true;
-  }
-  co_return Local::kNeedsServer;
+  co_return Local::kNeedsServer;  // a DEALLOCATE of statements the server knows by name
 }
 
 awaitable<bool> ClientSession::after_switch() {
@@ -192,31 +214,57 @@ awaitable<ClientSession::Local> ClientSession::admit_request(char type, size_t s
       co_return Local::kAnswered;
     }
   }
-  if (!server_ && tenant_state_ && type == protocol::fe::kQuery && !retried_head_) {
-    // Rate limit before taking a server connection: a throttled tenant waits without
-    // holding one, and a refusal needs none.
-    auto decision = tenant_state_->take_query();
-    if (!decision.allowed) {
-      set_in_flight(false);
-      client_buf_.consume(size);
-      co_await refuse_request(type, "53400", rate_limit_message(), rate_limit_hint());
-      co_return Local::kAnswered;
-    }
-    if (decision.delay.count() > 0) {
-      asio::steady_timer wait(client_.get_executor(), decision.delay);
-      co_await wait.async_wait(use_nothrow);
-    }
-    head_counted_ = true;
-  }
+  if (rate_applies(type)) co_return co_await obey_rate(type, size, tenant_state_->take_query());
   co_return Local::kNeedsServer;
 }
 
-awaitable<ClientSession::Local> ClientSession::take_server(char type, size_t size,
+bool ClientSession::rate_applies(char type) const {
+  // Rate limit before taking a server connection: a throttled tenant waits without holding
+  // one, and a refusal needs none.
+  return !server_ && tenant_state_ && type == protocol::fe::kQuery && !retried_head_;
+}
+
+awaitable<ClientSession::Local> ClientSession::obey_rate(char type, size_t size,
+                                                         routing::TokenBucket::Decision decision) {
+  if (!decision.allowed) {
+    set_in_flight(false);
+    client_buf_.consume(size);
+    co_await refuse_request(type, "53400", rate_limit_message(), rate_limit_hint());
+    co_return Local::kAnswered;
+  }
+  if (decision.delay.count() > 0) {
+    asio::steady_timer wait(client_.get_executor(), decision.delay);
+    co_await wait.async_wait(use_nothrow);
+  }
+  head_counted_ = true;
+  co_return Local::kNeedsServer;
+}
+
+ClientSession::Admit ClientSession::admit_at_once(char type,
+                                                  routing::TokenBucket::Decision& decision) {
+  if (!route_ || runtime_changed()) return Admit::kAsk;
+  // A paused tenant: admit_request waits at the gate (a failed entry leaves nothing behind).
+  if ((!server_ || session_mode()) && !enter_unless_paused()) return Admit::kAsk;
+  if (!rate_applies(type)) return Admit::kAdmitted;
+  decision = tenant_state_->take_query();
+  if (!decision.allowed || decision.delay.count() > 0) return Admit::kObeyRate;
+  head_counted_ = true;
+  return Admit::kAdmitted;
+}
+
+bool ClientSession::take_idle_server() {
+  auto lease = server_at_once();
+  if (!lease || !lease->conn) return false;
+  server_ = std::move(lease->conn);
+  return true;
+}
+
+awaitable<ClientSession::Local> ClientSession::take_server(char type, size_t size, Joinable join,
                                                            std::optional<CheckoutEnd>& joined) {
   // The pool is exhausted and a connection of this tenant runs a request this one may queue
   // behind (tier pipeline_depth > 1): no wait for a free connection.
   if (!server_) {
-    if (auto join = joinable_pipeline(); join.conn) {
+    if (join.conn) {
       stop_for_local_ = false;
       lease_reused_ = false;
       joined = co_await run_joined(join);
@@ -327,10 +375,21 @@ awaitable<void> ClientSession::serve_loop() {
     if (!got_message) break;
     forward_memo_set_ = false;  // a verdict lives for this message's checkout only
     retried_head_ = std::exchange(retrying_, false);  // sent once already (kStale)
-    auto step = co_await answer_locally(type, body, size);
-    if (step == Local::kNeedsServer) step = co_await admit_request(type, size);
+    // Each step runs as a coroutine only when it has something to wait for or to write.
+    StatementAction action;
+    auto at_once = answer_at_once(type, body, action);
+    auto step = at_once ? *at_once : co_await answer_locally(type, body, size, action);
+    if (step == Local::kNeedsServer) {
+      routing::TokenBucket::Decision decision;
+      Admit admit = admit_at_once(type, decision);
+      if (admit == Admit::kAsk) step = co_await admit_request(type, size);
+      if (admit == Admit::kObeyRate) step = co_await obey_rate(type, size, decision);
+    }
     std::optional<CheckoutEnd> joined;
-    if (step == Local::kNeedsServer) step = co_await take_server(type, size, joined);
+    if (step == Local::kNeedsServer && !server_) {
+      Joinable join = joinable_pipeline();
+      if (join.conn || !take_idle_server()) step = co_await take_server(type, size, join, joined);
+    }
     if (step == Local::kAnswered) continue;
     if (step == Local::kMoved) co_return;
     if (step == Local::kEnd) break;
