@@ -72,7 +72,8 @@ awaitable<error_code> TlsLink::fill(tcp::socket& socket) {
   co_return ec;
 }
 
-awaitable<error_code> TlsLink::flush(tcp::socket& socket, Send how) {
+awaitable<std::tuple<error_code, size_t>> TlsLink::flush(tcp::socket& socket, Send how,
+                                                         size_t written) {
   // The reader and the writer may both have ciphertext to send (an alert, a key update):
   // one writes, the other waits its turn, so records never interleave on the socket.
   while (flushing_) {
@@ -81,20 +82,18 @@ awaitable<error_code> TlsLink::flush(tcp::socket& socket, Send how) {
     co_await wait.async_wait(use_nothrow);
     if (flush_waiter_ == &wait) {  // cancelled from outside, not woken by the flusher
       flush_waiter_ = nullptr;
-      co_return asio::error::operation_aborted;
+      co_return std::tuple{error_code(asio::error::operation_aborted), written};
     }
   }
   flushing_ = true;
   error_code ec;
   while (!ec && !buffers_.output_empty()) {
-    auto [wec, written] = co_await write_whole(socket, buffers_.take_output(), how);
-    (void)written;
+    ec = std::get<0>(co_await write_whole(socket, buffers_.take_output(), how));
     buffers_.output_sent();
-    ec = wec;
   }
   flushing_ = false;
   if (auto* waiter = std::exchange(flush_waiter_, nullptr)) waiter->cancel();
-  co_return ec;
+  co_return std::tuple{ec, written};
 }
 
 awaitable<error_code> TlsLink::handshake(tcp::socket& socket) {
@@ -106,7 +105,8 @@ awaitable<error_code> TlsLink::handshake(tcp::socket& socket) {
     error_code failed;
     if (r != 1 && SSL_get_error(ssl_, r) != SSL_ERROR_WANT_READ) failed = failure(r);
     error_code ec;
-    if (!buffers_.output_empty()) ec = co_await flush(socket, Send::kAtOnce);  // an alert goes too
+    if (!buffers_.output_empty())
+      ec = std::get<0>(co_await flush(socket, Send::kAtOnce));  // an alert goes too
     if (r == 1 || failed) co_return failed ? failed : ec;
     if (ec) co_return ec;
     ec = co_await fill(socket);
@@ -137,7 +137,7 @@ awaitable<std::tuple<error_code, size_t>> TlsLink::read_some(tcp::socket& socket
     // Whatever OpenSSL answered (an alert, a key update) goes out; a writer already
     // flushing takes it along.
     if (!flushing_ && !buffers_.output_empty()) {
-      auto fec = co_await flush(socket);
+      auto fec = std::get<0>(co_await flush(socket));
       if (!ec) ec = fec;
     }
     if (ec) co_return std::tuple{ec, size_t{0}};
@@ -147,6 +147,23 @@ awaitable<std::tuple<error_code, size_t>> TlsLink::read_some(tcp::socket& socket
 
 awaitable<std::tuple<error_code, size_t>> TlsLink::write(tcp::socket& socket,
                                                          protocol::ByteSpan bytes, Send how) {
+  // Not a coroutine for what fits one slice (nearly every write): encrypted here, and the
+  // caller awaits the flush itself.
+  if (bytes.empty() || bytes.size() > kWriteSlice) return write_slices(socket, bytes, how);
+  size_t n = 0;
+  start_with_no_errors();
+  int r = SSL_write_ex(ssl_, bytes.data(), bytes.size(), &n);
+  if (r != 1) return failed_write(failure(r));  // the error queue is read now, before any wait
+  return flush(socket, how, n);
+}
+
+awaitable<std::tuple<error_code, size_t>> TlsLink::failed_write(error_code ec) {
+  co_return std::tuple{ec, size_t{0}};
+}
+
+awaitable<std::tuple<error_code, size_t>> TlsLink::write_slices(tcp::socket& socket,
+                                                                protocol::ByteSpan bytes,
+                                                                Send how) {
   size_t written = 0;
   while (written < bytes.size()) {
     size_t slice = std::min(bytes.size() - written, kWriteSlice), n = 0;
@@ -154,7 +171,7 @@ awaitable<std::tuple<error_code, size_t>> TlsLink::write(tcp::socket& socket,
     int r = SSL_write_ex(ssl_, bytes.data() + written, slice, &n);
     if (r != 1) co_return std::tuple{failure(r), written};
     written += n;
-    if (error_code ec = co_await flush(socket, how)) co_return std::tuple{ec, written};
+    if (error_code ec = std::get<0>(co_await flush(socket, how))) co_return std::tuple{ec, written};
   }
   co_return std::tuple{error_code{}, written};
 }

@@ -43,8 +43,14 @@ class TlsLink {
   // Reads one chunk of ciphertext from the socket into OpenSSL's input.
   awaitable<error_code> fill(tcp::socket& socket);
   asio::mutable_buffer input_buffer();
-  // Writes everything OpenSSL has produced to the socket; one writer at a time.
-  awaitable<error_code> flush(tcp::socket& socket, Send how = Send::kQueued);
+  // Writes everything OpenSSL has produced to the socket; one writer at a time. Answers
+  // `written` back with the error, for write().
+  awaitable<std::tuple<error_code, size_t>> flush(tcp::socket& socket, Send how = Send::kQueued,
+                                                  size_t written = 0);
+  // write() for what takes more than one slice.
+  awaitable<std::tuple<error_code, size_t>> write_slices(tcp::socket& socket,
+                                                         protocol::ByteSpan bytes, Send how);
+  static awaitable<std::tuple<error_code, size_t>> failed_write(error_code ec);
   // The error for a failed SSL_* call (also records error_).
   error_code failure(int ret);
 
