@@ -39,7 +39,12 @@ int TlsBuffers::read_ex(BIO* bio, char* out, size_t len, size_t* got) {
 int TlsBuffers::write_ex(BIO* bio, const char* in, size_t len, size_t* put) {
   auto* self = static_cast<TlsBuffers*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
-  self->out_.insert(self->out_.end(), in, in + len);
+  *put = 0;
+  try {  // nothing may throw through OpenSSL: out of memory is a failed write
+    self->out_.insert(self->out_.end(), in, in + len);
+  } catch (...) {
+    return 0;
+  }
   *put = len;
   return 1;
 }
