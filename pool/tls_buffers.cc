@@ -9,8 +9,9 @@ namespace {
 
 // One TLS record's worth of ciphertext per socket read.
 constexpr size_t kChunk = 16 * 1024 + 512;
-// Output capacity kept once a write is done; a larger write's buffer is let go, so a
-// connection holds a big buffer only while a big write is on its way.
+// Output capacity kept once a write is done: one full record (TlsLink encrypts one at a
+// time), so a stream reuses its buffers. Anything larger (a handshake flight with a long
+// certificate chain) is let go once written.
 constexpr size_t kKeepOutput = 16 * 1024 + 512;
 
 int create(BIO* bio) {

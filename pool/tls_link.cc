@@ -9,8 +9,9 @@ namespace shardgate {
 
 namespace {
 
-// At most four records encrypted before they are written out.
-constexpr size_t kWriteSlice = 4 * 16 * 1024;
+// One record's worth encrypted at a time, then written out: the output buffers stay one
+// record large (pool/tls_buffers.cc keeps that much), and a long stream allocates nothing.
+constexpr size_t kWriteSlice = 16 * 1024;
 
 // An SSL_* call's failure is read from the thread's error queue, so it must start empty.
 // ERR_clear_error() on an empty queue still walks and frees all of its slots (about 900
@@ -147,7 +148,7 @@ awaitable<std::tuple<error_code, size_t>> TlsLink::read_some(tcp::socket& socket
 
 awaitable<std::tuple<error_code, size_t>> TlsLink::write(tcp::socket& socket,
                                                          protocol::ByteSpan bytes, Send how) {
-  // Not a coroutine for what fits one slice (nearly every write): encrypted here, and the
+  // Not a coroutine for what fits one record (nearly every write): encrypted here, and the
   // caller awaits the flush itself.
   if (bytes.empty() || bytes.size() > kWriteSlice) return write_slices(socket, bytes, how);
   size_t n = 0;
