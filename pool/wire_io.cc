@@ -4,7 +4,7 @@ namespace shardgate {
 
 awaitable<error_code> read_at_least(tcp::socket& socket, ReadBuffer& buf, size_t n) {
   while (buf.size() < n) {
-    auto space = buf.prepare(std::max<size_t>(n - buf.size(), 8192));
+    auto space = space_toward(buf, n);
     auto [ec, got] =
         co_await socket.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
     if (ec) co_return ec;
@@ -46,7 +46,7 @@ awaitable<error_code> write_bytes(tcp::socket& socket, protocol::ByteSpan bytes)
 
 awaitable<error_code> read_at_least(Stream& stream, ReadBuffer& buf, size_t n) {
   while (buf.size() < n) {
-    auto space = buf.prepare(std::max<size_t>(n - buf.size(), 8192));
+    auto space = space_toward(buf, n);
     auto [ec, got] = co_await stream.read_some(space);
     if (ec) co_return ec;
     buf.commit(got);

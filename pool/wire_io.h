@@ -1,6 +1,8 @@
 // Coroutine helpers that move whole PostgreSQL messages between sockets and ReadBuffers.
 #pragma once
 
+#include <algorithm>
+#include <span>
 #include <utility>
 
 #include "pool/asio.h"
@@ -11,6 +13,12 @@
 namespace shardgate {
 
 using FrameRead = std::pair<error_code, protocol::Frame>;
+
+// Where the next read goes while `buf` is short of n bytes: at least what is missing, and
+// at least 8 KiB, so a trickling peer is not read a few bytes at a time.
+inline std::span<uint8_t> space_toward(ReadBuffer& buf, size_t n) {
+  return buf.prepare(std::max<size_t>(n - buf.size(), 8192));
+}
 
 // Reads until `buf` holds at least n bytes.
 awaitable<error_code> read_at_least(tcp::socket& socket, ReadBuffer& buf, size_t n);

@@ -269,6 +269,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // A DEALLOCATE of only this client's protocol-level statements (which the server knows
   // under other names): forgets them and returns true; shardgate answers it.
   bool forget_own_statements(const routing::StatementInfo& info);
+  // A DEALLOCATE alone in its statement: forget_own_statements may answer it here.
+  static bool deallocates_alone(const routing::StatementInfo& info);
   // Answers a simple-protocol session command while no transaction is open.
   awaitable<Local> answer_session_command(const routing::SessionCommand& cmd);
   // Startup settings the guard refuses, and the search_path tenant source at startup.
@@ -613,12 +615,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void set_in_flight(bool busy);
   bool in_flight_ = false;
   std::shared_ptr<std::atomic<int>> shard_in_flight_;
-  // Before a transaction: enter_unless_paused(), and when a pause holds the session back,
-  // wait_at_pause_gate() waits while the tenant or its shard is paused (PAUSE); false after the
-  // tier's pause_timeout. Both leave the session marked in flight when they return true.
-  // (Split so that the common case costs no coroutine frame.)
+  // The session is idle and may go on: marks it in flight; false when a pause holds it back
+  // (what admit_at_once asks, without a coroutine frame).
   bool enter_unless_paused();
-  awaitable<bool> wait_at_pause_gate();
+  // Before a transaction: enter_unless_paused(), waiting while the tenant or its shard is
+  // paused (PAUSE); false after the tier's pause_timeout. Leaves the session marked in flight
+  // when it returns true.
+  awaitable<bool> pass_pause_gate();
   // After a reload or an admin change: the session's tenant routed again under the new
   // directory and config. An error when the tenant is gone (3D000).
   std::optional<routing::RouteError> refresh_runtime();

@@ -410,8 +410,12 @@ void ClientSession::schedule_switch(const routing::SessionCommand& cmd) {
   pending_switch_ = cmd;
 }
 
+bool ClientSession::deallocates_alone(const routing::StatementInfo& info) {
+  return !info.deallocated.empty() && info.statement_count == 1;
+}
+
 bool ClientSession::forget_own_statements(const routing::StatementInfo& info) {
-  if (info.deallocated.empty() || info.statement_count != 1) return false;
+  if (!deallocates_alone(info)) return false;
   for (const auto& n : info.deallocated)
     if (!statements_.find(n)) return false;
   // DEALLOCATE of protocol-level statements: the server knows them under other names.

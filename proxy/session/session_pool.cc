@@ -61,7 +61,8 @@ bool ClientSession::enter_unless_paused() {
   return false;
 }
 
-awaitable<bool> ClientSession::wait_at_pause_gate() {
+awaitable<bool> ClientSession::pass_pause_gate() {
+  if (enter_unless_paused()) co_return true;
   waiting_ = true;
   auto deadline = std::chrono::steady_clock::now() + route_->tier->pause_timeout;
   asio::steady_timer timer(client_.get_executor());

@@ -37,8 +37,7 @@ awaitable<bool> ClientSession::head_message(char& type, protocol::ByteSpan& body
     if (idle_expired_ == IdleExpiry::kNone) {
       reading_idle_ = client_buf_.empty();  // the sweep may park the session here
       // One read, then the message is parsed again (no read_at_least frame in between).
-      auto space = client_buf_.prepare(std::max<size_t>(want - client_buf_.size(), 8192));
-      auto [rec, got] = co_await client_.read_some(space);
+      auto [rec, got] = co_await client_.read_some(space_toward(client_buf_, want));
       ec = rec;
       if (!ec) client_buf_.commit(got);
       reading_idle_ = false;
@@ -92,8 +91,7 @@ std::optional<ClientSession::Local> ClientSession::answer_at_once(char type,
   const routing::StatementInfo& info = *action.info;
   // Answered here: a session command, a refusal, a DEALLOCATE of this session's own statements.
   if (action.kind == StatementAction::Kind::kSessionCommand ||
-      action.kind == StatementAction::Kind::kRefuse ||
-      (!info.deallocated.empty() && info.statement_count == 1))
+      action.kind == StatementAction::Kind::kRefuse || deallocates_alone(info))
     return std::nullopt;
   if (action.kind == StatementAction::Kind::kForward && info.deallocated.empty() &&
       info.session.kind == routing::SessionCommandKind::kNone && !info.reset_all &&
@@ -192,16 +190,14 @@ awaitable<ClientSession::Local> ClientSession::admit_request(char type, size_t s
     if (followed != Local::kNeedsServer) co_return followed;
   }
   if (!server_ || session_mode()) {
-    bool entered = enter_unless_paused();
-    if (!entered) entered = co_await wait_at_pause_gate();
+    bool entered = co_await pass_pause_gate();
     if (entered && runtime_changed()) {
       // The directory changed while this request waited at the gate (a tenant move's flip):
       // it runs where the tenant lives now.
       set_in_flight(false);
       auto followed = co_await follow_runtime(type, size, true);
       if (followed != Local::kNeedsServer) co_return followed;
-      entered = enter_unless_paused();
-      if (!entered) entered = co_await wait_at_pause_gate();
+      entered = co_await pass_pause_gate();
     }
     if (!entered) {
       client_buf_.consume(size);
