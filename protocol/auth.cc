@@ -2,7 +2,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <climits>
@@ -10,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "protocol/digests.h"
 #include "protocol/salted_password.h"
 
 namespace shardgate::protocol {
@@ -72,23 +72,7 @@ bool b64_decode_exact(std::string_view in, std::array<uint8_t, N>* out) {
 
 // ---- Hashes ----
 
-Key sha256(const uint8_t* data, size_t n) {
-  Key out{};
-  unsigned int len = 0;
-  EVP_Digest(data, n, out.data(), &len, EVP_sha256(), nullptr);
-  return out;
-}
-
-Key hmac(const uint8_t* key, size_t key_len, std::string_view msg) {
-  Key out{};
-  unsigned int len = 0;
-  if (key_len > INT_MAX) return out;
-  HMAC(EVP_sha256(), key, static_cast<int>(key_len),
-       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out.data(), &len);
-  return out;
-}
-
-Key hmac(const Key& key, std::string_view msg) { return hmac(key.data(), key.size(), msg); }
+Key hmac(const Key& key, std::string_view msg) { return hmac_sha256(key.data(), key.size(), msg); }
 
 bool key_equal(const Key& a, const Key& b) { return CRYPTO_memcmp(a.data(), b.data(), 32) == 0; }
 
@@ -145,17 +129,13 @@ std::optional<std::string> fail(std::string* error, std::string_view why) {
 // ---- MD5 ----
 
 std::string md5_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_md5(), nullptr) != 1 || len != 16) {
-    return {};
-  }
+  const Md5Digest digest = md5(data);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(32);
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 0xf]);
+  for (const uint8_t byte : digest) {
+    out.push_back(kHex[byte >> 4]);
+    out.push_back(kHex[byte & 0xf]);
   }
   return out;
 }

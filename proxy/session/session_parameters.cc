@@ -24,14 +24,18 @@ void ClientSession::send_parameters(
   client_seen_ = {};
   for (const auto& [name, value] : server_params) {
     int tracked_index = tracked_parameter_index(name);
-    bool tracked = tracked_index >= 0;
-    std::string reported = value;
-    if (client_values && tracked) {
-      auto want = settings_.desired(name);
+    if (tracked_index < 0) {
+      protocol::encode_parameter_status(out, name, value);
+      continue;
+    }
+    SessionSettings::Desired want;
+    std::string_view reported = value;
+    if (client_values) {
+      want = settings_.desired(name);
       if (want.kind == SessionSettings::Kind::kValue) reported = want.value;
     }
     protocol::encode_parameter_status(out, name, reported);
-    if (tracked) client_seen_[tracked_index] = reported;
+    client_seen_[tracked_index] = reported;
   }
 }
 

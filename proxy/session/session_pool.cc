@@ -12,6 +12,10 @@
 
 namespace shardgate::proxy {
 
+namespace {
+constexpr size_t kWelcomeBytes = 1024;
+}  // namespace
+
 pool::ServerPool& ClientSession::current_pool() {
   if (pool_cache_) return *pool_cache_;
   auto spec = pool_spec(*route_, *runtime_->config);
@@ -183,6 +187,9 @@ ContextPrefix ClientSession::prepare_context(pool::ServerConnection& server) {
 
 awaitable<bool> ClientSession::welcome() {
   protocol::Bytes out = take_login_reply();
+  // AuthenticationOk, about fifteen ParameterStatus, BackendKeyData, ReadyForQuery: one
+  // allocation instead of the vector doubling its way up (and copying) eight times.
+  out.reserve(kWelcomeBytes);
   init_settings();
   if (!route_) {
     std::vector<std::pair<std::string, std::string>> defaults = {

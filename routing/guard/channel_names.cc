@@ -1,10 +1,9 @@
 #include "routing/guard/channel_names.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <vector>
 
+#include "protocol/digests.h"
 #include "routing/tenant_context.h"
 
 namespace shardgate::routing {
@@ -14,12 +13,11 @@ std::string hashed_name(std::string_view tenant, std::string_view channel) {
   std::string input;
   input.reserve(tenant.size() + 1 + channel.size());
   input.append(tenant).append(".").append(channel);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(input.data(), input.size(), digest, &len, EVP_sha256(), nullptr);
+  const auto digest =
+      protocol::sha256(reinterpret_cast<const uint8_t*>(input.data()), input.size());
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out = "#";
-  for (unsigned int i = 0; i < len && out.size() < kMaxChannelBytes; ++i) {
+  for (size_t i = 0; i < digest.size() && out.size() < kMaxChannelBytes; ++i) {
     out += kHex[digest[i] >> 4];
     out += kHex[digest[i] & 0xf];
   }
