@@ -7,8 +7,12 @@
 namespace shardgate::proxy {
 
 int tracked_parameter_index(std::string_view name) {
+  // Asked for every parameter of every welcome: the length rules out most names before a
+  // case-insensitive comparison is called.
   for (size_t i = 0; i < std::size(kTrackedParameters); ++i)
-    if (routing::same_setting(kTrackedParameters[i], name)) return static_cast<int>(i);
+    if (kTrackedParameters[i].size() == name.size() &&
+        routing::same_setting(kTrackedParameters[i], name))
+      return static_cast<int>(i);
   return -1;
 }
 
