@@ -86,6 +86,13 @@ Sha256Digest sha256(const uint8_t* data, size_t n) {
 Sha256Digest hmac_sha256(const uint8_t* key, size_t key_len, std::string_view msg) {
   Sha256Digest out{};
   if (key_len > INT_MAX) return out;
+  // EVP_MAC_init with no key keeps the context's previous one: an empty key must be given
+  // as an empty key, never as none.
+  static constexpr uint8_t kNoKey = 0;
+  if (key == nullptr) {
+    key = &kNoKey;
+    key_len = 0;
+  }
   thread_local MacContext c;
   size_t len = 0;
   const auto* m = reinterpret_cast<const unsigned char*>(msg.data());

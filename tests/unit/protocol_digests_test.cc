@@ -54,6 +54,17 @@ TEST(DigestsTest, HmacSha256KnownAnswersWithChangingKeys) {
   }
 }
 
+// The per-thread context must not keep the last key: an empty key right after another is
+// still the empty key (OpenSSL keeps the old key when it is given none).
+TEST(DigestsTest, HmacWithAnEmptyKeyAfterAnotherKey) {
+  const std::string empty_key_mac =
+      "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad";
+  (void)hmac_sha256(bytes("Jefe"), 4, "what do ya want for nothing?");
+  EXPECT_EQ(hex(hmac_sha256(nullptr, 0, "")), empty_key_mac);
+  (void)hmac_sha256(bytes("Jefe"), 4, "what do ya want for nothing?");
+  EXPECT_EQ(hex(hmac_sha256(bytes(""), 0, "")), empty_key_mac);
+}
+
 // Each thread has its own contexts: the same answers from another thread at the same time.
 TEST(DigestsTest, AnswersAreTheSameOnEveryThread) {
   std::string a, b;
