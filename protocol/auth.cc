@@ -128,12 +128,14 @@ std::optional<std::string> fail(std::string* error, std::string_view why) {
 
 // ---- MD5 ----
 
+// Empty when MD5 is unavailable.
 std::string md5_hex(std::string_view data) {
-  const Md5Digest digest = md5(data);
+  const std::optional<Md5Digest> digest = md5(data);
+  if (!digest) return {};
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(32);
-  for (const uint8_t byte : digest) {
+  for (const uint8_t byte : *digest) {
     out.push_back(kHex[byte >> 4]);
     out.push_back(kHex[byte & 0xf]);
   }
@@ -431,7 +433,8 @@ bool ScramClient::server_final(std::string_view message, std::string* error) con
 std::string md5_stored_hash(std::string_view user, std::string_view password) {
   std::string in(password);
   in += user;
-  return "md5" + md5_hex(in);
+  std::string hex = md5_hex(in);
+  return hex.empty() ? std::string() : "md5" + hex;
 }
 
 std::string md5_response_from_hash(std::string_view stored_md5_hash, std::array<uint8_t, 4> salt) {
@@ -441,7 +444,14 @@ std::string md5_response_from_hash(std::string_view stored_md5_hash, std::array<
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return {};
   }
   in.append(reinterpret_cast<const char*>(salt.data()), salt.size());
-  return "md5" + md5_hex(in);
+  std::string hex = md5_hex(in);
+  return hex.empty() ? std::string() : "md5" + hex;
+}
+
+bool md5_response_matches(std::string_view response, std::string_view stored_md5_hash,
+                          std::array<uint8_t, 4> salt) {
+  const std::string expected = md5_response_from_hash(stored_md5_hash, salt);
+  return !expected.empty() && secure_equal(response, expected);
 }
 
 std::string md5_password_response(std::string_view user, std::string_view password,

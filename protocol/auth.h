@@ -82,6 +82,11 @@ std::string md5_password_response(std::string_view user, std::string_view passwo
 std::string md5_response_from_hash(std::string_view stored_md5_hash, std::array<uint8_t, 4> salt);
 // "md5" + hex(md5(password + user)): the form stored for md5 users.
 std::string md5_stored_hash(std::string_view user, std::string_view password);
+// Whether a client's md5 answer is the one `stored_md5_hash` and `salt` call for. False
+// whenever no answer can be computed (a malformed hash, MD5 unavailable): an empty answer
+// never matches an empty expectation. The three above return "" in those cases.
+bool md5_response_matches(std::string_view response, std::string_view stored_md5_hash,
+                          std::array<uint8_t, 4> salt);
 
 // Constant-time comparison.
 bool secure_equal(std::string_view a, std::string_view b);

@@ -70,10 +70,11 @@ struct MacContext {
 
 }  // namespace
 
-Md5Digest md5(std::string_view data) {
-  Md5Digest out{};
+std::optional<Md5Digest> md5(std::string_view data) {
   unsigned char buf[EVP_MAX_MD_SIZE];
-  if (digest(md5_md(), data.data(), data.size(), buf)) std::copy_n(buf, out.size(), out.begin());
+  if (!digest(md5_md(), data.data(), data.size(), buf)) return std::nullopt;
+  Md5Digest out;
+  std::copy_n(buf, out.size(), out.begin());
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace shardgate::protocol {
@@ -16,7 +17,9 @@ namespace shardgate::protocol {
 using Md5Digest = std::array<uint8_t, 16>;
 using Sha256Digest = std::array<uint8_t, 32>;
 
-Md5Digest md5(std::string_view data);
+// Nothing when MD5 is unavailable (a FIPS-only provider): a login must then fail, never
+// compare against a digest that was not computed.
+std::optional<Md5Digest> md5(std::string_view data);
 Sha256Digest sha256(const uint8_t* data, size_t n);
 Sha256Digest hmac_sha256(const uint8_t* key, size_t key_len, std::string_view msg);
 

@@ -117,15 +117,16 @@ awaitable<AuthOutcome> run_md5(Stream& socket, ReadBuffer& buffer, const config:
                               "\"; pass the tenant in options, or store the "
                               "password in plain text or as a SCRAM verifier"};
   }
-  if (!protocol::secure_equal(response, protocol::md5_response_from_hash(stored, salt)))
-    co_return failed(user.name);
+  if (!protocol::md5_response_matches(response, stored, salt)) co_return failed(user.name);
   protocol::encode_auth_ok(reply);
   co_return AuthOutcome{};
 }
 
 bool plain_matches(const config::UserConfig& user, const std::string& given) {
-  if (config::is_md5_hash(user.password))
-    return protocol::secure_equal(protocol::md5_stored_hash(user.name, given), user.password);
+  if (config::is_md5_hash(user.password)) {
+    const std::string computed = protocol::md5_stored_hash(user.name, given);
+    return !computed.empty() && protocol::secure_equal(computed, user.password);
+  }
   if (auto v = protocol::parse_scram_verifier(user.password)) {
     auto computed = protocol::make_scram_verifier(given, v->salt, v->iterations);
     return computed.stored_key == v->stored_key;

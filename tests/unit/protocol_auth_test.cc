@@ -293,6 +293,19 @@ TEST(ProtocolMd5, ResponseKnownAnswer) {
   EXPECT_EQ(md5_response_from_hash("md553F48b7c4b76a86ce72276c5755f217d", salt), "");
 }
 
+// The check the proxy makes of a client's md5 answer. When no answer can be computed (here a
+// malformed stored hash; in production MD5 missing from a FIPS-only provider) nothing
+// matches, not even an empty answer, which an empty expectation would otherwise equal.
+TEST(ProtocolMd5, ResponseMatches) {
+  const std::array<uint8_t, 4> salt = {1, 2, 3, 4};
+  const std::string stored = "md553f48b7c4b76a86ce72276c5755f217d";
+  EXPECT_TRUE(md5_response_matches("md5bb41a296aab6baccb36ff243a562abff", stored, salt));
+  EXPECT_FALSE(md5_response_matches("md5bb41a296aab6baccb36ff243a562abfe", stored, salt));
+  EXPECT_FALSE(md5_response_matches("md5bb41a296aab6baccb36ff243a562abff", stored, {1, 2, 3, 5}));
+  EXPECT_FALSE(md5_response_matches("", "md553f48b7c4b76a86ce72276c5755f217", salt));
+  EXPECT_FALSE(md5_response_matches("", "", salt));
+}
+
 TEST(ProtocolMd5, SecureEqual) {
   EXPECT_TRUE(secure_equal("", ""));
   EXPECT_TRUE(secure_equal("abc", "abc"));

@@ -23,10 +23,11 @@ const uint8_t* bytes(std::string_view s) { return reinterpret_cast<const uint8_t
 
 // RFC 1321's test suite.
 TEST(DigestsTest, Md5KnownAnswers) {
-  EXPECT_EQ(hex(md5("")), "d41d8cd98f00b204e9800998ecf8427e");
-  EXPECT_EQ(hex(md5("abc")), "900150983cd24fb0d6963f7d28e17f72");
-  EXPECT_EQ(hex(md5("12345678901234567890123456789012345678901234567890123456789012345678901234"
-                    "567890")),
+  EXPECT_EQ(hex(md5("").value()), "d41d8cd98f00b204e9800998ecf8427e");
+  EXPECT_EQ(hex(md5("abc").value()), "900150983cd24fb0d6963f7d28e17f72");
+  EXPECT_EQ(hex(md5("1234567890123456789012345678901234567890123456789012345678901234567890123"
+                    "4567890")
+                    .value()),
             "57edf4a22be3c955ac49da2e2107b67a");
 }
 
