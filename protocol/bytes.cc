@@ -99,11 +99,18 @@ void Writer::cstr(std::string_view s) {
   // after it, so only the part before the first NUL is written.
   const size_t nul = s.find('\0');
   if (nul != std::string_view::npos) s = s.substr(0, nul);
-  raw(s);
-  out_.push_back(0);
+  const size_t at = out_.size();
+  out_.resize(at + s.size() + 1);
+  if (!s.empty()) std::memcpy(out_.data() + at, s.data(), s.size());
+  out_[at + s.size()] = 0;
 }
 
-void Writer::raw(std::string_view s) { out_.insert(out_.end(), s.begin(), s.end()); }
+void Writer::raw(std::string_view s) {
+  if (s.empty()) return;
+  const size_t at = out_.size();
+  out_.resize(at + s.size());
+  std::memcpy(out_.data() + at, s.data(), s.size());
+}
 
 void Writer::raw(ByteSpan s) { out_.insert(out_.end(), s.begin(), s.end()); }
 
