@@ -3,11 +3,40 @@
 #include <set>
 
 #include "routing/guard/setting_rules.h"
+#include "routing/guard/sql_chars.h"
 
 namespace shardgate::proxy {
 
+namespace {
+
+// A setting name lower-cased for a lookup (GUC names are case-insensitive), on the stack for
+// names of PostgreSQL's length: every welcome looks up several names, and
+// routing::setting_key's string allocates for those over 15 bytes (application_name).
+class LookupKey {
+ public:
+  explicit LookupKey(std::string_view name) {
+    if (folded_.assign(name)) {
+      key_ = folded_.view();
+      return;
+    }
+    long_ = routing::setting_key(name);
+    key_ = long_;
+  }
+  LookupKey(const LookupKey&) = delete;
+  LookupKey& operator=(const LookupKey&) = delete;
+  std::string_view view() const { return key_; }
+
+ private:
+  routing::FoldedWord folded_;
+  std::string long_;
+  std::string_view key_;
+};
+
+}  // namespace
+
 bool SessionSettings::is_startup_setting(std::string_view name) {
-  std::string key = routing::setting_key(name);
+  LookupKey lookup(name);
+  std::string_view key = lookup.view();
   // user, database, options and replication are not settings; search_path and shardgate.*
   // are the tenant context; _pq_.* are protocol options.
   return !key.empty() && key != "user" && key != "database" && key != "options" &&
@@ -20,7 +49,7 @@ void SessionSettings::add_startup(std::string_view name, std::string_view value)
 }
 
 const std::string* SessionSettings::startup_value(std::string_view name) const {
-  auto it = startup_.find(routing::setting_key(name));
+  auto it = startup_.find(LookupKey(name).view());
   return it == startup_.end() ? nullptr : &it->second.value;
 }
 
@@ -46,9 +75,9 @@ std::pair<SessionSettings::Kind, const std::string*> wanted(const SessionSetting
 }  // namespace
 
 SessionSettings::Desired SessionSettings::desired(std::string_view name) const {
-  std::string key = routing::setting_key(name);
-  auto changed = changed_.find(key);
-  auto start = startup_.find(key);
+  LookupKey key(name);
+  auto changed = changed_.find(key.view());
+  auto start = startup_.find(key.view());
   auto [kind, value] = wanted(changed == changed_.end() ? nullptr : &changed->second,
                               start == startup_.end() ? nullptr : &start->second.value);
   return {kind, value ? *value : std::string()};
