@@ -128,18 +128,11 @@ std::optional<std::string> fail(std::string* error, std::string_view why) {
 
 // ---- MD5 ----
 
-// Empty when MD5 is unavailable.
-std::string md5_hex(std::string_view data) {
+// "md5" + hex(md5(data)), PostgreSQL's form of both the stored hash and the answer; empty
+// when MD5 is unavailable.
+std::string md5_prefixed(std::string_view data) {
   const std::optional<Md5Digest> digest = md5(data);
-  if (!digest) return {};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(32);
-  for (const uint8_t byte : *digest) {
-    out.push_back(kHex[byte >> 4]);
-    out.push_back(kHex[byte & 0xf]);
-  }
-  return out;
+  return digest ? "md5" + lower_hex(*digest) : std::string();
 }
 
 }  // namespace
@@ -433,8 +426,7 @@ bool ScramClient::server_final(std::string_view message, std::string* error) con
 std::string md5_stored_hash(std::string_view user, std::string_view password) {
   std::string in(password);
   in += user;
-  std::string hex = md5_hex(in);
-  return hex.empty() ? std::string() : "md5" + hex;
+  return md5_prefixed(in);
 }
 
 std::string md5_response_from_hash(std::string_view stored_md5_hash, std::array<uint8_t, 4> salt) {
@@ -444,8 +436,7 @@ std::string md5_response_from_hash(std::string_view stored_md5_hash, std::array<
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return {};
   }
   in.append(reinterpret_cast<const char*>(salt.data()), salt.size());
-  std::string hex = md5_hex(in);
-  return hex.empty() ? std::string() : "md5" + hex;
+  return md5_prefixed(in);
 }
 
 bool md5_response_matches(std::string_view response, std::string_view stored_md5_hash,

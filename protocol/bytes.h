@@ -55,6 +55,8 @@ class Writer {
   void raw(ByteSpan s);
 
  private:
+  // The n bytes just added at the end, for the caller to fill.
+  uint8_t* grow(size_t n);
   Bytes& out_;
   size_t start_ = 0;
 };

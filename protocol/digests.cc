@@ -106,4 +106,14 @@ Sha256Digest hmac_sha256(const uint8_t* key, size_t key_len, std::string_view ms
   return out;
 }
 
+std::string lower_hex(std::span<const uint8_t> bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(bytes.size() * 2, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    out[2 * i] = kHex[bytes[i] >> 4];
+    out[2 * i + 1] = kHex[bytes[i] & 0xf];
+  }
+  return out;
+}
+
 }  // namespace shardgate::protocol

@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
+#include <string>
 #include <string_view>
 
 namespace shardgate::protocol {
@@ -22,5 +24,7 @@ using Sha256Digest = std::array<uint8_t, 32>;
 std::optional<Md5Digest> md5(std::string_view data);
 Sha256Digest sha256(const uint8_t* data, size_t n);
 Sha256Digest hmac_sha256(const uint8_t* key, size_t key_len, std::string_view msg);
+// Lower-case hexadecimal, two characters a byte (md5 answers, hashed channel names).
+std::string lower_hex(std::span<const uint8_t> bytes);
 
 }  // namespace shardgate::protocol

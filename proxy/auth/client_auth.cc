@@ -123,10 +123,9 @@ awaitable<AuthOutcome> run_md5(Stream& socket, ReadBuffer& buffer, const config:
 }
 
 bool plain_matches(const config::UserConfig& user, const std::string& given) {
-  if (config::is_md5_hash(user.password)) {
-    const std::string computed = protocol::md5_stored_hash(user.name, given);
-    return !computed.empty() && protocol::secure_equal(computed, user.password);
-  }
+  // An empty hash (MD5 unavailable) cannot equal the stored one, which is 35 bytes.
+  if (config::is_md5_hash(user.password))
+    return protocol::secure_equal(protocol::md5_stored_hash(user.name, given), user.password);
   if (auto v = protocol::parse_scram_verifier(user.password)) {
     auto computed = protocol::make_scram_verifier(given, v->salt, v->iterations);
     return computed.stored_key == v->stored_key;

@@ -15,12 +15,7 @@ std::string hashed_name(std::string_view tenant, std::string_view channel) {
   input.append(tenant).append(".").append(channel);
   const auto digest =
       protocol::sha256(reinterpret_cast<const uint8_t*>(input.data()), input.size());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "#";
-  for (size_t i = 0; i < digest.size() && out.size() < kMaxChannelBytes; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xf];
-  }
+  std::string out = "#" + protocol::lower_hex(digest);
   out.resize(std::min(out.size(), kMaxChannelBytes));
   return out;
 }
