@@ -326,6 +326,7 @@ void ServerPool::update(PoolSettings settings, ConnectTarget target) {
   if (moved) {
     ++generation_;
     welcome_.clear();
+    welcome_bytes_.clear();
     down_until_ = {};
   }
   dispatch();

@@ -123,6 +123,10 @@ class ServerPool {
   const std::vector<std::pair<std::string, std::string>>& welcome_parameters() const {
     return welcome_;
   }
+  // The welcome's ParameterStatus messages that are the same for every client of the pool,
+  // encoded once: the session layer (which knows which parameters follow each client) fills
+  // it on first use; it is emptied whenever the welcome parameters change.
+  std::vector<uint8_t>& shared_welcome_bytes() { return welcome_bytes_; }
 
  private:
   struct Waiter {
@@ -177,6 +181,7 @@ class ServerPool {
   ConcurrencyTarget concurrency_;
   LatencyHistogram wait_;
   std::vector<std::pair<std::string, std::string>> welcome_;
+  std::vector<uint8_t> welcome_bytes_;
   std::chrono::steady_clock::time_point down_until_{};
   Millis backoff_{0};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -156,10 +156,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void detach_socket(int target);
   awaitable<bool> welcome();
   // ParameterStatus for each of `server_params`; with `client_values`, the client's own
-  // startup value where it gave one (session_parameters.cc).
+  // startup value where it gave one (session_parameters.cc). `shared`, when given, holds the
+  // encoded messages of the parameters no client sets (a pool's, the same for all its
+  // clients): filled here when empty, copied as they are otherwise.
   void send_parameters(protocol::Bytes& out,
                        const std::vector<std::pair<std::string, std::string>>& server_params,
-                       bool client_values);
+                       bool client_values, protocol::Bytes* shared = nullptr);
   awaitable<void> send_error(std::string_view severity, std::string_view sqlstate,
                              std::string_view message, std::string_view hint = {});
   // FATAL 57P01: shardgate is shutting down (the one text for every path).

@@ -19,13 +19,19 @@ void ClientSession::init_settings() {
 
 void ClientSession::send_parameters(
     protocol::Bytes& out, const std::vector<std::pair<std::string, std::string>>& server_params,
-    bool client_values) {
+    bool client_values, protocol::Bytes* shared) {
   static_assert(std::tuple_size_v<decltype(client_seen_)> == std::size(kTrackedParameters));
   client_seen_ = {};
+  // The order of ParameterStatus messages means nothing to a client: the shared ones go first.
+  if (shared && shared->empty())
+    for (const auto& [name, value] : server_params)
+      if (tracked_parameter_index(name) < 0)
+        protocol::encode_parameter_status(*shared, name, value);
+  if (shared) out.insert(out.end(), shared->begin(), shared->end());
   for (const auto& [name, value] : server_params) {
     int tracked_index = tracked_parameter_index(name);
     if (tracked_index < 0) {
-      protocol::encode_parameter_status(out, name, value);
+      if (!shared) protocol::encode_parameter_status(out, name, value);
       continue;
     }
     SessionSettings::Desired want;

@@ -251,7 +251,7 @@ awaitable<bool> ClientSession::welcome() {
     if (session_mode)
       send_parameters(out, server_->parameters(), false);
     else
-      send_parameters(out, pool.welcome_parameters(), true);
+      send_parameters(out, pool.welcome_parameters(), true, &pool.shared_welcome_bytes());
   }
   key_ = services_.cancels.issue(cancel_slot_);
   if (server_) cancel_slot_->set(server_->shared_cancel_target());

@@ -92,3 +92,28 @@ def test_notices_and_parameter_changes_reach_the_client(proxy):
         assert conn.info.parameter_status("application_name") == "changed-mid-session"
         conn.execute("SET TimeZone = 'Asia/Tokyo'")
         assert conn.info.parameter_status("TimeZone") == "Asia/Tokyo"
+
+
+def test_welcome_parameters_are_the_servers_for_every_client(proxy, shards):
+    """The first client of a pool and every later one (whose welcome copies the parameters no
+    client sets from what the pool encoded once) are told the server's values, each name once;
+    a client's own startup value still wins for the parameters clients set."""
+    shared = ("server_version", "server_encoding", "integer_datetimes", "in_hot_standby",
+              "default_transaction_read_only")
+    with psycopg.connect(shards["s1"].conninfo()) as direct:
+        want = {name: direct.info.parameter_status(name) for name in shared}
+    assert all(want.values()), want
+    told = []
+    for app in ("", "", "welcome-third"):
+        with pgwire.RawConnection(proxy.host, proxy.port) as conn:
+            extra = {"application_name": app} if app else {}
+            conn.startup("app", APP_PASSWORD, options="-c shardgate.tenant=acme", **extra)
+            names = [m.body.split(b"\0", 1)[0].decode() for m in conn.messages if m.type == b"S"]
+            assert len(names) == len(set(names)), names
+            assert {n: conn.parameters.get(n) for n in shared} == want, conn.parameters
+            assert conn.parameters["application_name"] == app, conn.parameters
+            assert conn.query("SHOW application_name")[0][0] == app
+            told.append(dict(conn.parameters))
+    assert told[0] == told[1], told
+    assert {k: v for k, v in told[2].items() if k != "application_name"} == \
+        {k: v for k, v in told[0].items() if k != "application_name"}, told
