@@ -157,7 +157,8 @@ void SessionSettings::end_transaction(AppliedSettings& conn) {
       conn.clear();
     }
     for (const auto& w : transaction_.writes) {
-      written.insert(w.name);
+      // An unknown write (set_config(), a DO block) is known again if the server reported it.
+      if (w.known || w.reset) written.insert(w.name);
       if (w.reset) {
         changed_[w.name] = {Kind::kDefault, {}};
         conn.erase(w.name);

@@ -20,6 +20,9 @@ namespace shardgate::routing::internal {
 namespace {
 
 thread_local int tl_nesting = 0;
+// Whether the body being read runs as it is read (a DO block), not when called later (a
+// function's): its SETs then change the session.
+thread_local bool tl_runs_now = false;
 
 std::string_view sv(const char* s) { return s ? std::string_view(s) : std::string_view(); }
 
@@ -46,6 +49,27 @@ class Nesting {
   Nesting(const Nesting&) = delete;
   Nesting& operator=(const Nesting&) = delete;
 };
+
+class RunsNow {
+ public:
+  explicit RunsNow(bool now) : before_(tl_runs_now) { tl_runs_now = now; }
+  ~RunsNow() { tl_runs_now = before_; }
+  RunsNow(const RunsNow&) = delete;
+  RunsNow& operator=(const RunsNow&) = delete;
+
+ private:
+  bool before_;
+};
+
+// A SQL-standard body (BEGIN ATOMIC: a list holding the list of statements) with a RESET
+// ALL or DISCARD ALL among its statements.
+bool body_resets_all(const PgQuery__Node& node, int depth = 0) {
+  if (resets_all(node)) return true;
+  if (node.node_case != PG_QUERY__NODE__NODE_LIST || !node.list || depth > 2) return false;
+  for (size_t i = 0; i < node.list->n_items; ++i)
+    if (node.list->items[i] && body_resets_all(*node.list->items[i], depth + 1)) return true;
+  return false;
+}
 
 bool too_deep(StatementInfo& info) {
   if (tl_nesting < kMaxBodyNesting) return false;
@@ -237,6 +261,11 @@ void merge_body_findings(const StatementInfo& body, StatementInfo& into) {
         into, "the guard cannot parse a function body or DO block part (" + body.parse_error + ")");
   }
   if (!body.refused_in_body.empty()) refuse_body(into, body.refused_in_body);
+  // A DO block's SET or set_config() may run once, many times or not at all: the setting's
+  // value is unknown afterwards (the server connection's is reset before its next client).
+  if (tl_runs_now)
+    for (const auto& w : body.setting_writes)
+      into.setting_writes.push_back({w.name, false, false, {}});
   for (const auto& s : body.protected_settings) add_unique(into.protected_settings, s);
   if (body.reset_all) add_unique(into.protected_settings, "search_path");
   into.unknown_setting |= body.unknown_setting;
@@ -283,12 +312,14 @@ void inspect_create_function(const PgQuery__CreateFunctionStmt& f, std::string_v
   if (!f.sql_body && !o.has_as) return;  // no body: PostgreSQL refuses
   if (too_deep(info)) return;
   Nesting nested;
+  RunsNow runs(false);
   if (f.sql_body) {
     // BEGIN ATOMIC ... END / RETURN: part of the tree the walk already reads; only what
     // means something else inside a body (RESET ALL) is looked at again here.
     StatementInfo body;
     body.parsed = true;
     walk_statement(*f.sql_body, body);
+    body.reset_all = body_resets_all(*f.sql_body);
     merge_body_findings(body, info);
   }
   if (!o.has_as) return;  // the SQL-standard body above
@@ -326,6 +357,7 @@ void inspect_do(const PgQuery__DoStmt& d, std::string_view stmt_text, StatementI
   }
   if (too_deep(info)) return;
   Nesting nested;
+  RunsNow runs(true);
   inspect_plpgsql(stmt_text, "DO block", info);
 }
 

@@ -108,6 +108,10 @@ bool client_only(std::string_view canonical) {
   return false;
 }
 
+}  // namespace
+
+std::string setting_key(std::string_view name) { return ascii_lower(name); }
+
 bool is_on(std::string_view v) {
   std::string l = setting_key(v);
   for (std::string_view on : {"on", "true", "yes", "1", "t", "tr", "tru", "y", "ye"}) {
@@ -115,10 +119,6 @@ bool is_on(std::string_view v) {
   }
   return false;
 }
-
-}  // namespace
-
-std::string setting_key(std::string_view name) { return ascii_lower(name); }
 
 bool same_setting(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

@@ -18,6 +18,8 @@ enum class SettingChange { kValue, kReset, kNonConstant };
 std::string setting_key(std::string_view name);
 // Whether two names are the same setting: setting_key(a) == setting_key(b), without the copies.
 bool same_setting(std::string_view a, std::string_view b);
+// Whether a boolean setting's text means true, as PostgreSQL reads it ("on", "t", "1", ...).
+bool is_on(std::string_view value);
 
 // What PostgreSQL's pg_char_to_encoding() makes of an encoding name: its canonical name
 // (e.g. "SJIS" for "Shift_JIS", "windows-932" or "MS Kanji") and whether it is one of the

@@ -199,6 +199,33 @@ void classify_session(const PgQuery__Node& stmt, SessionCommand& out) {
   if (out.kind != SessionCommandKind::kNone) out.local = v.is_local;
 }
 
+// SET SESSION CHARACTERISTICS AS TRANSACTION ... sets the default_transaction_* settings, as
+// SET would (ISOLATION LEVEL x: a word; READ ONLY/WRITE, [NOT] DEFERRABLE: 1 or 0).
+void note_session_characteristics(const PgQuery__VariableSetStmt& v,
+                                  std::vector<SettingWrite>& out) {
+  static constexpr std::string_view kModes[] = {"transaction_isolation", "transaction_read_only",
+                                                "transaction_deferrable"};
+  bool all_read = true;
+  std::vector<SettingWrite> writes;
+  for (size_t i = 0; i < v.n_args; ++i) {
+    const PgQuery__Node* a = v.args[i];
+    const PgQuery__DefElem* d =
+        a && a->node_case == PG_QUERY__NODE__NODE_DEF_ELEM ? a->def_elem : nullptr;
+    std::string value;
+    std::string_view mode = d ? std::string_view(d->defname ? d->defname : "") : std::string_view();
+    if (!d || std::find(std::begin(kModes), std::end(kModes), mode) == std::end(kModes) ||
+        !internal::constant_text(d->arg, value)) {
+      all_read = false;
+      continue;
+    }
+    if (mode != "transaction_isolation") value = value == "0" ? "off" : "on";
+    writes.push_back({"default_" + std::string(mode), false, true, value});
+  }
+  if (!all_read)  // a form this code does not know: what each setting holds is unknown
+    for (auto mode : kModes) writes.push_back({"default_" + std::string(mode), false, false, {}});
+  out.insert(out.end(), writes.begin(), writes.end());
+}
+
 void note_setting_write(const PgQuery__Node& stmt, std::vector<SettingWrite>& out) {
   if (stmt.node_case != PG_QUERY__NODE__NODE_VARIABLE_SET_STMT || !stmt.variable_set_stmt) return;
   const PgQuery__VariableSetStmt& v = *stmt.variable_set_stmt;
@@ -224,7 +251,10 @@ void note_setting_write(const PgQuery__Node& stmt, std::vector<SettingWrite>& ou
     case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_CURRENT:
       w.known = false;
       break;
-    default:  // SET TRANSACTION, SET SESSION CHARACTERISTICS, RESET ALL (reset_all)
+    case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_MULTI:
+      if (w.name == "session characteristics") note_session_characteristics(v, out);
+      return;  // SET TRANSACTION: that transaction only
+    default:   // RESET ALL (resets_all)
       return;
   }
   out.push_back(std::move(w));
@@ -299,6 +329,7 @@ void parse_and_walk(const std::string& text, StatementInfo& info) {
       std::string_view own = std::string_view(text).substr(span.begin, span.end - span.begin);
       internal::walk_statement(*raw.stmt, info, own, span);
       note_setting_write(*raw.stmt, info.setting_writes);
+      if (internal::resets_all(*raw.stmt)) info.reset_all = true;
     }
   }
   if (!info.channel_sites.empty()) internal::resolve_channel_literals(text, info);
@@ -324,6 +355,13 @@ void* big_stack_thread(void* arg) {
 }  // namespace
 
 namespace internal {
+
+bool resets_all(const PgQuery__Node& stmt) {
+  if (stmt.node_case == PG_QUERY__NODE__NODE_VARIABLE_SET_STMT && stmt.variable_set_stmt)
+    return stmt.variable_set_stmt->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL;
+  return stmt.node_case == PG_QUERY__NODE__NODE_DISCARD_STMT && stmt.discard_stmt &&
+         stmt.discard_stmt->target == PG_QUERY__DISCARD_MODE__DISCARD_ALL;
+}
 
 bool run_on_big_stack(const std::function<void()>& fn) {
   pthread_attr_t attr;

@@ -35,7 +35,7 @@ struct SessionCommand {
   bool local = false;  // SET LOCAL ...
 };
 
-// A top-level SET or RESET of one setting (not SET LOCAL, not SET TRANSACTION), as the proxy
+// A session-level change of one setting (not SET LOCAL, not SET TRANSACTION), as the proxy
 // needs it to let the client's settings follow it from server connection to server connection.
 struct SettingWrite {
   std::string name;    // lower-cased, as PostgreSQL looks it up
@@ -175,8 +175,10 @@ struct StatementInfo {
   bool reset_all = false;  // RESET ALL or DISCARD ALL: the proxy re-applies context
   // Set only when the whole text is one RESET / SET ... TO DEFAULT / RESET ALL.
   std::optional<LoneReset> lone_reset;
-  // Top-level session-level SET/RESET of single settings, in order (SET LOCAL is left out:
-  // it ends with its transaction).
+  // Session-level SET/RESET of single settings, in order (SET LOCAL is left out: it ends
+  // with its transaction): top-level SETs and SET SESSION CHARACTERISTICS as written; as
+  // unknown values (SettingWrite::known false), set_config() calls that are not local and the
+  // SETs of DO blocks (whether and how often they run is not known).
   std::vector<SettingWrite> setting_writes;
   // A view or function that shows other sessions' data whatever the search_path: column
   // statistics with sample values (pg_stats, pg_statistic, ...) and other sessions' statement

@@ -47,7 +47,6 @@ const WalkHook* walk_hook(const ProtobufCMessageDescriptor* descriptor) {
       {&pg_query__alter_role_set_stmt__descriptor, WalkHook::kAlterRoleSet},
       {&pg_query__alter_database_set_stmt__descriptor, WalkHook::kAlterDatabaseSet},
       {&pg_query__alter_system_stmt__descriptor, WalkHook::kAlterSystem},
-      {&pg_query__discard_stmt__descriptor, WalkHook::kDiscard},
       {&pg_query__deallocate_stmt__descriptor, WalkHook::kDeallocate},
       {&pg_query__drop_owned_stmt__descriptor, WalkHook::kOwnedBy},
       {&pg_query__copy_stmt__descriptor, WalkHook::kCopy},

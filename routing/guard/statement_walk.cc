@@ -165,7 +165,8 @@ class Walker {
   void variable_set(const PgQuery__VariableSetStmt& v) {
     switch (v.kind) {
       case PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL:
-        info_.reset_all = true;
+        // As a statement of its own: StatementInfo::reset_all (statement.cc). Inside CREATE or
+        // ALTER FUNCTION/ROLE/DATABASE it changes the object, not the session.
         return;
       case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE: {
         std::string value;
@@ -215,6 +216,11 @@ class Walker {
       std::string value;
       bool constant = constant_text(argument(f, 1, "new_value"), value);
       setting(setting_name, constant ? SettingChange::kValue : SettingChange::kNonConstant, value);
+      // Whether the call runs, and with which value, shardgate cannot tell: the setting is
+      // unknown afterwards (a reported one is then known again from the server's report).
+      std::string local;
+      if (!constant_text(argument(f, 2, "is_local"), local) || !is_on(local))
+        info_.setting_writes.push_back({ascii_lower(setting_name), false, false, {}});
     } else if (is_cross_tenant_view(name)) {
       if (info_.cross_tenant_view.empty()) info_.cross_tenant_view = std::string(name);
     } else if (is_dynamic_function(name)) {
@@ -328,12 +334,6 @@ class Walker {
         return true;
       case WalkHook::kAlterSystem:
         persistent("ALTER SYSTEM");
-        return true;
-      case WalkHook::kDiscard:
-        if (reinterpret_cast<const PgQuery__DiscardStmt*>(m)->target ==
-            PG_QUERY__DISCARD_MODE__DISCARD_ALL) {
-          info_.reset_all = true;
-        }
         return true;
       case WalkHook::kDeallocate: {
         std::string_view name = sv(reinterpret_cast<const PgQuery__DeallocateStmt*>(m)->name);

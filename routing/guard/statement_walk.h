@@ -30,6 +30,8 @@ void walk_statement(const PgQuery__Node& stmt, StatementInfo& info, std::string_
 // recursion), carrying the function body nesting level over; false when no thread could be
 // made.
 bool run_on_big_stack(const std::function<void()>& fn);
+// Whether `stmt`, as a statement of its own, is RESET ALL or DISCARD ALL.
+bool resets_all(const PgQuery__Node& stmt);
 
 // statement_hooks.cc ------------------------------------------------------------------------
 
@@ -48,7 +50,6 @@ enum class WalkHook {
   kAlterRoleSet,
   kAlterDatabaseSet,
   kAlterSystem,
-  kDiscard,
   kDeallocate,
   kOwnedBy,
   kCopy,
@@ -113,6 +114,7 @@ bool is_reg_type(std::string_view type);
 bool is_dynamic_function(std::string_view name);
 
 // Which settings are protected is decided in routing/setting_rules.h, for every path.
+using routing::is_on;
 using routing::is_protected_setting;
 using routing::SettingChange;
 

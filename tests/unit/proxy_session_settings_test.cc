@@ -264,5 +264,81 @@ TEST(ContextPrefix, SetsInsideItsOwnTransactionBlock) {
   EXPECT_LT(bytes.find("set_config"), bytes.find("COMMIT"));
 }
 
+TEST(SessionSettings, SessionCharacteristicsAreTheDefaultTransactionSettings) {
+  SessionSettings s;
+  AppliedSettings conn;
+  run(s, conn,
+      "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY, "
+      "NOT DEFERRABLE");
+  EXPECT_EQ(value_of(s, "default_transaction_isolation"), "serializable");
+  EXPECT_EQ(value_of(s, "default_transaction_read_only"), "on");
+  EXPECT_EQ(value_of(s, "default_transaction_deferrable"), "off");
+  // Another server connection is given them; the one that ran the SET needs nothing.
+  AppliedSettings other;
+  EXPECT_EQ(s.sync(other).size(), 3u);
+  EXPECT_TRUE(s.sync(conn).empty());
+  // SET TRANSACTION lasts one transaction: nothing to keep.
+  SessionSettings t;
+  AppliedSettings tconn;
+  run(t, tconn, "BEGIN; SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; COMMIT");
+  EXPECT_EQ(value_of(t, "default_transaction_isolation"), "<default>");
+  EXPECT_TRUE(tconn.empty());
+}
+
+TEST(SessionSettings, ResetAllInsideAFunctionDefinitionIsNotTheSessions) {
+  SessionSettings s;
+  AppliedSettings conn;
+  run(s, conn, "SET work_mem = '16MB'");
+  for (const char* sql : {"ALTER FUNCTION f() RESET ALL", "ALTER ROLE r RESET ALL",
+                          "CREATE FUNCTION f() RETURNS int LANGUAGE sql SET work_mem = '1MB' "
+                          "RETURN 1"}) {
+    EXPECT_FALSE(routing::inspect_statement(sql).reset_all) << sql;
+    run(s, conn, sql);
+    EXPECT_EQ(value_of(s, "work_mem"), "16MB") << sql;
+  }
+  EXPECT_TRUE(routing::inspect_statement("RESET ALL").reset_all);
+  EXPECT_TRUE(routing::inspect_statement("discard all").reset_all);
+  EXPECT_TRUE(routing::inspect_statement("SELECT 1; RESET ALL").reset_all);
+}
+
+TEST(SessionSettings, SetsThatMayOrMayNotRunLeaveTheSettingUnknown) {
+  // A DO block's SET and set_config() of a setting the server does not report: the server
+  // connection's value is unknown, so it is reset before anyone else uses the connection.
+  for (const char* sql : {"DO $$BEGIN SET work_mem = '16MB'; END$$",
+                          "DO $$BEGIN PERFORM set_config('work_mem', '16MB', false); END$$",
+                          "SELECT set_config('work_mem', '16MB', false)",
+                          "SELECT set_config('work_mem', '16MB', $1)"}) {
+    SessionSettings s;
+    AppliedSettings conn;
+    run(s, conn, sql);
+    EXPECT_EQ(value_of(s, "work_mem"), "<unknown>") << sql;
+    ASSERT_TRUE(conn.contains("work_mem")) << sql;
+    EXPECT_FALSE(conn["work_mem"].has_value()) << sql;
+    SessionSettings next;  // the next client of this connection
+    auto calls = next.sync(conn);
+    ASSERT_EQ(calls.size(), 1u) << sql;
+    EXPECT_EQ(calls[0], (SettingCall{"work_mem", std::nullopt})) << sql;
+  }
+  // Local to the transaction, or only defined (a function runs its SET when called): nothing.
+  for (const char* sql : {"SELECT set_config('work_mem', '16MB', true)",
+                          "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS "
+                          "$$BEGIN SET work_mem = '16MB'; END$$"}) {
+    SessionSettings s;
+    AppliedSettings conn;
+    run(s, conn, sql);
+    EXPECT_EQ(value_of(s, "work_mem"), "<default>") << sql;
+    EXPECT_TRUE(conn.empty()) << sql;
+  }
+  // A reported setting changed by set_config() is known from the server's report.
+  SessionSettings s;
+  AppliedSettings conn;
+  s.note_statement(routing::inspect_statement("SELECT set_config('application_name', 'x', false)"));
+  s.end_request();
+  s.note_report("application_name", "x");
+  s.ready('I', conn);
+  EXPECT_EQ(value_of(s, "application_name"), "x");
+  EXPECT_EQ(conn["application_name"], std::optional<std::string>("x"));
+}
+
 }  // namespace
 }  // namespace shardgate::proxy

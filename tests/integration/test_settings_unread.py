@@ -1,0 +1,110 @@
+"""Settings changed by statements that are not a plain SET, in transaction mode: SET SESSION
+CHARACTERISTICS, a SET inside a DO block, set_config() of a setting the server does not
+report, and RESET ALL inside ALTER FUNCTION (which changes the function, not the session).
+
+Each test shows the state on a direct connection first (a session keeps what these statements
+set, so whoever uses that connection next sees it), then what shardgate does: the client keeps
+what PostgreSQL would keep, and the next client of the same server connection starts clean."""
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from txn_helpers import txn_config
+
+WORK_MEM = "SELECT current_setting('work_mem')"
+ISOLATION = "SELECT current_setting('default_transaction_isolation')"
+
+
+def direct(shards):
+    return psycopg.connect(shards["s1"].conninfo(), autocommit=True,
+                           options="-c search_path=tenant_acme")
+
+
+def pid(conn) -> int:
+    return conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+
+
+def on_other_connection(proxy, conn, sql: str, last: int):
+    """Runs `sql` on `conn` (a client of a pool of 2) while another client holds the server
+    connection `last`, so that `conn` is served by the other one."""
+    with proxy.connect(tenant="acme") as h1, proxy.connect(tenant="acme") as h2:
+        h1.execute("BEGIN")
+        h2.execute("BEGIN")
+        holders = {pid(h1): h1, pid(h2): h2}
+        assert last in holders, (last, holders)
+        for p, h in holders.items():
+            if p != last:
+                h.execute("COMMIT")
+        result = conn.execute(sql + ", pg_backend_pid()").fetchone()
+        assert result[-1] != last
+        holders[last].execute("COMMIT")
+    return result[:-1]
+
+
+def test_session_characteristics_follow_the_client_and_not_the_connection(start_proxy,
+                                                                          launcher, shards):
+    setter = "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY"
+    with direct(shards) as d:
+        d.execute(setter)
+        want = d.execute(ISOLATION + ", current_setting('default_transaction_read_only')"
+                         ).fetchone()
+    assert want == ("serializable", "on")
+    proxy = start_proxy(txn_config(launcher, pool_size=2))
+    with proxy.connect(tenant="acme") as p:
+        p.execute("BEGIN")
+        p.execute(setter)
+        last = pid(p)
+        p.execute("COMMIT")
+        got = on_other_connection(
+            proxy, p, ISOLATION + ", current_setting('default_transaction_read_only')", last)
+    assert got == want
+    # The two server connections both ran the client's settings; a new client sees neither.
+    for _ in range(3):
+        with proxy.connect(tenant="acme") as fresh:
+            assert fresh.execute(ISOLATION).fetchone() == ("read committed",)
+
+
+@pytest.mark.parametrize("setter", [
+    "DO $$BEGIN SET work_mem = '16MB'; END$$",
+    "SELECT set_config('work_mem', '16MB', false)",
+])
+def test_settings_shardgate_cannot_follow_stay_with_their_client(start_proxy, launcher, shards,
+                                                                 setter):
+    with direct(shards) as d:
+        d.execute(setter)
+        assert d.execute(WORK_MEM).fetchone() == ("16MB",)  # the session keeps it
+    proxy = start_proxy(txn_config(launcher, pool_size=1))
+    with proxy.connect(tenant="acme") as a:
+        a.execute(setter)
+        # One server connection: the client is served where its setting is.
+        assert a.execute(WORK_MEM).fetchone() == ("16MB",)
+    with proxy.connect(tenant="acme") as b:  # the same server connection, a new client
+        assert b.execute(WORK_MEM).fetchone() == ("4MB",)
+
+
+def test_reset_all_of_a_function_is_not_the_sessions(start_proxy, launcher, shards):
+    create = ("CREATE OR REPLACE FUNCTION tenant_acme.sg_unread_f() RETURNS int "
+              "LANGUAGE sql SET work_mem = '2MB' AS 'SELECT 1'")
+    alter = "ALTER FUNCTION tenant_acme.sg_unread_f() RESET ALL"
+    with direct(shards) as d:
+        d.execute(create)
+        d.execute("SET work_mem = '16MB'")
+        d.execute(alter)
+        assert d.execute(WORK_MEM).fetchone() == ("16MB",)
+        d.execute("DROP FUNCTION tenant_acme.sg_unread_f()")
+    config = txn_config(launcher, pool_size=2)
+    config["tiers"]["default"]["guard"] = {"allow_dynamic_sql": True}  # ALTER FUNCTION
+    proxy = start_proxy(config)
+    with proxy.connect(tenant="acme") as p:
+        p.execute(create)
+        p.execute("BEGIN")
+        p.execute("SET work_mem = '16MB'")
+        p.execute(alter)
+        last = pid(p)
+        p.execute("COMMIT")
+        assert on_other_connection(proxy, p, WORK_MEM, last) == ("16MB",)
+        p.execute("DROP FUNCTION tenant_acme.sg_unread_f()")
+    for _ in range(3):
+        with proxy.connect(tenant="acme") as fresh:
+            assert fresh.execute(WORK_MEM).fetchone() == ("4MB",)
