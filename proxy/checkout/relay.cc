@@ -136,6 +136,7 @@ ClientSession::Added ClientSession::add_request(char type, protocol::ByteSpan ra
     return Added::kProtocolError;
   }
   expect_reset_reply(type, raw.subspan(5), !rejected);
+  note_portal_settings(type, raw.subspan(5), !rejected);
   if (type == protocol::fe::kBind) {
     if (!bound && unnamed_command_) {
       protocol::Reader br(raw.subspan(5));

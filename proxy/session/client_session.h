@@ -581,6 +581,21 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void track_settings(char type, protocol::ByteSpan body);
   // Writes prefix_reports_ to the client; false when the client is gone.
   awaitable<bool> send_prefix_reports();
+  // Extended protocol: a statement changes settings when a portal of it runs (Execute), not
+  // when it is parsed, and each time it runs. Kept for the statements that change settings
+  // only, by name and by the portals bound to them (session_parameters.cc).
+  struct SettingStatements {
+    using Info = std::shared_ptr<const routing::StatementInfo>;
+    absl::flat_hash_map<std::string, Info> statements;
+    absl::flat_hash_map<std::string, Info> portals;
+  };
+  Boxed<SettingStatements> setting_statements_;
+  // A Parse's statement: remembered if it changes settings, forgotten otherwise.
+  void note_parsed_settings(std::string_view statement,
+                            const std::shared_ptr<const routing::StatementInfo>& info);
+  // After a Bind or an Execute is added (`sent`: it went to the server): which portals run
+  // such a statement; an Execute of one notes its changes.
+  void note_portal_settings(char type, protocol::ByteSpan body, bool sent);
   bool welcomed_ = false;
   std::unique_ptr<pool::ServerConnection> server_;
   pool::ServerPool* server_pool_ = nullptr;

@@ -261,7 +261,10 @@ bool ClientSession::vet_request(char type, protocol::ByteSpan body, protocol::By
   std::string replacement;
   if (action.kind == StatementAction::Kind::kForward) {
     note_search_path(*action.info);
-    settings_.note_statement(*action.info);
+    if (type == protocol::fe::kParse)
+      note_parsed_settings(name, action.info);
+    else
+      settings_.note_statement(*action.info);
     note_session_state(*action.info);
     replacement = reset_text(type, name, *action.info);
     if (replacement.empty()) return true;

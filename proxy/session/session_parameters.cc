@@ -70,6 +70,51 @@ void ClientSession::track_settings(char type, protocol::ByteSpan body) {
   }
 }
 
+namespace {
+// More statements than this that change settings (a client preparing SETs of fresh values
+// under fresh names): the oldest knowledge is dropped and a Parse's changes count at once.
+constexpr size_t kMaxSettingStatements = 256;
+}  // namespace
+
+void ClientSession::note_parsed_settings(
+    std::string_view statement, const std::shared_ptr<const routing::StatementInfo>& info) {
+  bool changes = info->reset_all || !info->setting_writes.empty();
+  if (!changes) {
+    if (setting_statements_) setting_statements_->statements.erase(std::string(statement));
+    return;
+  }
+  if (!setting_statements_) setting_statements_ = SettingStatements{};
+  auto& known = setting_statements_->statements;
+  std::string key(statement);
+  if (known.size() >= kMaxSettingStatements && !known.contains(key)) {
+    settings_.note_statement(*info);
+    return;
+  }
+  known[key] = info;
+}
+
+void ClientSession::note_portal_settings(char type, protocol::ByteSpan body, bool sent) {
+  if (!setting_statements_ || (type != protocol::fe::kBind && type != protocol::fe::kExecute))
+    return;
+  auto& [statements, portals] = *setting_statements_;
+  protocol::Reader r(body);
+  std::string portal(r.cstr());
+  if (type == protocol::fe::kBind) {
+    auto it = statements.find(std::string(r.cstr()));
+    if (!r.ok()) it = statements.end();
+    if (it == statements.end()) {
+      portals.erase(portal);
+      return;
+    }
+    // Portals end with their transaction: past the limit, the old ones are long gone.
+    if (portals.size() >= kMaxSettingStatements && !portals.contains(portal)) portals.clear();
+    portals[portal] = it->second;
+    return;
+  }
+  if (!sent || !r.ok()) return;
+  if (auto it = portals.find(portal); it != portals.end()) settings_.note_statement(*it->second);
+}
+
 awaitable<bool> ClientSession::send_prefix_reports() {
   protocol::Bytes reports;
   reports.swap(prefix_reports_);

@@ -1,6 +1,7 @@
 """Settings changed by statements that are not a plain SET, in transaction mode: SET SESSION
 CHARACTERISTICS, a SET inside a DO block, set_config() of a setting the server does not
-report, and RESET ALL inside ALTER FUNCTION (which changes the function, not the session).
+report, RESET ALL inside ALTER FUNCTION (which changes the function, not the session), and a
+prepared SET (it changes the setting each time it is executed, and only then).
 
 Each test shows the state on a direct connection first (a session keeps what these statements
 set, so whoever uses that connection next sees it), then what shardgate does: the client keeps
@@ -10,7 +11,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from txn_helpers import txn_config
+import txn_helpers
+from txn_helpers import ext_connect, txn_config
 
 WORK_MEM = "SELECT current_setting('work_mem')"
 ISOLATION = "SELECT current_setting('default_transaction_isolation')"
@@ -108,3 +110,63 @@ def test_reset_all_of_a_function_is_not_the_sessions(start_proxy, launcher, shar
     for _ in range(3):
         with proxy.connect(tenant="acme") as fresh:
             assert fresh.execute(WORK_MEM).fetchone() == ("4MB",)
+
+
+def test_a_prepared_set_counts_each_time_it_runs(start_proxy, launcher, shards):
+    """The second execute of a prepared text is Bind/Execute only (psycopg prepare=True, as
+    asyncpg's statement cache and pgjdbc after prepareThreshold)."""
+    def steps(conn):
+        conn.execute("SET work_mem = '16MB'", prepare=True)
+        conn.execute("RESET work_mem")
+        conn.execute("BEGIN")
+        conn.execute("SET work_mem = '16MB'", prepare=True)  # no Parse this time
+        ran_on = pid(conn)
+        conn.execute("COMMIT")
+        return ran_on
+
+    with direct(shards) as d:
+        steps(d)
+        assert d.execute(WORK_MEM).fetchone() == ("16MB",)
+    proxy = start_proxy(txn_config(launcher, pool_size=2))
+    with proxy.connect(tenant="acme") as p:
+        last = steps(p)
+        assert on_other_connection(proxy, p, WORK_MEM, last) == ("16MB",)
+    for _ in range(3):
+        with proxy.connect(tenant="acme") as fresh:
+            assert fresh.execute(WORK_MEM).fetchone() == ("4MB",)
+
+
+def test_a_parsed_set_that_never_runs_changes_nothing(start_proxy, launcher, shards):
+    def parse_only(conn):
+        conn.parse("setter", "SET work_mem = '16MB'")
+        conn.sync()
+        assert not conn.read_until_ready().errors
+
+    shard = shards["s1"]
+    d = txn_helpers.ExtConnection(shard.host, shard.port)
+    d.startup(shard.user, shard.password)
+    parse_only(d)
+    want = [tuple(r) for r in d.simple(WORK_MEM).rows]
+    d.close()
+    assert want == [("4MB",)]
+    proxy = start_proxy(txn_config(launcher, pool_size=2))
+    p = ext_connect(proxy, "acme")
+    try:
+        parse_only(p)
+        last = int(p.simple("SELECT pg_backend_pid()").rows[0][0])
+        # The client's next statement on the other server connection, then on this one.
+        with proxy.connect(tenant="acme") as h1, proxy.connect(tenant="acme") as h2:
+            h1.execute("BEGIN")
+            h2.execute("BEGIN")
+            holders = {pid(h1): h1, pid(h2): h2}
+            assert last in holders, (last, holders)
+            for held, h in holders.items():
+                if held != last:
+                    h.execute("COMMIT")
+            rows = p.simple(WORK_MEM + ", pg_backend_pid()").rows
+            assert int(rows[0][1]) != last
+            assert [tuple(r[:1]) for r in rows] == want
+            holders[last].execute("COMMIT")
+        assert [tuple(r) for r in p.simple(WORK_MEM).rows] == want
+    finally:
+        p.close()
