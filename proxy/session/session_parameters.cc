@@ -52,7 +52,9 @@ void ClientSession::track_settings(char type, protocol::ByteSpan body) {
       break;
     case protocol::be::kCommandComplete:
       if (auto tag = protocol::decode_command_complete(body); tag && *tag == "ROLLBACK")
-        settings_.note_failure();
+        settings_.note_rollback();
+      else if (tag && *tag == "COMMIT")
+        settings_.note_commit();
       break;
     case protocol::be::kParameterStatus:
       if (auto p = protocol::decode_parameter_status(body)) {
@@ -78,7 +80,7 @@ constexpr size_t kMaxSettingStatements = 256;
 
 void ClientSession::note_parsed_settings(
     std::string_view statement, const std::shared_ptr<const routing::StatementInfo>& info) {
-  bool changes = info->reset_all || !info->setting_writes.empty();
+  bool changes = info->reset_all || !info->setting_writes.empty() || info->savepoint_step;
   if (!changes) {
     if (setting_statements_) setting_statements_->statements.erase(std::string(statement));
     return;

@@ -84,6 +84,8 @@ SessionSettings::Desired SessionSettings::desired(std::string_view name) const {
 }
 
 void SessionSettings::note_statement(const routing::StatementInfo& info) {
+  ++open_.statements;
+  if (info.savepoint_step) open_.step = info.savepoint_step;
   if (info.reset_all) {
     // RESET ALL / DISCARD ALL: what came before it in the same request no longer matters.
     open_.writes.clear();
@@ -110,17 +112,65 @@ void SessionSettings::clear_pending() {
   transaction_ = Batch{};
   reported_.clear();
   failed_ = false;
+  savepoints_.clear();
+  request_failed_ = commit_seen_ = false;
 }
 
 void SessionSettings::ready(char status, AppliedSettings& conn) {
+  bool own_writes = false;
   if (!queued_.empty()) {
     Batch& answered = queued_.front();
-    if (answered.reset_all) transaction_ = Batch{{}, true};
+    if (answered.reset_all) transaction_ = Batch{{}, true, std::nullopt, 0};
+    own_writes = answered.reset_all || !answered.writes.empty();
     transaction_.writes.insert(transaction_.writes.end(), answered.writes.begin(),
                                answered.writes.end());
+    if (answered.step && answered.statements == 1 && !request_failed_)
+      savepoint_done(*answered.step);
     queued_.erase(queued_.begin());
   }
-  if (status == 'I') end_transaction(conn);
+  request_failed_ = false;
+  // COMMIT AND CHAIN alone: what the committed transaction changed is kept now.
+  if (status == 'I' || (commit_seen_ && !own_writes)) end_transaction(conn);
+  commit_seen_ = false;
+}
+
+void SessionSettings::savepoint_done(const routing::SavepointStep& step) {
+  using Kind = routing::SavepointStep::Kind;
+  if (step.kind == Kind::kSavepoint) {
+    savepoints_.push_back({step.name, transaction_.writes.size(), transaction_.reset_all});
+    return;
+  }
+  if (step.kind != Kind::kRelease) return;  // ROLLBACK TO: note_rollback() did it
+  // RELEASE: that savepoint and every later one are gone; their changes stay.
+  for (size_t i = savepoints_.size(); i-- > 0;) {
+    if (savepoints_[i].name != step.name) continue;
+    savepoints_.resize(i);
+    return;
+  }
+}
+
+void SessionSettings::note_rollback() {
+  using Kind = routing::SavepointStep::Kind;
+  const Batch* answered = queued_.empty() ? nullptr : &queued_.front();
+  if (!answered || !answered->step || answered->statements != 1 ||
+      answered->step->kind != Kind::kRollbackTo) {
+    failed_ = true;
+    return;
+  }
+  for (size_t i = savepoints_.size(); i-- > 0;) {
+    const Mark& mark = savepoints_[i];
+    if (mark.name != answered->step->name) continue;
+    // A RESET ALL since the savepoint cannot be taken back by dropping writes: as before.
+    if (transaction_.reset_all != mark.reset_all || transaction_.writes.size() < mark.writes) {
+      failed_ = true;
+      return;
+    }
+    transaction_.writes.resize(mark.writes);
+    savepoints_.resize(i + 1);  // the savepoint itself stays
+    failed_ = false;            // the transaction is usable again
+    return;
+  }
+  failed_ = true;  // a savepoint shardgate did not see
 }
 
 void SessionSettings::note_report(std::string_view name, std::string_view value) {
@@ -137,11 +187,12 @@ void SessionSettings::note_report(std::string_view name, std::string_view value)
     if (key == settable) reported_[key] = std::string(value);
 }
 
-void SessionSettings::note_failure() { failed_ = true; }
+void SessionSettings::note_failure() { failed_ = request_failed_ = true; }
 
 void SessionSettings::end_transaction(AppliedSettings& conn) {
   if (failed_) {
-    // Undone, wholly or in part (ROLLBACK TO SAVEPOINT): the client keeps what it had, and
+    // Undone, wholly or in part (a ROLLBACK TO SAVEPOINT shardgate could not follow): the
+    // client keeps what it had, and
     // whatever the server connection now holds for these names is re-set before next use.
     for (const auto& w : transaction_.writes) conn[w.name] = std::nullopt;
     for (const auto& [key, value] : reported_) conn[key] = std::nullopt;
@@ -182,6 +233,8 @@ void SessionSettings::end_transaction(AppliedSettings& conn) {
   transaction_ = Batch{};
   reported_.clear();
   failed_ = false;
+  savepoints_.clear();
+  request_failed_ = commit_seen_ = false;
 }
 
 template <class Visit>

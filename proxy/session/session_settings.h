@@ -8,7 +8,8 @@
 //  - startup values come from the `-c` options first, then the startup parameters (the later
 //    wins), and are what RESET, SET ... TO DEFAULT and RESET ALL go back to;
 //  - a session-level SET or RESET counts once its transaction commits; a ROLLBACK or an error
-//    undoes it; SET LOCAL ends with its transaction and is not kept at all;
+//    undoes it, a ROLLBACK TO SAVEPOINT what came after the savepoint; SET LOCAL ends with its
+//    transaction and is not kept at all;
 //  - the client's latest committed SET wins over its startup value.
 #pragma once
 
@@ -63,8 +64,15 @@ class SessionSettings {
   void end_request();
   // A ParameterStatus the server sent during the client's statements (e.g. set_config()).
   void note_report(std::string_view name, std::string_view value);
-  // An error or a ROLLBACK: the transaction's changes may have been undone.
+  // An error: the transaction's changes may have been undone (unless a ROLLBACK TO SAVEPOINT
+  // recovers it).
   void note_failure();
+  // A CommandComplete "ROLLBACK": of the transaction, or, when the request answered is a lone
+  // ROLLBACK TO SAVEPOINT, of what the transaction changed since that savepoint.
+  void note_rollback();
+  // A CommandComplete "COMMIT": with the transaction still open after it (COMMIT AND CHAIN),
+  // what came before is kept at the ReadyForQuery.
+  void note_commit() { commit_seen_ = true; }
   // A ReadyForQuery: the oldest request is answered. At 'I' its transaction is over: what it
   // changed is kept (or, after a failure, forgotten), for the client and for the server
   // connection `conn` that ran it.
@@ -87,7 +95,16 @@ class SessionSettings {
   struct Batch {
     std::vector<routing::SettingWrite> writes;
     bool reset_all = false;
+    std::optional<routing::SavepointStep> step;  // a lone SAVEPOINT / RELEASE / ROLLBACK TO
+    int statements = 0;  // noted; a step counts only as the request's one statement
   };
+  // A savepoint of the open transaction: how many of its writes came before it.
+  struct Mark {
+    std::string name;
+    size_t writes = 0;
+    bool reset_all = false;
+  };
+  void savepoint_done(const routing::SavepointStep& step);
   void end_transaction(AppliedSettings& conn);
   // Calls visit(name, startup entry or null, value) for each name, in name order, that
   // `conn` must set to hold what the client's session does (value null: the server's
@@ -99,6 +116,9 @@ class SessionSettings {
   Batch transaction_;          // answered, in the open transaction
   std::map<std::string, std::string, std::less<>> reported_;
   bool failed_ = false;
+  std::vector<Mark> savepoints_;
+  bool request_failed_ = false;  // an error in the request being answered
+  bool commit_seen_ = false;
 };
 
 }  // namespace shardgate::proxy

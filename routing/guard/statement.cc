@@ -260,6 +260,29 @@ void note_setting_write(const PgQuery__Node& stmt, std::vector<SettingWrite>& ou
   out.push_back(std::move(w));
 }
 
+std::optional<SavepointStep> savepoint_step(const PgQuery__Node& stmt) {
+  if (stmt.node_case != PG_QUERY__NODE__NODE_TRANSACTION_STMT || !stmt.transaction_stmt)
+    return std::nullopt;
+  const PgQuery__TransactionStmt& t = *stmt.transaction_stmt;
+  SavepointStep step;
+  switch (t.kind) {
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_SAVEPOINT:
+      step.kind = SavepointStep::Kind::kSavepoint;
+      break;
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_RELEASE:
+      step.kind = SavepointStep::Kind::kRelease;
+      break;
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_TO:
+      step.kind = SavepointStep::Kind::kRollbackTo;
+      break;
+    default:
+      return std::nullopt;
+  }
+  if (!t.savepoint_name || !*t.savepoint_name) return std::nullopt;
+  step.name = t.savepoint_name;
+  return step;
+}
+
 std::optional<LoneReset> lone_reset(const PgQuery__Node& stmt) {
   if (stmt.node_case != PG_QUERY__NODE__NODE_VARIABLE_SET_STMT || !stmt.variable_set_stmt)
     return std::nullopt;
@@ -288,7 +311,8 @@ size_t StatementInfo::memory_bytes() const {
   size_t n = sizeof(StatementInfo) + parse_error.capacity() + session.value.capacity() +
              dynamic_sql_what.capacity() + persistent_what.capacity() + database_wide.capacity() +
              server_wide.capacity() + outlives_transaction.capacity() + refused_in_body.capacity() +
-             survives_discard.capacity() + (lone_reset ? lone_reset->name.capacity() : 0);
+             survives_discard.capacity() + (lone_reset ? lone_reset->name.capacity() : 0) +
+             (savepoint_step ? savepoint_step->name.capacity() : 0);
   for (const auto& s : session.schemas) n += sizeof(std::string) + s.capacity();
   for (const auto& s : protected_settings) n += sizeof(std::string) + s.capacity();
   for (const auto& s : qualified_schemas) n += sizeof(std::string) + s.capacity();
@@ -336,6 +360,7 @@ void parse_and_walk(const std::string& text, StatementInfo& info) {
   if (tree->n_stmts == 1 && tree->stmts[0] && tree->stmts[0]->stmt) {
     classify_session(*tree->stmts[0]->stmt, info.session);
     info.lone_reset = lone_reset(*tree->stmts[0]->stmt);
+    info.savepoint_step = savepoint_step(*tree->stmts[0]->stmt);
   }
   pg_query__parse_result__free_unpacked(tree, nullptr);
 }

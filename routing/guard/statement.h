@@ -44,6 +44,13 @@ struct SettingWrite {
   std::string value;   // SET name = a, b: the value as set_config() takes it ("a, b")
 };
 
+// A text that is exactly one SAVEPOINT, RELEASE [SAVEPOINT] or ROLLBACK TO [SAVEPOINT]: the
+// session's settings follow savepoints as PostgreSQL's do (proxy/session/session_settings.h).
+struct SavepointStep {
+  enum class Kind { kSavepoint, kRelease, kRollbackTo } kind = Kind::kSavepoint;
+  std::string name;  // as PostgreSQL folded it
+};
+
 // A text that is exactly one RESET name, SET [LOCAL] name TO DEFAULT or RESET ALL. PostgreSQL
 // sets such settings back to the values the session started with (its startup packet); on a
 // pooled server connection those are the shard's defaults, so the proxy gives the client's
@@ -175,6 +182,8 @@ struct StatementInfo {
   bool reset_all = false;  // RESET ALL or DISCARD ALL: the proxy re-applies context
   // Set only when the whole text is one RESET / SET ... TO DEFAULT / RESET ALL.
   std::optional<LoneReset> lone_reset;
+  // Set only when the whole text is one SAVEPOINT / RELEASE / ROLLBACK TO.
+  std::optional<SavepointStep> savepoint_step;
   // Session-level SET/RESET of single settings, in order (SET LOCAL is left out: it ends
   // with its transaction): top-level SETs and SET SESSION CHARACTERISTICS as written; as
   // unknown values (SettingWrite::known false), set_config() calls that are not local and the

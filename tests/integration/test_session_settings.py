@@ -5,13 +5,15 @@
   it, nor the first client's startup options.
 - Startup parameters in any case (libpq sends `datestyle`, `timezone`, `geqo` in lower case)
   are applied, and the ParameterStatus values the client gets are PostgreSQL's.
+- Savepoints and COMMIT AND CHAIN: a SET made before a savepoint survives ROLLBACK TO it, one
+  committed by COMMIT AND CHAIN survives a ROLLBACK of the chained transaction.
 """
 from __future__ import annotations
 
 import psycopg
 import pytest
 
-from txn_helpers import txn_config
+from txn_helpers import on_other_connection, pid, txn_config
 
 
 def backend_and(conn: psycopg.Connection, setting: str) -> tuple[int, str]:
@@ -142,3 +144,85 @@ def test_reset_goes_to_the_startup_value_in_the_same_transaction(start_proxy, la
                        application_name="from_startup") as conn:
         got = reset_steps(conn)
     assert got == want
+
+
+SAVEPOINT_STEPS = ["BEGIN", "SET work_mem = '16MB'", "SAVEPOINT s", "SET statement_timeout = '7s'",
+                   "ROLLBACK TO SAVEPOINT s", "COMMIT"]
+CHAIN_STEPS = ["BEGIN", "SET work_mem = '16MB'", "COMMIT AND CHAIN", "SET work_mem = '32MB'",
+               "ROLLBACK"]
+
+
+def savepoint_recovered(conn) -> None:
+    """Django's and SQLAlchemy's nested atomic block: an error inside a savepoint, rolled back
+    to it, then the outer transaction commits."""
+    conn.execute("BEGIN")
+    conn.execute("SET application_name = 'kept'")
+    conn.execute("SAVEPOINT outer_sp")
+    conn.execute("SET work_mem = '32MB'")
+    conn.execute("SAVEPOINT s")
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        conn.execute("SELECT 1/0")
+    conn.execute("ROLLBACK TO SAVEPOINT s")
+    conn.execute("RELEASE SAVEPOINT outer_sp")
+    conn.execute("COMMIT")
+
+
+@pytest.mark.parametrize("steps", ["savepoint", "chain", "recovered"])
+def test_settings_follow_savepoints_and_chained_commits(start_proxy, launcher, shards, steps):
+    def run(conn):
+        if steps == "recovered":
+            savepoint_recovered(conn)
+        else:
+            for sql in SAVEPOINT_STEPS if steps == "savepoint" else CHAIN_STEPS:
+                conn.execute(sql)
+
+    shown = ("SELECT current_setting('work_mem'), current_setting('statement_timeout'), "
+             "current_setting('application_name')")
+    with psycopg.connect(shards["s1"].conninfo(), autocommit=True) as d:
+        run(d)
+        want = d.execute(shown).fetchone()
+        reported = d.info.parameter_status("application_name")
+    proxy = start_proxy(txn_config(launcher, pool_size=2))
+    with proxy.connect(tenant="acme") as p:
+        run(p)
+        assert p.info.parameter_status("application_name") == reported
+        last = pid(p)
+        assert p.execute(shown).fetchone() == want
+        assert on_other_connection(proxy, p, shown, last) == want
+
+
+def test_settings_follow_savepoints_sent_with_the_extended_protocol(start_proxy, launcher, shards):
+    """As pgjdbc sends them: each statement an unnamed Parse/Bind/Execute/Sync."""
+    from txn_helpers import ExtConnection, ext_connect
+
+    def run(conn) -> list:
+        for sql in SAVEPOINT_STEPS:
+            result = conn.prepare_and_run("", sql)
+            assert not result.errors, (sql, result.errors)
+        return [tuple(r) for r in conn.simple("SELECT current_setting('work_mem'), "
+                                              "current_setting('statement_timeout')").rows]
+
+    shard = shards["s1"]
+    d = ExtConnection(shard.host, shard.port)
+    d.startup(shard.user, shard.password)
+    want = run(d)
+    d.close()
+    assert want == [("16MB", "0")]
+    proxy = start_proxy(txn_config(launcher, pool_size=2))
+    p = ext_connect(proxy, "acme")
+    try:
+        assert run(p) == want
+        last = int(p.simple("SELECT pg_backend_pid()").rows[0][0])
+        with proxy.connect(tenant="acme") as h1, proxy.connect(tenant="acme") as h2:
+            h1.execute("BEGIN")
+            h2.execute("BEGIN")
+            holders = {pid(h1): h1, pid(h2): h2}
+            for held, h in holders.items():
+                if held != last:
+                    h.execute("COMMIT")
+            rows = p.simple("SELECT current_setting('work_mem'), pg_backend_pid()").rows
+            assert int(rows[0][1]) != last
+            assert rows[0][0] == "16MB"
+            holders[last].execute("COMMIT")
+    finally:
+        p.close()

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 import txn_helpers
-from txn_helpers import ext_connect, txn_config
+from txn_helpers import ext_connect, on_other_connection, pid, txn_config
 
 WORK_MEM = "SELECT current_setting('work_mem')"
 ISOLATION = "SELECT current_setting('default_transaction_isolation')"
@@ -21,27 +21,6 @@ ISOLATION = "SELECT current_setting('default_transaction_isolation')"
 def direct(shards):
     return psycopg.connect(shards["s1"].conninfo(), autocommit=True,
                            options="-c search_path=tenant_acme")
-
-
-def pid(conn) -> int:
-    return conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-
-
-def on_other_connection(proxy, conn, sql: str, last: int):
-    """Runs `sql` on `conn` (a client of a pool of 2) while another client holds the server
-    connection `last`, so that `conn` is served by the other one."""
-    with proxy.connect(tenant="acme") as h1, proxy.connect(tenant="acme") as h2:
-        h1.execute("BEGIN")
-        h2.execute("BEGIN")
-        holders = {pid(h1): h1, pid(h2): h2}
-        assert last in holders, (last, holders)
-        for p, h in holders.items():
-            if p != last:
-                h.execute("COMMIT")
-        result = conn.execute(sql + ", pg_backend_pid()").fetchone()
-        assert result[-1] != last
-        holders[last].execute("COMMIT")
-    return result[:-1]
 
 
 def test_session_characteristics_follow_the_client_and_not_the_connection(start_proxy,

@@ -269,6 +269,27 @@ def _flood_main(argv: list[str]) -> int:
     return 0
 
 
+def pid(conn) -> int:
+    return conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+
+
+def on_other_connection(proxy, conn, sql: str, last: int):
+    """Runs `sql` on `conn` (a client of a pool of 2) while another client holds the server
+    connection `last`, so that `conn` is served by the other one."""
+    with proxy.connect(tenant="acme") as h1, proxy.connect(tenant="acme") as h2:
+        h1.execute("BEGIN")
+        h2.execute("BEGIN")
+        holders = {pid(h1): h1, pid(h2): h2}
+        assert last in holders, (last, holders)
+        for p, h in holders.items():
+            if p != last:
+                h.execute("COMMIT")
+        result = conn.execute(sql + ", pg_backend_pid()").fetchone()
+        assert result[-1] != last
+        holders[last].execute("COMMIT")
+    return result[:-1]
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "flood":
         sys.exit(_flood_main(sys.argv[2:]))

@@ -340,5 +340,75 @@ TEST(SessionSettings, SetsThatMayOrMayNotRunLeaveTheSettingUnknown) {
   EXPECT_EQ(conn["application_name"], std::optional<std::string>("x"));
 }
 
+// One statement per request, as ORMs send them, answered by the server with `tag` (the
+// CommandComplete shardgate looks at: "ROLLBACK" for ROLLBACK and ROLLBACK TO, "COMMIT"),
+// or by an error (`fails`), then a ReadyForQuery with `status`.
+void step(SessionSettings& s, AppliedSettings& conn, std::string_view sql, char status,
+          bool fails = false, std::string_view tag = {}) {
+  s.note_statement(routing::inspect_statement(sql));
+  s.end_request();
+  if (fails) s.note_failure();
+  if (tag.empty() && !fails && sql.starts_with("ROLLBACK")) tag = "ROLLBACK";
+  if (tag.empty() && !fails && sql.starts_with("COMMIT")) tag = "COMMIT";
+  if (tag == "ROLLBACK") s.note_rollback();
+  if (tag == "COMMIT") s.note_commit();
+  s.ready(status, conn);
+}
+
+TEST(SessionSettings, RollbackToSavepointUndoesOnlyWhatCameAfterIt) {
+  SessionSettings s;
+  AppliedSettings conn;
+  step(s, conn, "BEGIN", 'T');
+  step(s, conn, "SET work_mem = '16MB'", 'T');
+  step(s, conn, "SAVEPOINT a", 'T');
+  step(s, conn, "SET statement_timeout = '7s'", 'T');
+  step(s, conn, "SAVEPOINT b", 'T');
+  step(s, conn, "SET lock_timeout = '3s'", 'T');
+  step(s, conn, "SELECT 1/0", 'E', true);
+  step(s, conn, "ROLLBACK TO SAVEPOINT b", 'T');  // recovers: lock_timeout undone
+  step(s, conn, "RELEASE b", 'T');
+  step(s, conn, "ROLLBACK TO a", 'T');  // statement_timeout undone too
+  step(s, conn, "COMMIT", 'I');
+  EXPECT_EQ(value_of(s, "work_mem"), "16MB");
+  EXPECT_EQ(value_of(s, "statement_timeout"), "<default>");
+  EXPECT_EQ(value_of(s, "lock_timeout"), "<default>");
+  EXPECT_EQ(conn["work_mem"], std::optional<std::string>("16MB"));
+}
+
+TEST(SessionSettings, SavepointsShardgateCannotFollowUndoTheTransaction) {
+  for (const char* undo : {"ROLLBACK TO never_seen", "ROLLBACK"}) {
+    SessionSettings s;
+    AppliedSettings conn;
+    step(s, conn, "BEGIN", 'T');
+    step(s, conn, "SET work_mem = '16MB'", 'T');
+    step(s, conn, "SAVEPOINT a", 'T');
+    step(s, conn, undo, 'T');
+    step(s, conn, "COMMIT", 'I');
+    EXPECT_EQ(value_of(s, "work_mem"), "<default>") << undo;
+    EXPECT_FALSE(conn["work_mem"].has_value()) << undo << ": re-set before the next use";
+  }
+  // A SAVEPOINT that failed (the transaction was already aborted) marks nothing.
+  SessionSettings s;
+  AppliedSettings conn;
+  step(s, conn, "BEGIN", 'T');
+  step(s, conn, "SET work_mem = '16MB'", 'T');
+  step(s, conn, "SELECT 1/0", 'E', true);
+  step(s, conn, "SAVEPOINT a", 'E', true);
+  step(s, conn, "ROLLBACK TO a", 'E', true);
+  step(s, conn, "COMMIT", 'I', false, "ROLLBACK");  // of an aborted transaction: a ROLLBACK
+  EXPECT_EQ(value_of(s, "work_mem"), "<default>");
+}
+
+TEST(SessionSettings, CommitAndChainKeepsWhatItCommitted) {
+  SessionSettings s;
+  AppliedSettings conn;
+  step(s, conn, "BEGIN", 'T');
+  step(s, conn, "SET work_mem = '16MB'", 'T');
+  step(s, conn, "COMMIT AND CHAIN", 'T');
+  step(s, conn, "SET work_mem = '32MB'", 'T');
+  step(s, conn, "ROLLBACK", 'I');
+  EXPECT_EQ(value_of(s, "work_mem"), "16MB");
+}
+
 }  // namespace
 }  // namespace shardgate::proxy
