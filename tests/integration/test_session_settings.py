@@ -13,7 +13,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from txn_helpers import on_other_connection, pid, txn_config
+from txn_helpers import elsewhere, on_other_connection, pid, txn_config
 
 
 def backend_and(conn: psycopg.Connection, setting: str) -> tuple[int, str]:
@@ -213,16 +213,9 @@ def test_settings_follow_savepoints_sent_with_the_extended_protocol(start_proxy,
     try:
         assert run(p) == want
         last = int(p.simple("SELECT pg_backend_pid()").rows[0][0])
-        with proxy.connect(tenant="acme") as h1, proxy.connect(tenant="acme") as h2:
-            h1.execute("BEGIN")
-            h2.execute("BEGIN")
-            holders = {pid(h1): h1, pid(h2): h2}
-            for held, h in holders.items():
-                if held != last:
-                    h.execute("COMMIT")
-            rows = p.simple("SELECT current_setting('work_mem'), pg_backend_pid()").rows
-            assert int(rows[0][1]) != last
-            assert rows[0][0] == "16MB"
-            holders[last].execute("COMMIT")
+        row = elsewhere(proxy, last,
+                        lambda: p.simple("SELECT current_setting('work_mem'), "
+                                         "pg_backend_pid()").rows[0])
+        assert row == ("16MB",)
     finally:
         p.close()

@@ -274,8 +274,15 @@ def pid(conn) -> int:
 
 
 def on_other_connection(proxy, conn, sql: str, last: int):
-    """Runs `sql` on `conn` (a client of a pool of 2) while another client holds the server
-    connection `last`, so that `conn` is served by the other one."""
+    """Runs `sql` on `conn` (a psycopg client of a pool of 2) on the server connection that
+    is not `last`; the row it returns."""
+    return elsewhere(proxy, last, lambda: conn.execute(sql + ", pg_backend_pid()").fetchone())
+
+
+def elsewhere(proxy, last: int, run):
+    """Calls run() (one statement of a client of a pool of 2 whose row ends with
+    pg_backend_pid()) while another client holds the server connection `last`, so that the
+    statement runs on the other one; returns its row without the pid."""
     with proxy.connect(tenant="acme") as h1, proxy.connect(tenant="acme") as h2:
         h1.execute("BEGIN")
         h2.execute("BEGIN")
@@ -284,10 +291,10 @@ def on_other_connection(proxy, conn, sql: str, last: int):
         for p, h in holders.items():
             if p != last:
                 h.execute("COMMIT")
-        result = conn.execute(sql + ", pg_backend_pid()").fetchone()
-        assert result[-1] != last
+        row = run()
+        assert int(row[-1]) != last
         holders[last].execute("COMMIT")
-    return result[:-1]
+    return tuple(row[:-1])
 
 
 if __name__ == "__main__":

@@ -358,12 +358,9 @@ void step(SessionSettings& s, AppliedSettings& conn, std::string_view sql, char 
 TEST(SessionSettings, RollbackToSavepointUndoesOnlyWhatCameAfterIt) {
   SessionSettings s;
   AppliedSettings conn;
-  step(s, conn, "BEGIN", 'T');
-  step(s, conn, "SET work_mem = '16MB'", 'T');
-  step(s, conn, "SAVEPOINT a", 'T');
-  step(s, conn, "SET statement_timeout = '7s'", 'T');
-  step(s, conn, "SAVEPOINT b", 'T');
-  step(s, conn, "SET lock_timeout = '3s'", 'T');
+  for (const char* sql : {"BEGIN", "SET work_mem = '16MB'", "SAVEPOINT a",
+                          "SET statement_timeout = '7s'", "SAVEPOINT b", "SET lock_timeout = '3s'"})
+    step(s, conn, sql, 'T');
   step(s, conn, "SELECT 1/0", 'E', true);
   step(s, conn, "ROLLBACK TO SAVEPOINT b", 'T');  // recovers: lock_timeout undone
   step(s, conn, "RELEASE b", 'T');
@@ -402,10 +399,9 @@ TEST(SessionSettings, SavepointsShardgateCannotFollowUndoTheTransaction) {
 TEST(SessionSettings, CommitAndChainKeepsWhatItCommitted) {
   SessionSettings s;
   AppliedSettings conn;
-  step(s, conn, "BEGIN", 'T');
-  step(s, conn, "SET work_mem = '16MB'", 'T');
-  step(s, conn, "COMMIT AND CHAIN", 'T');
-  step(s, conn, "SET work_mem = '32MB'", 'T');
+  for (const char* sql :
+       {"BEGIN", "SET work_mem = '16MB'", "COMMIT AND CHAIN", "SET work_mem = '32MB'"})
+    step(s, conn, sql, 'T');
   step(s, conn, "ROLLBACK", 'I');
   EXPECT_EQ(value_of(s, "work_mem"), "16MB");
 }
