@@ -45,13 +45,18 @@ std::string allowed_list(const GuardPolicy& policy) {
 }  // namespace
 
 bool search_path_allowed(const std::vector<std::string>& schemas, const GuardPolicy& policy) {
-  // Unqualified CREATEs land in the first schema that exists: for a tenant with a schema of
-  // its own, only pg_catalog and pg_temp may come before it, so nothing lands in a shared one.
+  // Unqualified CREATEs land in the first schema listed: for a tenant with a schema of its
+  // own, only pg_catalog may come before it, so nothing lands in a shared one. pg_temp listed
+  // first makes CREATE TABLE, VIEW and SEQUENCE temporary: objects that outlive the
+  // transaction and that the connection's next client would find by name.
   bool own_seen = policy.tenant_schema.empty();
+  bool first = true;
   for (const auto& s : schemas) {
     if (!schema_allowed(s, policy)) return false;
     if (s == policy.tenant_schema) own_seen = true;
-    if (!own_seen && s != "pg_catalog" && s != "pg_temp") return false;
+    if (!own_seen && s != "pg_catalog") return false;
+    if (first && s == "pg_temp") return false;
+    if (s != "pg_catalog") first = false;
   }
   return true;
 }

@@ -186,9 +186,10 @@ SettingRefusal explain_protected_setting(std::string_view raw_name, std::string_
   }
   if (name == "search_path") {
     return {"it changes search_path, which shardgate manages for tenant " + quoted_tenant,
-            "Use SET search_path TO a list of only the tenant's own schema and the shared "
-            "schemas (guard.shared_schemas), as a statement of its own; set_config(), function "
-            "SET clauses and startup settings cannot change it."};
+            "Use SET search_path TO a list of only the tenant's own schema first and the "
+            "shared schemas (guard.shared_schemas; pg_temp only after the tenant's schema), as "
+            "a statement of its own; set_config(), function SET clauses and startup settings "
+            "cannot change it."};
   }
   return {"it changes " + name + ", which shardgate manages for tenant " + quoted_tenant,
           "shardgate sets " + name +

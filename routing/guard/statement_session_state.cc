@@ -71,6 +71,35 @@ void function_call(const PgQuery__FuncCall& f, StatementInfo& info) {
              "the session-level advisory lock " + std::string(name) + "()");
 }
 
+// The function a name list (the TypeName of CREATE OPERATOR/AGGREGATE's FUNCTION = f) names,
+// as its last part.
+std::string_view last_name(PgQuery__Node* const* names, size_t n) {
+  if (n == 0 || !names[n - 1] || names[n - 1]->node_case != PG_QUERY__NODE__NODE_STRING ||
+      !names[n - 1]->string)
+    return {};
+  return sv(names[n - 1]->string->sval);
+}
+
+// An operator or aggregate whose function takes a session-level advisory lock: each use of it
+// takes one, with no call of the function to be seen in the statement. (CREATE CAST is
+// refused anyway: a cast is database-wide.)
+void defined_lock(StatementInfo& info, std::string_view function, std::string_view what) {
+  if (session_advisory_lock(function))
+    outlives(info, OutlivingState::kAdvisoryLock,
+             std::string(what) + " running the session-level advisory lock " +
+                 std::string(function) + "()");
+}
+
+void definition_functions(StatementInfo& info, const PgQuery__DefineStmt& s) {
+  for (size_t i = 0; i < s.n_definition; ++i) {
+    const PgQuery__Node* d = s.definition[i];
+    if (!d || d->node_case != PG_QUERY__NODE__NODE_DEF_ELEM || !d->def_elem) continue;
+    const PgQuery__Node* arg = d->def_elem->arg;
+    if (arg && arg->node_case == PG_QUERY__NODE__NODE_TYPE_NAME && arg->type_name)
+      defined_lock(info, last_name(arg->type_name->names, arg->type_name->n_names), "a definition");
+  }
+}
+
 }  // namespace
 
 void note_session_state(const ProtobufCMessage* m, StatementInfo& info) {
@@ -109,6 +138,8 @@ void note_session_state(const ProtobufCMessage* m, StatementInfo& info) {
       outlives(info, OutlivingState::kTempObject, "CREATE TYPE pg_temp.name AS (...)");
   } else if (d == &pg_query__define_stmt__descriptor) {
     temp_definition(info, *reinterpret_cast<const PgQuery__DefineStmt*>(m));
+    definition_functions(info, *reinterpret_cast<const PgQuery__DefineStmt*>(m));
+
   } else if (d == &pg_query__listen_stmt__descriptor) {
     outlives(info, OutlivingState::kListen, "LISTEN");
   } else if (d == &pg_query__prepare_stmt__descriptor) {

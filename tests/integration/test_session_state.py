@@ -201,3 +201,24 @@ def test_session_mode_reuses_connection_without_temp_tables(session_proxy):
         assert second.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)
         assert second.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
                               ).fetchone() == (0,)
+
+
+def test_pg_temp_first_in_search_path_is_refused(start_proxy, launcher, shards):
+    """With pg_temp first in search_path, a plain CREATE TABLE makes a temporary table that
+    outlives the transaction (shown directly): shardgate refuses such a search_path, and
+    accepts pg_temp after the tenant's schema, where it creates nothing."""
+    with shards["s1"].connect() as conn:
+        conn.execute("SET search_path = pg_temp, tenant_acme")
+        conn.execute("CREATE TABLE sg_pg_temp_first (body text)")
+        assert conn.execute("SELECT relpersistence FROM pg_class "
+                            "WHERE oid = 'sg_pg_temp_first'::regclass").fetchone() == ("t",)
+    proxy = start_proxy(txn_config(launcher, pool_size=1))
+    with proxy.connect(tenant="acme") as a:
+        for path in ("pg_temp, tenant_acme", "pg_catalog, pg_temp, tenant_acme"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege) as err:
+                a.execute(f"SET search_path = {path}")
+            assert "pg_temp only after the tenant's schema" in (err.value.diag.message_hint or "")
+            a.rollback()
+        a.execute("SET search_path = tenant_acme, pg_temp")
+        a.commit()
+        assert a.execute("SHOW search_path").fetchone() == ("tenant_acme, pg_temp",)

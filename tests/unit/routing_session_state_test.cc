@@ -43,6 +43,14 @@ TEST(SessionState, StatementsWhoseStateOutlivesTheTransaction) {
       {"SELECT pg_try_advisory_lock(7)", OutlivingState::kAdvisoryLock},
       {"SELECT PG_TRY_ADVISORY_LOCK_SHARED(7)", OutlivingState::kAdvisoryLock},
       {"SELECT 1 FROM items WHERE pg_try_advisory_lock(id)", OutlivingState::kAdvisoryLock},
+      // Each use of the operator or aggregate takes the lock: refused where it is defined.
+      {"CREATE OPERATOR tenant_acme.@@@ (RIGHTARG = bigint, FUNCTION = pg_advisory_lock)",
+       OutlivingState::kAdvisoryLock},
+      {"CREATE OPERATOR @@@ (LEFTARG = int, RIGHTARG = int, PROCEDURE = "
+       "pg_catalog.pg_try_advisory_lock_shared)",
+       OutlivingState::kAdvisoryLock},
+      {"CREATE AGGREGATE lk(bigint) (SFUNC = pg_advisory_lock, STYPE = void)",
+       OutlivingState::kAdvisoryLock},
       {"DECLARE c CURSOR WITH HOLD FOR SELECT 1", OutlivingState::kHoldCursor},
       {"LOAD 'auto_explain'", OutlivingState::kLoad},
       // Types in pg_temp: found by unqualified name before the tenant's own.

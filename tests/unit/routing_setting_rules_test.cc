@@ -257,7 +257,10 @@ TEST(SearchPathText, GuardAllowsOnlyTheTenantsSchemas) {
   EXPECT_TRUE(search_path_allowed({"tenant_acme"}, p));
   EXPECT_TRUE(search_path_allowed({"tenant_acme", "reference", "pg_catalog"}, p));
   EXPECT_TRUE(search_path_allowed({"pg_catalog", "tenant_acme", "reference"}, p));
-  EXPECT_TRUE(search_path_allowed({"pg_temp", "tenant_acme"}, p));
+  EXPECT_TRUE(search_path_allowed({"tenant_acme", "pg_temp"}, p));
+  // pg_temp first: CREATE TABLE would make a temporary table that outlives the transaction.
+  EXPECT_FALSE(search_path_allowed({"pg_temp", "tenant_acme"}, p));
+  EXPECT_FALSE(search_path_allowed({"pg_catalog", "pg_temp", "tenant_acme"}, p));
   // A shared schema before the tenant's own: unqualified CREATEs would land in it.
   EXPECT_FALSE(search_path_allowed({"reference"}, p));
   EXPECT_FALSE(search_path_allowed({"reference", "tenant_acme"}, p));
@@ -265,6 +268,8 @@ TEST(SearchPathText, GuardAllowsOnlyTheTenantsSchemas) {
   GuardPolicy shared_rows = p;  // isolation shared: no schema of its own
   shared_rows.tenant_schema = "";
   EXPECT_TRUE(search_path_allowed({"reference"}, shared_rows));
+  EXPECT_TRUE(search_path_allowed({"reference", "pg_temp"}, shared_rows));
+  EXPECT_FALSE(search_path_allowed({"pg_temp", "reference"}, shared_rows));
   EXPECT_FALSE(search_path_allowed({"tenant_acme", "public"}, p));
   EXPECT_FALSE(search_path_allowed({"tenant_acme", "tenant_globex"}, p));
   EXPECT_FALSE(search_path_allowed({"$user", "tenant_acme"}, p));
