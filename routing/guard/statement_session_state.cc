@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "routing/guard/statement_scope.h"
+#include "routing/guard/statement_walk.h"
 
 namespace shardgate::routing::internal {
 namespace {
@@ -95,8 +96,15 @@ void definition_functions(StatementInfo& info, const PgQuery__DefineStmt& s) {
     const PgQuery__Node* d = s.definition[i];
     if (!d || d->node_case != PG_QUERY__NODE__NODE_DEF_ELEM || !d->def_elem) continue;
     const PgQuery__Node* arg = d->def_elem->arg;
-    if (arg && arg->node_case == PG_QUERY__NODE__NODE_TYPE_NAME && arg->type_name)
-      defined_lock(info, last_name(arg->type_name->names, arg->type_name->n_names), "a definition");
+    if (!arg || arg->node_case != PG_QUERY__NODE__NODE_TYPE_NAME || !arg->type_name) continue;
+    std::string_view function = last_name(arg->type_name->names, arg->type_name->n_names);
+    defined_lock(info, function, "a definition");
+    // Its uses would call it with arguments the guard never sees (query text for ts_stat,
+    // another tenant's channel for pg_notify, a sequence for nextval): refused as dynamic SQL.
+    if (judged_by_arguments(function) && !info.dynamic_sql) {
+      info.dynamic_sql_what = "an operator or aggregate over " + std::string(function) + "()";
+      info.dynamic_sql = true;
+    }
   }
 }
 

@@ -507,4 +507,10 @@ void walk_statement(const PgQuery__Node& stmt, StatementInfo& info, std::string_
   Walker(info, text, root, span).walk(&stmt.base);
 }
 
+bool judged_by_arguments(std::string_view name) {
+  return name == "set_config" || name == "nextval" || name == "currval" || name == "setval" ||
+         name == "pg_sequence_last_value" || name == "pg_notify" || is_cross_tenant_view(name) ||
+         is_dynamic_function(name);
+}
+
 }  // namespace shardgate::routing::internal

@@ -113,6 +113,13 @@ bool is_reg_type(std::string_view type);
 // ts_rewrite, dblink*.
 bool is_dynamic_function(std::string_view name);
 
+// statement_walk.cc ---------------------------------------------------------------------------
+
+// Functions the guard judges by the arguments of each call: set_config, the sequence
+// functions, pg_notify, statistics views and server files, dynamic SQL. Named by CREATE
+// OPERATOR or CREATE AGGREGATE they would run with arguments the guard never reads.
+bool judged_by_arguments(std::string_view name);
+
 // Which settings are protected is decided in routing/setting_rules.h, for every path.
 using routing::is_on;
 using routing::is_protected_setting;

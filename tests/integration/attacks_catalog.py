@@ -193,6 +193,13 @@ ATTACKS: list[Attack] = [
     Attack("ts_stat_runs_query",
            ("SELECT word FROM ts_stat('SELECT to_tsvector(''simple'', body) "
             "FROM tenant_victim.items')",)),
+    # An operator names a function without calling it: its uses would run the function with
+    # arguments the guard never reads (here, query text naming the victim's table).
+    Attack("operator_over_ts_stat",
+           ("CREATE OPERATOR @@@ (RIGHTARG = text, FUNCTION = ts_stat); "
+            "SELECT (@@@ 'SELECT array_to_tsvector(array_agg(body)) FROM tenant_victim.items'); "
+            "DROP OPERATOR @@@ (NONE, text)",),
+           simple_only=True),
     Attack("prepare_execute",
            ("PREPARE sneak AS SELECT body FROM tenant_victim.items", "EXECUTE sneak")),
     Attack("copy_table_to_stdout", ("COPY tenant_victim.items TO STDOUT",), simple_only=True),

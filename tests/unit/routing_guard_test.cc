@@ -53,6 +53,22 @@ void expect_allowed(const std::vector<std::string>& cases, bool allow_dynamic_sq
   }
 }
 
+TEST(RoutingGuard, RefusesOperatorsAndAggregatesOverFunctionsJudgedByTheirArguments) {
+  // Each use would run the function with arguments the guard never reads: query text
+  // (ts_stat), other sessions' statements, another tenant's channel or sequence, a setting.
+  expect_refused({
+      {"CREATE OPERATOR @@@ (RIGHTARG = text, FUNCTION = ts_stat)", "over ts_stat()"},
+      {"CREATE OPERATOR %%% (RIGHTARG = integer, FUNCTION = pg_stat_get_activity)",
+       "over pg_stat_get_activity()"},
+      {"CREATE OPERATOR ### (LEFTARG = text, RIGHTARG = text, PROCEDURE = pg_catalog.pg_notify)",
+       "over pg_notify()"},
+      {"CREATE OPERATOR ~~+ (RIGHTARG = regclass, FUNCTION = nextval)", "over nextval()"},
+      {"CREATE AGGREGATE sneak(text) (SFUNC = set_config, STYPE = text)", "over set_config()"},
+  });
+  expect_allowed({"CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq)",
+                  "CREATE AGGREGATE total(int) (SFUNC = int4pl, STYPE = int)"});
+}
+
 TEST(RoutingGuard, RefusesSearchPathChanges) {
   expect_refused({
       {"SET search_path TO tenant_globex", "changes search_path"},
