@@ -80,8 +80,7 @@ constexpr size_t kMaxSettingStatements = 256;
 
 void ClientSession::note_parsed_settings(
     std::string_view statement, const std::shared_ptr<const routing::StatementInfo>& info) {
-  bool changes = info->reset_all || !info->setting_writes.empty() || info->savepoint_step;
-  if (!changes) {
+  if (!SessionSettings::reads(*info)) {
     if (setting_statements_) setting_statements_->statements.erase(std::string(statement));
     return;
   }

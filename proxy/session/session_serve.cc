@@ -94,8 +94,8 @@ std::optional<ClientSession::Local> ClientSession::answer_at_once(char type,
       action.kind == StatementAction::Kind::kRefuse || deallocates_alone(info))
     return std::nullopt;
   if (action.kind == StatementAction::Kind::kForward && info.deallocated.empty() &&
-      info.session.kind == routing::SessionCommandKind::kNone && !info.reset_all &&
-      info.setting_writes.empty() && !info.lone_reset) {
+      info.session.kind == routing::SessionCommandKind::kNone && !SessionSettings::reads(info) &&
+      !info.lone_reset) {
     // (a forwarded SET, RESET, RESET ALL or DISCARD ALL is noted by vet_request)
     memo_one_statement_ = info.statement_count == 1 && !info.transaction_control;
     forward_memo_.assign(*sql);  // vet_request need not classify it again (capacity kept)

@@ -42,6 +42,11 @@ class SessionSettings {
  public:
   // Startup parameters that are not settings (or that shardgate manages itself).
   static bool is_startup_setting(std::string_view name);
+  // Whether note_statement() has anything to note in `info` (a setting written, RESET ALL or
+  // DISCARD ALL, a savepoint step): the one list of what this class reads of a statement.
+  static bool reads(const routing::StatementInfo& info) {
+    return info.reset_all || !info.setting_writes.empty() || info.savepoint_step;
+  }
   // Call for the `-c` options first, then the startup parameters.
   void add_startup(std::string_view name, std::string_view value);
 

@@ -61,19 +61,8 @@ bool session_advisory_lock(std::string_view name) {
          name == "pg_try_advisory_lock" || name == "pg_try_advisory_lock_shared";
 }
 
-void function_call(const PgQuery__FuncCall& f, StatementInfo& info) {
-  if (f.n_funcname == 0 || !f.funcname[f.n_funcname - 1] ||
-      f.funcname[f.n_funcname - 1]->node_case != PG_QUERY__NODE__NODE_STRING ||
-      !f.funcname[f.n_funcname - 1]->string)
-    return;
-  std::string_view name = sv(f.funcname[f.n_funcname - 1]->string->sval);
-  if (session_advisory_lock(name))
-    outlives(info, OutlivingState::kAdvisoryLock,
-             "the session-level advisory lock " + std::string(name) + "()");
-}
-
-// The function a name list (the TypeName of CREATE OPERATOR/AGGREGATE's FUNCTION = f) names,
-// as its last part.
+// The function a name list names (a call's, or the TypeName of CREATE OPERATOR/AGGREGATE's
+// FUNCTION = f), as its last part.
 std::string_view last_name(PgQuery__Node* const* names, size_t n) {
   if (n == 0 || !names[n - 1] || names[n - 1]->node_case != PG_QUERY__NODE__NODE_STRING ||
       !names[n - 1]->string)
@@ -81,14 +70,21 @@ std::string_view last_name(PgQuery__Node* const* names, size_t n) {
   return sv(names[n - 1]->string->sval);
 }
 
+void function_call(const PgQuery__FuncCall& f, StatementInfo& info) {
+  std::string_view name = last_name(f.funcname, f.n_funcname);
+  if (session_advisory_lock(name))
+    outlives(info, OutlivingState::kAdvisoryLock,
+             "the session-level advisory lock " + std::string(name) + "()");
+}
+
 // An operator or aggregate whose function takes a session-level advisory lock: each use of it
 // takes one, with no call of the function to be seen in the statement. (CREATE CAST is
 // refused anyway: a cast is database-wide.)
-void defined_lock(StatementInfo& info, std::string_view function, std::string_view what) {
+void defined_lock(StatementInfo& info, std::string_view function) {
   if (session_advisory_lock(function))
-    outlives(info, OutlivingState::kAdvisoryLock,
-             std::string(what) + " running the session-level advisory lock " +
-                 std::string(function) + "()");
+    outlives(
+        info, OutlivingState::kAdvisoryLock,
+        "a definition running the session-level advisory lock " + std::string(function) + "()");
 }
 
 void definition_functions(StatementInfo& info, const PgQuery__DefineStmt& s) {
@@ -98,7 +94,7 @@ void definition_functions(StatementInfo& info, const PgQuery__DefineStmt& s) {
     const PgQuery__Node* arg = d->def_elem->arg;
     if (!arg || arg->node_case != PG_QUERY__NODE__NODE_TYPE_NAME || !arg->type_name) continue;
     std::string_view function = last_name(arg->type_name->names, arg->type_name->n_names);
-    defined_lock(info, function, "a definition");
+    defined_lock(info, function);
     // Its uses would call it with arguments the guard never sees (query text for ts_stat,
     // another tenant's channel for pg_notify, a sequence for nextval): refused as dynamic SQL.
     if (judged_by_arguments(function) && !info.dynamic_sql) {

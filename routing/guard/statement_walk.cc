@@ -19,6 +19,11 @@ namespace {
 
 std::string_view sv(const char* s) { return s ? std::string_view(s) : std::string_view(); }
 
+bool is_sequence_function(std::string_view name) {
+  return name == "nextval" || name == "currval" || name == "setval" ||
+         name == "pg_sequence_last_value";
+}
+
 bool is_cross_tenant_view(std::string_view name) {
   return name == "pg_stats" || name == "pg_statistic" || name == "pg_stats_ext" ||
          name == "pg_stats_ext_exprs" || name == "pg_statistic_ext_data" ||
@@ -225,8 +230,7 @@ class Walker {
       if (info_.cross_tenant_view.empty()) info_.cross_tenant_view = std::string(name);
     } else if (is_dynamic_function(name)) {
       dynamic("function " + std::string(name));
-    } else if (name == "nextval" || name == "currval" || name == "setval" ||
-               name == "pg_sequence_last_value") {
+    } else if (is_sequence_function(name)) {
       std::string seq;
       const PgQuery__Node* arg = f.n_args >= 1 ? f.args[0] : nullptr;
       const PgQuery__FuncCall* inner =
@@ -508,9 +512,8 @@ void walk_statement(const PgQuery__Node& stmt, StatementInfo& info, std::string_
 }
 
 bool judged_by_arguments(std::string_view name) {
-  return name == "set_config" || name == "nextval" || name == "currval" || name == "setval" ||
-         name == "pg_sequence_last_value" || name == "pg_notify" || is_cross_tenant_view(name) ||
-         is_dynamic_function(name);
+  return name == "set_config" || is_sequence_function(name) || name == "pg_notify" ||
+         is_cross_tenant_view(name) || is_dynamic_function(name);
 }
 
 }  // namespace shardgate::routing::internal
